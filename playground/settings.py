@@ -1,0 +1,52 @@
+"""Process-wide settings read once from the environment (cache folder, offline mode, defaults)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_CAUSAL_MODEL = "smollm2-135m-instruct"
+DEFAULT_ENCODER_MODEL = "minilm-l6"
+
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUTHY
+
+
+def default_cache_dir() -> Path:
+    """Where prepared models live: $PLAYGROUND_CACHE, else a Space's /data, else the user cache.
+
+    On a Hugging Face Space with persistent storage /data survives restarts, so the
+    dequantized model is prepared once per Space rather than once per boot.
+    """
+    explicit = os.environ.get("PLAYGROUND_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    data = Path("/data")
+    if os.environ.get("SPACE_ID") and data.is_dir() and os.access(data, os.W_OK):
+        return data / "llm-playground"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llm-playground"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Immutable configuration; build one with :meth:`from_env` and pass it around."""
+
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    default_model: str = DEFAULT_CAUSAL_MODEL
+    offline: bool = False
+    trust_remote_code: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        settings = cls(
+            cache_dir=default_cache_dir(),
+            default_model=os.environ.get("PLAYGROUND_MODEL", DEFAULT_CAUSAL_MODEL),
+            offline=_env_flag("HF_HUB_OFFLINE") or _env_flag("PLAYGROUND_OFFLINE"),
+            trust_remote_code=_env_flag("PLAYGROUND_TRUST_REMOTE_CODE"),
+        )
+        return replace(settings, **overrides) if overrides else settings

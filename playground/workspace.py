@@ -1,0 +1,24 @@
+"""One object holding what an app (or a notebook) shares: settings, loaded models, tokenizers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playground.models import ModelStore
+from playground.settings import Settings
+from playground.tokenization import TokenizerRegistry
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Built once per app; every tab gets the same instance instead of module globals."""
+
+    settings: Settings
+    store: ModelStore
+    tokenizers: TokenizerRegistry
+
+    @classmethod
+    def create(cls, settings: Settings | None = None) -> "Workspace":
+        settings = settings or Settings.from_env()
+        store = ModelStore(settings)
+        return cls(settings=settings, store=store, tokenizers=TokenizerRegistry(store))

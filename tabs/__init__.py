@@ -1,0 +1,1 @@
+"""Gradio tabs: thin modules that convert widget values, call ``playground``, and format."""

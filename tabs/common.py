@@ -1,0 +1,78 @@
+"""Helpers every tab uses: turning library errors into page messages, progress, asset files."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from playground.embedded import ProgressFn
+from playground.errors import PlaygroundError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_user_error(error: BaseException) -> gr.Error:
+    """A ``gr.Error`` with a message a user can act on; never a stack trace."""
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, PlaygroundError):
+        return gr.Error(str(error))
+    if isinstance(error, MemoryError):
+        return gr.Error("Out of memory: try a shorter input or a smaller model.")
+    log.exception("unexpected error in a handler")
+    return gr.Error(f"Unexpected error ({type(error).__name__}): {error}. The app is still running.")
+
+
+def friendly_errors(fn: F) -> F:
+    """Wrap a handler (function or generator) so every failure reaches the page as ``gr.Error``.
+
+    ``functools.wraps`` keeps the signature and type hints that ``gr.api`` reads.
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - every error becomes a message
+                raise as_user_error(error) from error
+
+        return generator_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001
+            raise as_user_error(error) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def progress_callback(progress: gr.Progress | None) -> ProgressFn | None:
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def read_asset(*parts: str) -> str:
+    return ASSETS.joinpath(*parts).read_text(encoding="utf-8")
+
+
+def split_names(text: str | None) -> list[str]:
+    """'gpt2, bert-base-uncased' -> ['gpt2', 'bert-base-uncased'] (blanks and repeats dropped)."""
+    names: list[str] = []
+    for part in (text or "").replace("\n", ",").split(","):
+        name = part.strip()
+        if name and name not in names:
+            names.append(name)
+    return names

@@ -1,0 +1,156 @@
+"""Tokenizer tab: one text, several tokenizers side by side, and chat templates.
+
+Endpoints: ``/tokenize``, ``/tokenizers``, ``/chat_template`` (plain data), plus the
+page's own handlers (HTML, tables, a chart).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from playground.tokenization import TokenizationResult, sanitize_text
+from playground.workspace import Workspace
+from tabs import token_view
+from tabs.common import friendly_errors, progress_callback, read_asset, split_names
+from tabs.samples import load_samples
+
+TABLE_HEADERS = ["Tokenizer", "Type", "Vocab", "Tokens", "Chars", "Words", "Chars/token",
+                 "Round trip", "Context", "Past context"]
+
+DEFAULT_MESSAGES = [
+    ["system", "You are a concise tutor."],
+    ["user", "What is a token?"],
+    ["assistant", "A piece of text the model reads as one unit."],
+    ["user", "Why do counts differ between models?"],
+]
+
+
+def table_rows(results: list[TokenizationResult]) -> list[list[Any]]:
+    rows = []
+    for result in results:
+        row = result.summary()
+        rows.append([row["tokenizer"], row["family"], row["vocab_size"], row["num_tokens"],
+                     row["num_chars"], row["num_words"], row["chars_per_token"],
+                     "yes" if row["round_trip"] else "no (lossy)",
+                     row["context_length"] or "n/a", row["num_truncated"]])
+    return rows
+
+
+def counts_figure(results: list[TokenizationResult]) -> go.Figure:
+    names = [result.tokenizer for result in results]
+    counts = [result.num_tokens for result in results]
+    figure = go.Figure(go.Bar(x=names, y=counts, text=counts, textposition="auto",
+                              marker_color="#6366f1",
+                              hovertemplate="%{x}: %{y} tokens<extra></extra>"))
+    figure.update_layout(title="Tokens for the same text", height=260,
+                         margin=dict(l=40, r=10, t=40, b=40), yaxis_title="tokens")
+    return figure
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    """Lay out the tab inside the caller's ``gr.Tab`` and wire its events and endpoints."""
+    samples = load_samples()
+    available = ws.tokenizers.available()
+
+    @friendly_errors
+    def compare(text: str, names: list[str], extra: str, show_whitespace: bool,
+                progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], go.Figure, str]:
+        cleaned, _ = sanitize_text(text)
+        wanted = list(dict.fromkeys([*(names or []), *split_names(extra)]))
+        results, columns, failures = [], [], []
+        for name in wanted:
+            try:
+                result = ws.tokenizers.tokenize(cleaned, name, progress_callback(progress))
+            except Exception as error:  # one bad tokenizer must not hide the others
+                columns.append(token_view.render_error_column(name, str(error)))
+                failures.append(name)
+                continue
+            results.append(result)
+            columns.append(token_view.render_column(result, show_whitespace))
+        status = (f"⚠️ Could not load: {', '.join(failures)} (see its column)." if failures else "")
+        return token_view.render_grid(columns), table_rows(results), counts_figure(results), status
+
+    @friendly_errors
+    def render_chat(rows: list[list[str]], tokenizer: str, add_generation_prompt: bool) -> str:
+        messages = [{"role": row[0], "content": row[1]} for row in rows or [] if len(row) >= 2]
+        result = ws.tokenizers.render_chat(messages, tokenizer, add_generation_prompt)
+        special = sum(token.special for token in result.tokens)
+        head = (f'<div class="tok-stats"><b class="stat-tokens">{result.num_tokens:,} tokens</b> '
+                f"in the whole conversation · {special} special tokens (outlined)</div>")
+        return head + token_view.render_spans(result, show_whitespace=True)
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Text", value=next(iter(samples.values()), ""), lines=6,
+                              max_lines=16, elem_id="tok-text")
+            with gr.Row():
+                sample = gr.Dropdown(list(samples), label="Sample text", value=None, scale=1)
+                chosen = gr.CheckboxGroup(available, value=available, label="Tokenizers",
+                                          elem_id="tok-choice", scale=2)
+            extra = gr.Textbox(label="More tokenizers: Hub ids or local folders, comma-separated "
+                                     "(Hub ids need a network)",
+                               placeholder="gpt2, Qwen/Qwen2.5-0.5B-Instruct, ./my-tokenizer")
+            show_whitespace = gr.Checkbox(True, label="Show whitespace and invisible characters")
+        with gr.Column(scale=2):
+            with gr.Accordion("How tokenizers work", open=True):
+                gr.Markdown(read_asset("notes", "tokenizer.md"))
+    status = gr.Markdown(elem_id="tok-status")
+    spans = gr.HTML(elem_id="tok-spans")
+    with gr.Row():
+        table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, elem_id="tok-table", scale=3)
+        plot = gr.Plot(label="Tokens per tokenizer", scale=2)
+
+    with gr.Accordion("Chat template: a conversation as the model sees it", open=False):
+        with gr.Row():
+            chat_tokenizer = gr.Dropdown(["smollm2-135m-instruct"], value="smollm2-135m-instruct",
+                                         allow_custom_value=True, label="Chat model")
+            add_generation_prompt = gr.Checkbox(True, label="Add the generation prompt "
+                                                            "(the cue for the assistant's turn)")
+        messages = gr.Dataframe(value=DEFAULT_MESSAGES, headers=["role", "content"], type="array",
+                                interactive=True, column_count=2, wrap=True, label="Messages "
+                                "(role: system, user or assistant)", elem_id="chat-messages")
+        render_button = gr.Button("Render with the chat template", variant="primary")
+        chat_view = gr.HTML(elem_id="chat-view")
+
+    inputs = [text, chosen, extra, show_whitespace]
+    outputs = [spans, table, plot, status]
+    common = dict(fn=compare, inputs=inputs, outputs=outputs, api_visibility="undocumented",
+                  show_progress="minimal", trigger_mode="always_last")
+    text.input(**common)
+    chosen.change(**common)
+    extra.submit(**common)
+    show_whitespace.change(**common)
+    sample.change(lambda title: samples.get(title, ""), sample, text,
+                  api_visibility="undocumented").then(**common)
+    render_button.click(render_chat, [messages, chat_tokenizer, add_generation_prompt], chat_view,
+                        api_visibility="undocumented")
+    app.load(**{key: value for key, value in common.items() if key != "trigger_mode"})
+    register_api(ws)
+
+
+def register_api(ws: Workspace) -> None:
+    """Named endpoints returning plain data, for ``gradio_client``, notebooks and tests."""
+
+    @friendly_errors
+    def tokenize(text: str, tokenizer: str) -> dict:
+        """Tokens of `text` under `tokenizer`: each {id, text, start, end, special, ...};
+        text[start:end] is the token's span of the input (empty for added special tokens)."""
+        return ws.tokenizers.tokenize(text, tokenizer).to_dict()
+
+    @friendly_errors
+    def tokenizers() -> list:
+        """Names of the tokenizers available on this machine."""
+        return ws.tokenizers.available()
+
+    @friendly_errors
+    def chat_template(messages: list, tokenizer: str, add_generation_prompt: bool) -> dict:
+        """A list of {role, content} rendered with the model's chat template, then tokenized."""
+        result = ws.tokenizers.render_chat(messages, tokenizer, add_generation_prompt)
+        return {"text": result.text, **result.to_dict()}
+
+    gr.api(tokenize, api_name="tokenize")
+    gr.api(tokenizers, api_name="tokenizers")
+    gr.api(chat_template, api_name="chat_template")
