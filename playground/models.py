@@ -70,6 +70,14 @@ class ModelSource:
         return self.origin in ("embedded", "local")
 
 
+def _is_folder(name: str) -> bool:
+    """``Path.is_dir`` that answers False for names the OS refuses (too long, NUL bytes)."""
+    try:
+        return Path(name).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def embedded_source(spec: ModelSpec, settings: Settings, part: Literal["tokenizer", "model"],
                     progress: ProgressFn | None = None) -> ModelSource:
     """The local folder of an embedded model, preparing it first if needed."""
@@ -94,8 +102,8 @@ def resolve(name: str, settings: Settings, part: Literal["tokenizer", "model"] =
         raise UnknownModelError("No model name given.")
     if cleaned in EMBEDDED_MODELS:
         return embedded_source(EMBEDDED_MODELS[cleaned], settings, part, progress)
-    folder = Path(cleaned).expanduser()
-    if folder.is_dir():
+    if _is_folder(cleaned):
+        folder = Path(cleaned).expanduser()
         return ModelSource(cleaned, str(folder.resolve()), "local")
     if cleaned.startswith((".", "/", "~")) or not _HUB_ID.match(cleaned):
         raise UnknownModelError(
@@ -116,13 +124,23 @@ def load_error(source: ModelSource, settings: Settings, error: Exception) -> Unk
         tried.append(f"a local folder '{source.name}' (none exists)")
     if source.is_local:
         tried.append(f"the folder {source.location}")
-        reason = f"{type(error).__name__}: {error}"
+        reason = _folder_reason(Path(source.location), error)
     else:
         tried.append(f"the Hugging Face Hub id '{source.location}'")
         reason = ("no network here (offline mode, HF_HUB_OFFLINE=1) and it is not in the local "
                   "Hugging Face cache" if settings.offline else _short_reason(error))
     return UnknownModelError(f"Could not load '{source.name}'. Tried {'; then '.join(tried)}. "
                              f"Reason: {reason}")
+
+
+MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def _folder_reason(folder: Path, error: Exception) -> str:
+    if not any((folder / name).is_file() for name in MODEL_FILES):
+        return (f"it does not look like a transformers model or tokenizer folder "
+                f"(none of {', '.join(MODEL_FILES)})")
+    return _short_reason(error)
 
 
 def _short_reason(error: Exception) -> str:

@@ -1,0 +1,41 @@
+"""Shared fixtures: one workspace on the real embedded models, one launched app per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+
+import pytest  # noqa: E402
+
+from playground.settings import Settings  # noqa: E402
+from playground.workspace import Workspace  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def workspace() -> Workspace:
+    """Real embedded models from the shared cache that `make test` prepared."""
+    return Workspace.create(Settings.from_env())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(workspace: Workspace):
+    """The full app launched on 127.0.0.1 and a free port, closed after the session."""
+    from app import build_app, launch_options
+
+    app = build_app(workspace)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+               **launch_options())
+    yield f"http://127.0.0.1:{port}/"
+    app.close()

