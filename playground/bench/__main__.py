@@ -1,0 +1,31 @@
+"""``python -m playground.bench <name> [--write]``: run one benchmark, print it, optionally record it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from playground.bench import write_section
+
+BENCHMARKS = {
+    "tokenize": "playground.bench.tokenize_bench",
+    "startup": "playground.bench.startup_bench",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playground.bench")
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("--write", action="store_true", help="record the result in docs/benchmarks.md")
+    args, rest = parser.parse_known_args(argv)
+    module = importlib.import_module(BENCHMARKS[args.name])
+    markdown = module.run(rest)
+    print(markdown)
+    if args.write:
+        write_section(args.name, markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
