@@ -13,6 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from playground.errors import UnknownModelError
+from playground.models import resolve
 from playground.settings import Settings
 from playground.workspace import Workspace
 from tabs import tokenizer
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         settings = replace(settings, default_model=args.model)
     if args.cache_dir:
         settings = replace(settings, cache_dir=args.cache_dir)
+    try:
+        resolve(settings.default_model, settings)  # checks the name; loads no weights
+    except UnknownModelError as error:
+        raise SystemExit(f"--model {settings.default_model!r}: {error}") from error
     app = build_app(Workspace.create(settings))
     app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
 
