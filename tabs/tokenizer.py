@@ -119,12 +119,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     outputs = [spans, table, plot, status]
     common = dict(fn=compare, inputs=inputs, outputs=outputs, api_visibility="undocumented",
                   show_progress="minimal", trigger_mode="always_last")
-    text.input(**common)
+    text.change(**common)  # fires for typing, pasting and the sample picker alike
     chosen.change(**common)
     extra.submit(**common)
     show_whitespace.change(**common)
-    sample.change(lambda title: samples.get(title, ""), sample, text,
-                  api_visibility="undocumented").then(**common)
+    sample.change(lambda title: samples.get(title, ""), sample, text, api_visibility="undocumented")
     render_button.click(render_chat, [messages, chat_tokenizer, add_generation_prompt], chat_view,
                         api_visibility="undocumented")
     app.load(**{key: value for key, value in common.items() if key != "trigger_mode"})
