@@ -42,3 +42,35 @@ class KeyedCache(Generic[V]):
     def keys(self) -> list[Hashable]:
         with self._guard:
             return list(self._values)
+
+
+class LRUCache(Generic[V]):
+    """A small bounded cache for computed results (not models): oldest entries fall out.
+
+    Two callers missing the same key may both compute it; that costs a duplicate
+    computation, never a wrong answer, and keeps the lock out of slow work.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        from collections import OrderedDict
+
+        self._maxsize = maxsize
+        self._values: OrderedDict[Hashable, V] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        with self._guard:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = compute()
+        with self._guard:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._maxsize:
+                self._values.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        with self._guard:
+            return len(self._values)

@@ -212,3 +212,34 @@ class ModelStore:
             return model.eval()
 
         return self.get_or_load(("causal-lm", name.strip(), attn_implementation), load)
+
+    def encoder(self, name: str, attn_implementation: str = "sdpa",
+                progress: ProgressFn | None = None) -> Any:
+        """A bidirectional encoder (BERT-style) in eval mode, without a task head."""
+
+        def load() -> Any:
+            from transformers import AutoModel
+
+            source = resolve(name, self.settings, "model", progress)
+            try:
+                model = AutoModel.from_pretrained(source.location, attn_implementation=attn_implementation,
+                                                  **hub_kwargs(source, self.settings))
+            except Exception as error:
+                raise load_error(source, self.settings, error) from error
+            return model.eval()
+
+        return self.get_or_load(("encoder", name.strip(), attn_implementation), load)
+
+    def config(self, name: str) -> Any:
+        """The model's config alone (no weights), to decide how to load it."""
+
+        def load() -> Any:
+            from transformers import AutoConfig
+
+            source = resolve(name, self.settings, "model")
+            try:
+                return AutoConfig.from_pretrained(source.location, **hub_kwargs(source, self.settings))
+            except Exception as error:
+                raise load_error(source, self.settings, error) from error
+
+        return self.get_or_load(("config", name.strip()), load)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from playground.attention import AttentionExplorer
 from playground.models import ModelStore
 from playground.settings import Settings
 from playground.tokenization import TokenizerRegistry
@@ -16,9 +17,12 @@ class Workspace:
     settings: Settings
     store: ModelStore
     tokenizers: TokenizerRegistry
+    attention: AttentionExplorer
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
         settings = settings or Settings.from_env()
         store = ModelStore(settings)
-        return cls(settings=settings, store=store, tokenizers=TokenizerRegistry(store))
+        tokenizers = TokenizerRegistry(store)
+        return cls(settings=settings, store=store, tokenizers=tokenizers,
+                   attention=AttentionExplorer(store, tokenizers))

@@ -1,0 +1,205 @@
+"""Attention maps for every layer and head, and summaries that make patterns stand out.
+
+Maps come from ``output_attentions=True``, which only eager attention returns (sdpa
+silently gives nothing). The eager copy is its own cache entry, so the shared sdpa model
+other tabs use is never switched under them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from playground.embedded import ProgressFn
+from playground.errors import InvalidInputError, PlaygroundError
+from playground.keyed_cache import LRUCache
+from playground.models import EMBEDDED_MODELS, ModelStore
+from playground.tokenization import TokenizerRegistry, is_added, sanitize_text
+from playground.tokenizers import Token
+
+DEFAULT_MAX_TOKENS = 256
+MAX_TOKENS_LIMIT = 512
+"""Beyond 512 tokens a heatmap has more cells than a screen has pixels."""
+
+Kind = Literal["causal", "bidirectional"]
+
+
+@dataclass(frozen=True)
+class AttentionMaps:
+    """All layers' and heads' attention for one text: ``weights[layer, head, query, key]``."""
+
+    model: str
+    kind: Kind
+    tokens: tuple[str, ...]
+    weights: np.ndarray
+    total_tokens: int
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.weights.shape[2])
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_tokens > self.num_tokens
+
+    def check(self, layer: int, head: int) -> tuple[int, int]:
+        if not isinstance(layer, (int, np.integer)) or not 0 <= layer < self.num_layers:
+            raise InvalidInputError(f"Layer {layer} is out of range: {self.model} has layers "
+                                    f"0 to {self.num_layers - 1}.")
+        if not isinstance(head, (int, np.integer)) or not 0 <= head < self.num_heads:
+            raise InvalidInputError(f"Head {head} is out of range: {self.model} has heads "
+                                    f"0 to {self.num_heads - 1}.")
+        return int(layer), int(head)
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        layer, head = self.check(layer, head)
+        return self.weights[layer, head]
+
+    def to_dict(self, layer: int, head: int, decimals: int = 6) -> dict[str, Any]:
+        """JSON-friendly: one layer and head's n x n matrix (rows are queries)."""
+        matrix = self.head(layer, head)
+        return {
+            "model": self.model, "kind": self.kind, "tokens": list(self.tokens),
+            "num_layers": self.num_layers, "num_heads": self.num_heads,
+            "layer": int(layer), "head": int(head), "num_tokens": self.num_tokens,
+            "total_tokens": self.total_tokens, "truncated": self.truncated,
+            "weights": np.round(matrix.astype(np.float64), decimals).tolist(),
+        }
+
+
+def token_label(token: Token, text: str, previous_end: int) -> str:
+    """A short axis label: specials as themselves, byte pieces as hex, spaces as '·'."""
+    if is_added(token) or token.special:
+        return token.piece
+    if token.start < previous_end:
+        return " ".join(f"{byte:02X}" for byte in token.raw)
+    label = text[token.start:token.end] or token.piece
+    return label.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+
+
+def labels_for(tokens: list[Token], text: str) -> list[str]:
+    labels, end = [], 0
+    for token in tokens:
+        labels.append(token_label(token, text, end))
+        end = max(end, token.end)
+    return labels
+
+
+def truncate(tokens: list[Token], limit: int) -> list[Token]:
+    """First ``limit`` tokens, keeping a closing added special ([SEP]) the model expects."""
+    if len(tokens) <= limit:
+        return tokens
+    if is_added(tokens[-1]):
+        return tokens[: limit - 1] + [tokens[-1]]
+    return tokens[:limit]
+
+
+def is_causal(config: Any) -> bool:
+    """Decoder-only models attend causally; BERT-style encoders do not.
+
+    Decided from the architectures the checkpoint names (``model_type`` alone is not
+    enough: transformers lists ``bert`` among causal LMs for BertLMHeadModel).
+    """
+    if getattr(config, "is_encoder_decoder", False):
+        raise PlaygroundError("Encoder-decoder models (T5, BART...) are not supported here yet: "
+                              "pick a decoder-only or an encoder-only model.")
+    architectures = getattr(config, "architectures", None) or []
+    if architectures:
+        return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures)
+    return bool(getattr(config, "is_decoder", False))
+
+
+class AttentionExplorer:
+    """Computes and caches attention maps; shared by all users, safe to call concurrently."""
+
+    def __init__(self, store: ModelStore, tokenizers: TokenizerRegistry, cache_size: int = 8) -> None:
+        self.store = store
+        self.tokenizers = tokenizers
+        self._results: LRUCache[AttentionMaps] = LRUCache(cache_size)
+
+    def kind(self, model: str) -> Kind:
+        spec = EMBEDDED_MODELS.get(model.strip())
+        if spec is not None:
+            return "causal" if spec.kind == "causal-lm" else "bidirectional"
+        return "causal" if is_causal(self.store.config(model)) else "bidirectional"
+
+    def eager_model(self, model: str, progress: ProgressFn | None = None) -> Any:
+        if self.kind(model) == "causal":
+            return self.store.causal_lm(model, attn_implementation="eager", progress=progress)
+        return self.store.encoder(model, attn_implementation="eager", progress=progress)
+
+    def compute(self, text: str | None, model: str, max_tokens: int = DEFAULT_MAX_TOKENS,
+                progress: ProgressFn | None = None) -> AttentionMaps:
+        """Maps for ``text`` under ``model``, truncated to ``max_tokens`` (at most 512)."""
+        cleaned, _ = sanitize_text(text)
+        if not cleaned.strip():
+            raise InvalidInputError("Type some text to see its attention.")
+        if not isinstance(max_tokens, (int, np.integer)) or not 2 <= max_tokens <= MAX_TOKENS_LIMIT:
+            raise InvalidInputError(f"max_tokens must be between 2 and {MAX_TOKENS_LIMIT}.")
+        key = (model.strip(), cleaned, int(max_tokens))
+        return self._results.get_or_compute(key, lambda: self._forward(cleaned, model.strip(),
+                                                                       int(max_tokens), progress))
+
+    def _forward(self, text: str, model_name: str, max_tokens: int,
+                 progress: ProgressFn | None) -> AttentionMaps:
+        all_tokens = self.tokenizers.get(model_name, progress).encode(text)
+        tokens = truncate(all_tokens, max_tokens)
+        model = self.eager_model(model_name, progress)
+        ids = torch.tensor([[token.id for token in tokens]])
+        with torch.inference_mode():
+            output = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
+        if not output.attentions or output.attentions[0] is None:
+            raise PlaygroundError(f"{model_name} returned no attention weights (its attention "
+                                  "implementation does not expose them).")
+        weights = torch.stack([layer[0] for layer in output.attentions]).float().numpy()
+        return AttentionMaps(model_name, self.kind(model_name), tuple(labels_for(tokens, text)),
+                             weights, len(all_tokens))
+
+
+def head_summaries(maps: AttentionMaps) -> dict[str, np.ndarray]:
+    """Per (layer, head) numbers that make head types visible at a glance.
+
+    - entropy: mean over queries of the row's entropy in nats (low = focused head);
+    - first_token: mean weight on token 0 (high = an "attention sink");
+    - previous_token: mean weight on the token just before (high = a previous-token head).
+    """
+    weights = maps.weights.astype(np.float64)
+    entropy = -(weights * np.log(np.clip(weights, 1e-12, None))).sum(-1).mean(-1)
+    first = weights[..., :, 0].mean(-1)
+    n = maps.num_tokens
+    previous = (weights[..., np.arange(1, n), np.arange(n - 1)].mean(-1) if n > 1
+                else np.zeros_like(first))
+    return {"entropy": entropy, "first_token": first, "previous_token": previous}
+
+
+def rollout(maps: AttentionMaps, residual: float = 0.5) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020): how much each input token feeds each position.
+
+    Heads are averaged, the residual connection added as identity, rows renormalized, and
+    the layers multiplied from the first to the last.
+    """
+    n = maps.num_tokens
+    result = np.eye(n)
+    for layer in maps.weights.astype(np.float64):
+        mixed = residual * np.eye(n) + (1 - residual) * layer.mean(0)
+        mixed /= mixed.sum(-1, keepdims=True)
+        result = mixed @ result
+    return result
+
+
+def pinned_token(maps: AttentionMaps, index: int) -> np.ndarray:
+    """Where token ``index`` looks in every layer, averaged over heads: shape (layers, tokens)."""
+    if not 0 <= index < maps.num_tokens:
+        raise InvalidInputError(f"Token {index} is out of range (0 to {maps.num_tokens - 1}).")
+    return maps.weights[:, :, index, :].mean(1)

@@ -1,0 +1,131 @@
+"""Attention tab: live heatmaps for every layer and head, causal against bidirectional.
+
+Endpoint: ``/attention`` (text, model, layer, head) -> tokens and one head's n x n weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from playground.attention import DEFAULT_MAX_TOKENS, MAX_TOKENS_LIMIT
+from playground.models import EMBEDDED_MODELS
+from playground.workspace import Workspace
+from tabs import attention_plots as plots
+from tabs.common import friendly_errors, progress_callback, read_asset
+
+DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
+PAGE_MAX_TOKENS = 128
+CAUSAL, ENCODER = "smollm2-135m-instruct", "minilm-l6"
+
+
+def clip(value: float | None, upper: int) -> int:
+    return max(0, min(int(value or 0), upper))
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    explorer = ws.attention
+
+    def maps_for(text: str, model: str, max_tokens: float, progress: gr.Progress | None = None):
+        return explorer.compute(text, model, int(max_tokens), progress_callback(progress))
+
+    @friendly_errors
+    def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
+                pin: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        maps = maps_for(text, model, max_tokens, progress)
+        layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
+        pin_index = clip(pin if pin is not None else maps.num_tokens - 1, maps.num_tokens - 1)
+        notice = (f"**{maps.model}** · {maps.kind} · {maps.num_layers} layers x {maps.num_heads} "
+                  f"heads · {maps.num_tokens} tokens")
+        if maps.truncated:
+            notice += (f" · ⚠️ the text has {maps.total_tokens:,} tokens: only the first "
+                       f"{maps.num_tokens} are drawn (raise “Max tokens drawn”, up to {MAX_TOKENS_LIMIT}).")
+        compare = [plots.head_figure(m, clip(layer, m.num_layers - 1), clip(head, m.num_heads - 1))
+                   for m in (maps_for(text, name, max_tokens) for name in (CAUSAL, ENCODER))]
+        return (notice,
+                gr.Slider(maximum=maps.num_layers - 1, value=layer_index),
+                gr.Slider(maximum=maps.num_heads - 1, value=head_index),
+                gr.Slider(maximum=maps.num_tokens - 1, value=pin_index),
+                plots.head_figure(maps, layer_index, head_index),
+                plots.layer_figure(maps, layer_index),
+                plots.overview_figure(maps, metric),
+                plots.pinned_figure(maps, pin_index),
+                plots.rollout_figure(maps), *compare)
+
+    @friendly_errors
+    def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, Any]:
+        maps = maps_for(text, model, max_tokens)
+        layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
+        return plots.head_figure(maps, layer_index, head_index), plots.layer_figure(maps, layer_index)
+
+    @friendly_errors
+    def show_overview(text: str, model: str, max_tokens: float, metric: str) -> Any:
+        return plots.overview_figure(maps_for(text, model, max_tokens), metric)
+
+    @friendly_errors
+    def show_pinned(text: str, model: str, max_tokens: float, pin: float) -> Any:
+        maps = maps_for(text, model, max_tokens)
+        return plots.pinned_figure(maps, clip(pin, maps.num_tokens - 1))
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Text (the maps follow as you type)", value=DEFAULT_TEXT, lines=3,
+                              max_lines=8, elem_id="attn-text")
+            with gr.Row():
+                model = gr.Dropdown(list(EMBEDDED_MODELS), value=CAUSAL, allow_custom_value=True,
+                                    label="Model (or a Hub id / local folder)", elem_id="attn-model")
+                max_tokens = gr.Slider(16, MAX_TOKENS_LIMIT, value=PAGE_MAX_TOKENS, step=16,
+                                       label="Max tokens drawn")
+            with gr.Row():
+                layer = gr.Slider(0, 29, value=0, step=1, label="Layer", elem_id="attn-layer")
+                head = gr.Slider(0, 8, value=0, step=1, label="Head", elem_id="attn-head-slider")
+        with gr.Column(scale=2):
+            with gr.Accordion("How attention works", open=True):
+                gr.Markdown(read_asset("notes", "attention.md"),
+                            latex_delimiters=[{"left": "$$", "right": "$$", "display": True}])
+    notice = gr.Markdown(elem_id="attn-notice")
+    with gr.Tabs():
+        with gr.Tab("One head"):
+            head_plot = gr.Plot(elem_id="attn-head-plot", show_label=False)
+        with gr.Tab("All heads of the layer"):
+            layer_plot = gr.Plot(show_label=False)
+        with gr.Tab("Layer x head overview"):
+            metric = gr.Radio([(label, key) for key, label in plots.METRICS.items()],
+                              value="first_token", label="Colour each head by")
+            overview_plot = gr.Plot(show_label=False)
+        with gr.Tab("Pin a token"):
+            pin = gr.Slider(0, 10, value=None, step=1, label="Token to pin (index)")
+            pinned_plot = gr.Plot(show_label=False)
+        with gr.Tab("Rollout"):
+            rollout_plot = gr.Plot(show_label=False)
+        with gr.Tab("Causal vs bidirectional"):
+            gr.Markdown(f"The same text, same layer and head, in **{CAUSAL}** (causal: the grey "
+                        f"upper triangle is the mask) and **{ENCODER}** (bidirectional: every token "
+                        "sees both ways).")
+            with gr.Row():
+                causal_plot = gr.Plot(show_label=False)
+                encoder_plot = gr.Plot(show_label=False)
+
+    base = [text, model, max_tokens]
+    everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin],
+                      outputs=[notice, layer, head, pin, head_plot, layer_plot, overview_plot,
+                               pinned_plot, rollout_plot, causal_plot, encoder_plot],
+                      api_visibility="undocumented", show_progress="minimal")
+    for trigger in (text.change, model.change, max_tokens.release):
+        trigger(trigger_mode="always_last", **everything)
+    for slider in (layer, head):
+        slider.change(show_head, [*base, layer, head], [head_plot, layer_plot],
+                      trigger_mode="always_last", api_visibility="undocumented", show_progress="hidden")
+    metric.change(show_overview, [*base, metric], overview_plot, api_visibility="undocumented")
+    pin.change(show_pinned, [*base, pin], pinned_plot, trigger_mode="always_last",
+               api_visibility="undocumented", show_progress="hidden")
+    app.load(**everything)
+
+    @friendly_errors
+    def attention(text: str, model: str, layer: int, head: int) -> dict:
+        """One layer and head's attention for `text`: tokens and an n x n matrix whose rows
+        (queries) sum to 1. Texts longer than 256 tokens are truncated (see `truncated`)."""
+        return explorer.compute(text, model, DEFAULT_MAX_TOKENS).to_dict(layer, head)
+
+    gr.api(attention, api_name="attention")
