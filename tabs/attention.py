@@ -33,6 +33,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     @friendly_errors
     def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
                 pin: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        if not (text or "").strip():  # a cleared box while typing: keep the figures, no error popup
+            return ("Type some text to see its attention.", *[gr.skip()] * 10)
         maps = maps_for(text, model, max_tokens, progress)
         layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
         pin_index = clip(pin if pin is not None else maps.num_tokens - 1, maps.num_tokens - 1)
@@ -55,16 +57,22 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, Any]:
+        if not (text or "").strip():
+            return gr.skip(), gr.skip()
         maps = maps_for(text, model, max_tokens)
         layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
         return plots.head_figure(maps, layer_index, head_index), plots.layer_figure(maps, layer_index)
 
     @friendly_errors
     def show_overview(text: str, model: str, max_tokens: float, metric: str) -> Any:
+        if not (text or "").strip():
+            return gr.skip()
         return plots.overview_figure(maps_for(text, model, max_tokens), metric)
 
     @friendly_errors
     def show_pinned(text: str, model: str, max_tokens: float, pin: float) -> Any:
+        if not (text or "").strip():
+            return gr.skip()
         maps = maps_for(text, model, max_tokens)
         return plots.pinned_figure(maps, clip(pin, maps.num_tokens - 1))
 
