@@ -24,6 +24,16 @@ def clip(value: float | None, upper: int) -> int:
     return max(0, min(int(value or 0), upper))
 
 
+def bounded_slider(value: float | None, upper: int) -> gr.Slider:
+    """New maximum; the value is touched only when it must be clipped.
+
+    A refresh still in flight must not snap back a slider the user has moved since.
+    """
+    if value is not None and int(value) == clip(value, upper):
+        return gr.Slider(maximum=upper)
+    return gr.Slider(maximum=upper, value=clip(value, upper))
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     explorer = ws.attention
 
@@ -34,9 +44,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
                 pin: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():  # a cleared box while typing: keep the figures, no error popup
-            return ("Type some text to see its attention.", *[gr.skip()] * 10)
+            return ("Type some text to see its attention.", *[gr.skip()] * 8)
         maps = maps_for(text, model, max_tokens, progress)
-        layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
         pin_index = clip(pin if pin is not None else maps.num_tokens - 1, maps.num_tokens - 1)
         notice = (f"**{maps.model}** · {maps.kind} · {maps.num_layers} layers x {maps.num_heads} "
                   f"heads · {maps.num_tokens} tokens")
@@ -46,11 +55,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         compare = [plots.head_figure(m, clip(layer, m.num_layers - 1), clip(head, m.num_heads - 1))
                    for m in (maps_for(text, name, max_tokens) for name in (CAUSAL, ENCODER))]
         return (notice,
-                gr.Slider(maximum=maps.num_layers - 1, value=layer_index),
-                gr.Slider(maximum=maps.num_heads - 1, value=head_index),
-                gr.Slider(maximum=maps.num_tokens - 1, value=pin_index),
-                plots.head_figure(maps, layer_index, head_index),
-                plots.layer_figure(maps, layer_index),
+                bounded_slider(layer, maps.num_layers - 1),
+                bounded_slider(head, maps.num_heads - 1),
+                bounded_slider(pin_index, maps.num_tokens - 1),
                 plots.overview_figure(maps, metric),
                 plots.pinned_figure(maps, pin_index),
                 plots.rollout_figure(maps), *compare)
@@ -117,18 +124,20 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     base = [text, model, max_tokens]
     everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin],
-                      outputs=[notice, layer, head, pin, head_plot, layer_plot, overview_plot,
+                      outputs=[notice, layer, head, pin, overview_plot,
                                pinned_plot, rollout_plot, causal_plot, encoder_plot],
                       api_visibility="undocumented", show_progress="minimal")
+    # The head figures are drawn by a chained step that reads the sliders when it runs.
+    head_views = dict(fn=show_head, inputs=[*base, layer, head], outputs=[head_plot, layer_plot],
+                      api_visibility="undocumented", show_progress="hidden")
     for trigger in (text.change, model.change, max_tokens.release):
-        trigger(trigger_mode="always_last", **everything)
+        trigger(trigger_mode="always_last", **everything).then(**head_views)
     for slider in (layer, head):
-        slider.change(show_head, [*base, layer, head], [head_plot, layer_plot],
-                      trigger_mode="always_last", api_visibility="undocumented", show_progress="hidden")
+        slider.change(trigger_mode="always_last", **head_views)
     metric.change(show_overview, [*base, metric], overview_plot, api_visibility="undocumented")
     pin.change(show_pinned, [*base, pin], pinned_plot, trigger_mode="always_last",
                api_visibility="undocumented", show_progress="hidden")
-    app.load(**everything)
+    app.load(**everything).then(**head_views)
 
     @friendly_errors
     def attention(text: str, model: str, layer: int, head: int) -> dict:

@@ -11,6 +11,7 @@ from playground.bench import write_section
 BENCHMARKS = {
     "tokenize": "playground.bench.tokenize_bench",
     "startup": "playground.bench.startup_bench",
+    "attention": "playground.bench.attention_bench",
 }
 
 

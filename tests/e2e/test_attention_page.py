@@ -32,3 +32,30 @@ def test_heatmap_appears_and_follows_layer_and_head(page):
     head_input.fill("4")
     head_input.press("Enter")
     expect(title).to_contain_text("layer 7 · head 4", timeout=30_000)
+
+
+def test_a_late_refresh_does_not_undo_the_users_slider(page):
+    page.get_by_role("tab", name="Attention").click()
+    title = page.locator("#attn-head-plot .gtitle")
+    expect(title).to_contain_text("layer 0", timeout=60_000)
+    page.locator("#attn-text textarea").type(" And then the dog barked loudly.", delay=2)
+    layer_input = page.locator("#attn-layer input[type=number]")
+    layer_input.fill("12")  # while the refreshes for the typing are still running
+    layer_input.press("Enter")
+    expect(title).to_contain_text("layer 12 · head 0", timeout=30_000)
+    page.wait_for_timeout(3_000)  # let any refresh still queued finish
+    expect(title).to_contain_text("layer 12 · head 0")
+
+
+def test_switching_to_the_encoder_clips_layer_and_head(page):
+    page.get_by_role("tab", name="Attention").click()
+    title = page.locator("#attn-head-plot .gtitle")
+    expect(title).to_contain_text("smollm2", timeout=60_000)
+    layer_input = page.locator("#attn-layer input[type=number]")
+    layer_input.fill("20")
+    layer_input.press("Enter")
+    expect(title).to_contain_text("layer 20", timeout=30_000)
+    page.locator("#attn-model input").fill("minilm-l6")
+    page.locator("#attn-model input").press("Enter")
+    expect(title).to_contain_text("minilm-l6 · layer 5 · head 0", timeout=30_000)
+    expect(page.locator("#attn-notice")).to_contain_text("bidirectional · 6 layers x 12 heads")
