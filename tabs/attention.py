@@ -27,11 +27,14 @@ def clip(value: float | None, upper: int) -> int:
 def bounded_slider(value: float | None, upper: int) -> gr.Slider:
     """New maximum; the value is touched only when it must be clipped.
 
-    A refresh still in flight must not snap back a slider the user has moved since.
+    A refresh still in flight must not snap back a slider the user has moved since. Gradio
+    needs maximum > minimum, so a one-token text (or one-head model) still gets a 0..1 slider;
+    the handlers clip whatever it says.
     """
+    maximum = max(upper, 1)
     if value is not None and int(value) == clip(value, upper):
-        return gr.Slider(maximum=upper)
-    return gr.Slider(maximum=upper, value=clip(value, upper))
+        return gr.Slider(maximum=maximum)
+    return gr.Slider(maximum=maximum, value=clip(value, upper))
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:

@@ -8,8 +8,11 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
-def plot_title(page) -> str:
-    return page.locator("#attn-head-plot .gtitle").inner_text()
+def set_number(page, elem_id: str, value: int) -> None:
+    """Type a value into a slider's number box, as a user would."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
 
 
 def test_heatmap_appears_and_follows_layer_and_head(page):
@@ -24,13 +27,9 @@ def test_heatmap_appears_and_follows_layer_and_head(page):
     expect(notice).to_contain_text("5 tokens", timeout=30_000)
     expect(page.locator("#attn-head-plot .ytick", has_text="night")).to_have_count(1, timeout=30_000)
 
-    layer_input = page.locator("#attn-layer input[type=number]")
-    layer_input.fill("7")
-    layer_input.press("Enter")
+    set_number(page, "attn-layer", 7)
     expect(title).to_contain_text("layer 7 · head 0", timeout=30_000)
-    head_input = page.locator("#attn-head-slider input[type=number]")
-    head_input.fill("4")
-    head_input.press("Enter")
+    set_number(page, "attn-head-slider", 4)
     expect(title).to_contain_text("layer 7 · head 4", timeout=30_000)
 
 
@@ -39,9 +38,7 @@ def test_a_late_refresh_does_not_undo_the_users_slider(page):
     title = page.locator("#attn-head-plot .gtitle")
     expect(title).to_contain_text("layer 0", timeout=60_000)
     page.locator("#attn-text textarea").type(" And then the dog barked loudly.", delay=2)
-    layer_input = page.locator("#attn-layer input[type=number]")
-    layer_input.fill("12")  # while the refreshes for the typing are still running
-    layer_input.press("Enter")
+    set_number(page, "attn-layer", 12)  # while the refreshes for the typing are still running
     expect(title).to_contain_text("layer 12 · head 0", timeout=30_000)
     page.wait_for_timeout(3_000)  # let any refresh still queued finish
     expect(title).to_contain_text("layer 12 · head 0")
@@ -51,9 +48,7 @@ def test_switching_to_the_encoder_clips_layer_and_head(page):
     page.get_by_role("tab", name="Attention").click()
     title = page.locator("#attn-head-plot .gtitle")
     expect(title).to_contain_text("smollm2", timeout=60_000)
-    layer_input = page.locator("#attn-layer input[type=number]")
-    layer_input.fill("20")
-    layer_input.press("Enter")
+    set_number(page, "attn-layer", 20)
     expect(title).to_contain_text("layer 20", timeout=30_000)
     page.locator("#attn-model input").fill("minilm-l6")
     page.locator("#attn-model input").press("Enter")
