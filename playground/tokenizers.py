@@ -75,10 +75,11 @@ class HFTokenizer:
                 f"Tokenizer '{name}' has no fast (Rust) backend, which the span view needs.")
         self.name = name
         self._hf = hf_tokenizer
-        self._rust = Tokenizer.from_str(backend.to_str())
+        serialized = backend.to_str()
+        self._rust = Tokenizer.from_str(serialized)
         self._rust.no_padding()
         self._rust.no_truncation()
-        spec = json.loads(backend.to_str())
+        spec = json.loads(serialized)
         model_type = (spec.get("model") or {}).get("type", "unknown")
         decoder_type = (spec.get("decoder") or {}).get("type", "")
         self._byte_level = decoder_type == "ByteLevel"

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from playground.tokenization import TokenizationResult, sanitize_text
+from playground.tokenization import TokenizationResult, analyse, sanitize_text
 from playground.workspace import Workspace
 from tabs import token_view
 from tabs.common import friendly_errors, progress_callback, read_asset, split_names
@@ -58,12 +58,12 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     @friendly_errors
     def compare(text: str, names: list[str], extra: str, show_whitespace: bool,
                 progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], go.Figure, str]:
-        cleaned, _ = sanitize_text(text)
+        cleaned, notes = sanitize_text(text)  # once, not once per tokenizer
         wanted = list(dict.fromkeys([*(names or []), *split_names(extra)]))
         results, columns, failures = [], [], []
         for name in wanted:
             try:
-                result = ws.tokenizers.tokenize(cleaned, name, progress_callback(progress))
+                result = analyse(ws.tokenizers.get(name, progress_callback(progress)), cleaned, notes)
             except Exception as error:  # one bad tokenizer must not hide the others
                 columns.append(token_view.render_error_column(name, str(error)))
                 failures.append(name)
