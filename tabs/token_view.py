@@ -71,8 +71,10 @@ def render_spans(result: TokenizationResult, show_whitespace: bool = True,
         if result.is_truncated(index):
             classes.append("tok-trunc")
         tip = html.escape(token_title(index, result), quote=True)
+        # A trailing line break goes after the tile: inside, it wraps into an empty tile.
+        label, newline = (label[:-4], "<br>") if label.endswith("<br>") else (label, "")
         parts.append(f'<span class="{" ".join(classes)}" title="{tip}" data-tip="{tip}" '
-                     f'tabindex="0">{label}</span>')
+                     f'tabindex="0">{label}</span>{newline}')
         cursor = max(cursor, token.end)
     if len(result.tokens) > max_tokens:
         parts.append(f'<div class="tok-more">… {len(result.tokens) - max_tokens:,} more tokens not '

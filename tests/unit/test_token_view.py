@@ -38,3 +38,9 @@ def test_byte_fragments_are_drawn_as_bytes(workspace):
     result = workspace.tokenizers.tokenize("🤖", "smollm2-135m-instruct")
     html = token_view.render_spans(result)
     assert "tok-frag" in html and html.count("🤖") == 1
+
+
+def test_a_token_ending_in_a_newline_breaks_the_line_after_its_tile(workspace):
+    result = workspace.tokenizers.tokenize("one\ntwo", "smollm2-135m-instruct")
+    html = token_view.render_spans(result, show_whitespace=True)
+    assert '↵</span></span><br>' in html and '<br></span>' not in html
