@@ -198,6 +198,20 @@ def rollout(maps: AttentionMaps, residual: float = 0.5) -> np.ndarray:
     return result
 
 
+def hide_first_token(rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Drop column 0 (the attention sink) and renormalize each row over the other tokens.
+
+    Returns the rows without token 0 and the mean share token 0 had. Masked entries (NaN)
+    stay masked; a row with nothing left (token 0 looking at itself) becomes NaN.
+    """
+    share = float(np.nanmean(rows[:, 0]))
+    rest = rows[:, 1:].astype(np.float64)
+    totals = np.nansum(rest, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest = np.where(totals > 0, rest / totals, np.nan)
+    return rest, share
+
+
 def pinned_token(maps: AttentionMaps, index: int) -> np.ndarray:
     """Where token ``index`` looks in every layer, averaged over heads: shape (layers, tokens)."""
     if not 0 <= index < maps.num_tokens:

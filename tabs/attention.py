@@ -37,6 +37,21 @@ def bounded_slider(value: float | None, upper: int) -> gr.Slider:
     return gr.Slider(maximum=maximum, value=clip(value, upper))
 
 
+def pin_dropdown(pin: Any, maps: Any) -> gr.Dropdown:
+    """The text's tokens to choose from; defaults to the last token (the one that predicts next).
+
+    Like the sliders, a still-valid choice is left alone so a late refresh cannot undo it.
+    """
+    choices = [(label, index) for index, label in enumerate(plots.axis_labels(maps))]
+    if isinstance(pin, int) and 0 <= pin < maps.num_tokens:
+        return gr.Dropdown(choices=choices)
+    return gr.Dropdown(choices=choices, value=maps.num_tokens - 1)
+
+
+def pinned_index(pin: Any, maps: Any) -> int:
+    return clip(pin, maps.num_tokens - 1) if isinstance(pin, int) else maps.num_tokens - 1
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     explorer = ws.attention
 
@@ -45,11 +60,12 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
-                pin: float, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+                pin: int | None, hide_sink: bool,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():  # a cleared box while typing: keep the figures, no error popup
             return ("Type some text to see its attention.", *[gr.skip()] * 8)
         maps = maps_for(text, model, max_tokens, progress)
-        pin_index = clip(pin if pin is not None else maps.num_tokens - 1, maps.num_tokens - 1)
+        pin_index = pinned_index(pin, maps)
         notice = (f"**{maps.model}** · {maps.kind} · {maps.num_layers} layers x {maps.num_heads} "
                   f"heads · {maps.num_tokens} tokens")
         if maps.truncated:
@@ -60,10 +76,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return (notice,
                 bounded_slider(layer, maps.num_layers - 1),
                 bounded_slider(head, maps.num_heads - 1),
-                bounded_slider(pin_index, maps.num_tokens - 1),
+                pin_dropdown(pin, maps),
                 plots.overview_figure(maps, metric),
-                plots.pinned_figure(maps, pin_index),
-                plots.rollout_figure(maps), *compare)
+                plots.pinned_figure(maps, pin_index, hide_sink),
+                plots.rollout_figure(maps, hide_sink), *compare)
 
     @friendly_errors
     def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, Any]:
@@ -80,11 +96,13 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return plots.overview_figure(maps_for(text, model, max_tokens), metric)
 
     @friendly_errors
-    def show_pinned(text: str, model: str, max_tokens: float, pin: float) -> Any:
+    def show_sink_views(text: str, model: str, max_tokens: float, pin: int | None,
+                        hide_sink: bool) -> tuple[Any, Any]:
         if not (text or "").strip():
-            return gr.skip()
+            return gr.skip(), gr.skip()
         maps = maps_for(text, model, max_tokens)
-        return plots.pinned_figure(maps, clip(pin, maps.num_tokens - 1))
+        return (plots.pinned_figure(maps, pinned_index(pin, maps), hide_sink),
+                plots.rollout_figure(maps, hide_sink))
 
     with gr.Row():
         with gr.Column(scale=3):
@@ -102,7 +120,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             with gr.Accordion("How attention works", open=True):
                 gr.Markdown(read_asset("notes", "attention.md"),
                             latex_delimiters=[{"left": "$$", "right": "$$", "display": True}])
-    notice = gr.Markdown(elem_id="attn-notice")
+    with gr.Row():
+        notice = gr.Markdown(elem_id="attn-notice")
+        hide_sink = gr.Checkbox(True, label="Hide the attention sink (token 0) in the pinned-token "
+                                "and rollout views, to see where the rest of the weight goes",
+                                elem_id="attn-hide-sink")
     with gr.Tabs():
         with gr.Tab("One head"):
             head_plot = gr.Plot(elem_id="attn-head-plot", show_label=False)
@@ -113,7 +135,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                               value="first_token", label="Colour each head by")
             overview_plot = gr.Plot(show_label=False)
         with gr.Tab("Pin a token"):
-            pin = gr.Slider(0, 10, value=None, step=1, label="Token to pin (index)")
+            pin = gr.Dropdown([], value=None, label="Token to pin (defaults to the last token)",
+                              elem_id="attn-pin")
             pinned_plot = gr.Plot(show_label=False)
         with gr.Tab("Rollout"):
             rollout_plot = gr.Plot(show_label=False)
@@ -126,7 +149,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 encoder_plot = gr.Plot(show_label=False)
 
     base = [text, model, max_tokens]
-    everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin],
+    everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin, hide_sink],
                       outputs=[notice, layer, head, pin, overview_plot,
                                pinned_plot, rollout_plot, causal_plot, encoder_plot],
                       api_visibility="undocumented", show_progress="minimal")
@@ -138,8 +161,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     for slider in (layer, head):
         slider.change(trigger_mode="always_last", **head_views)
     metric.change(show_overview, [*base, metric], overview_plot, api_visibility="undocumented")
-    pin.change(show_pinned, [*base, pin], pinned_plot, trigger_mode="always_last",
-               api_visibility="undocumented", show_progress="hidden")
+    for control in (pin, hide_sink):
+        control.change(show_sink_views, [*base, pin, hide_sink], [pinned_plot, rollout_plot],
+                       trigger_mode="always_last", api_visibility="undocumented", show_progress="hidden")
     app.load(**everything).then(**head_views)
 
     @friendly_errors

@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.attention import AttentionMaps, head_summaries, pinned_token, rollout
+from playground.attention import (AttentionMaps, head_summaries, hide_first_token, pinned_token,
+                                  rollout)
 
 THUMBNAIL = 40
 COLORS = "Blues"
@@ -29,10 +30,12 @@ def axis_labels(maps: AttentionMaps) -> list[str]:
 
 
 def masked(maps: AttentionMaps, matrix: np.ndarray) -> np.ndarray:
-    """For a causal model, blank the future (above the diagonal) so the mask is visible."""
-    values = np.round(matrix.astype(np.float64), 4)
+    """For a causal model, blank the future (above the diagonal) so the mask is visible.
+
+    No rounding here: hiding the sink renormalizes tiny values that rounding would zero.
+    """
+    values = matrix.astype(np.float64)
     if maps.kind == "causal":
-        values = values.copy()
         values[np.triu_indices(len(values), 1)] = np.nan
     return values
 
@@ -45,7 +48,7 @@ def _layout(figure: go.Figure, title: str, height: int) -> go.Figure:
 
 def head_figure(maps: AttentionMaps, layer: int, head: int) -> go.Figure:
     labels = axis_labels(maps)
-    matrix = masked(maps, maps.head(layer, head))
+    matrix = np.round(masked(maps, maps.head(layer, head)), 4)
     figure = go.Figure(go.Heatmap(
         z=matrix, x=labels, y=labels, colorscale=COLORS, zmin=0, zmax=float(np.nanmax(matrix)),
         hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>"))
@@ -74,7 +77,7 @@ def layer_figure(maps: AttentionMaps, layer: int) -> go.Figure:
     figure = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(heads)],
                            horizontal_spacing=0.02, vertical_spacing=0.08)
     for head in range(heads):
-        matrix = masked(maps, downsample(maps.weights[layer, head]))
+        matrix = np.round(masked(maps, downsample(maps.weights[layer, head])), 4)
         figure.add_trace(go.Heatmap(z=matrix, colorscale=COLORS, showscale=False, zmin=0,
                                     hovertemplate="weight %{z:.3f}<extra></extra>"),
                          row=head // cols + 1, col=head % cols + 1)
@@ -94,25 +97,34 @@ def overview_figure(maps: AttentionMaps, metric: str) -> go.Figure:
     return _layout(figure, METRICS[metric], 200 + 16 * maps.num_layers)
 
 
-def pinned_figure(maps: AttentionMaps, index: int) -> go.Figure:
-    values = np.round(pinned_token(maps, index), 4)
+def without_sink(values: np.ndarray, labels: list[str], hide: bool) -> tuple[np.ndarray, list[str], str]:
+    """Optionally drop the first token's column, saying in the title how much it took."""
+    if not hide or values.shape[1] < 2:
+        return values, labels, ""
+    rest, share = hide_first_token(values)
+    return rest, labels[1:], f"<br><sup>token 0 (the sink) hidden: it took {share:.0%} on average; rows renormalized</sup>"
+
+
+def pinned_figure(maps: AttentionMaps, index: int, hide_sink: bool = False) -> go.Figure:
     labels = axis_labels(maps)
+    values, columns, note = without_sink(pinned_token(maps, index), labels, hide_sink)
     figure = go.Figure(go.Heatmap(
-        z=values, x=labels, y=list(range(maps.num_layers)), colorscale=COLORS, zmin=0,
+        z=np.round(values, 4), x=columns, y=list(range(maps.num_layers)), colorscale=COLORS, zmin=0,
         hovertemplate="layer %{y}<br>looks at %{x}<br>weight %{z:.3f} (mean of heads)<extra></extra>"))
     figure.update_yaxes(title="layer", autorange="reversed")
     figure.update_xaxes(tickangle=-60)
-    return _layout(figure, f"Where token {labels[index]!r} looks, layer by layer (mean of heads)",
-                   260 + 14 * maps.num_layers)
+    return _layout(figure, f"Where token {labels[index]!r} looks, layer by layer (mean of heads){note}",
+                   280 + 14 * maps.num_layers)
 
 
-def rollout_figure(maps: AttentionMaps) -> go.Figure:
+def rollout_figure(maps: AttentionMaps, hide_sink: bool = False) -> go.Figure:
     labels = axis_labels(maps)
-    matrix = masked(maps, rollout(maps))
+    values, columns, note = without_sink(masked(maps, rollout(maps)), labels, hide_sink)
     figure = go.Figure(go.Heatmap(
-        z=matrix, x=labels, y=labels, colorscale="Purples", zmin=0,
+        z=np.round(values, 4), x=columns, y=labels, colorscale="Purples", zmin=0,
         hovertemplate="position %{y}<br>draws on %{x}<br>%{z:.3f}<extra></extra>"))
     figure.update_yaxes(autorange="reversed", title="position")
     figure.update_xaxes(title="input token", tickangle=-60)
-    side = min(900, 320 + 12 * maps.num_tokens)
-    return _layout(figure, "Attention rollout: all layers combined (heads averaged, residual added)", side)
+    side = min(900, 340 + 12 * maps.num_tokens)
+    return _layout(figure, f"Attention rollout: all layers combined (heads averaged, residual added){note}",
+                   side)

@@ -54,3 +54,15 @@ def test_switching_to_the_encoder_clips_layer_and_head(page):
     page.locator("#attn-model input").press("Enter")
     expect(title).to_contain_text("minilm-l6 · layer 5 · head 0", timeout=30_000)
     expect(page.locator("#attn-notice")).to_contain_text("bidirectional · 6 layers x 12 heads")
+
+
+def test_pinned_token_defaults_to_the_last_and_can_be_changed(page):
+    page.get_by_role("tab", name="Attention").click()
+    expect(page.locator("#attn-head-plot .gtitle")).to_contain_text("layer 0", timeout=60_000)
+    page.get_by_role("tab", name="Pin a token").click()
+    pinned = page.locator(".js-plotly-plot .gtitle", has_text="Where token")
+    expect(pinned).to_contain_text("12 .", timeout=30_000)  # the default text's last token
+    expect(pinned).to_contain_text("took")  # the sink is hidden by default, with its share
+    page.locator("#attn-pin input").click()
+    page.get_by_role("option", name="2 ·didn").click()
+    expect(pinned).to_contain_text("2 ·didn", timeout=30_000)

@@ -119,3 +119,20 @@ def test_lru_cache_evicts_oldest():
     calls = []
     cache.get_or_compute("a", lambda: calls.append(1) or 0)
     assert calls == [1]
+
+
+def test_hiding_the_sink_renormalizes_over_the_other_tokens(explorer):
+    from playground.attention import hide_first_token
+
+    maps = explorer.compute(TEXT, CAUSAL)
+    rows = pinned_token(maps, maps.num_tokens - 1)
+    rest, share = hide_first_token(rows)
+    assert rest.shape == (maps.num_layers, maps.num_tokens - 1)
+    np.testing.assert_allclose(rest.sum(-1), 1.0, atol=1e-6)
+    assert share == pytest.approx(rows[:, 0].mean())
+    figure = plots.rollout_figure(maps, hide_sink=True)
+    z = np.array(figure.data[0].z, dtype=float)
+    assert z.shape == (maps.num_tokens, maps.num_tokens - 1)
+    assert np.isnan(z[0]).all()  # token 0 has nothing left once it is hidden
+    np.testing.assert_allclose(np.nansum(z[1:], axis=-1), 1.0, atol=1e-3)  # the rest is drawn
+    assert "took" in figure.layout.title.text
