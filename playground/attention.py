@@ -16,7 +16,7 @@ import torch
 from playground.embedded import ProgressFn
 from playground.errors import InvalidInputError, PlaygroundError
 from playground.keyed_cache import LRUCache
-from playground.models import EMBEDDED_MODELS, ModelStore
+from playground.models import ModelStore
 from playground.tokenization import TokenizerRegistry, is_added, sanitize_text
 from playground.tokenizers import Token
 
@@ -105,21 +105,6 @@ def truncate(tokens: list[Token], limit: int) -> list[Token]:
     return tokens[:limit]
 
 
-def is_causal(config: Any) -> bool:
-    """Decoder-only models attend causally; BERT-style encoders do not.
-
-    Decided from the architectures the checkpoint names (``model_type`` alone is not
-    enough: transformers lists ``bert`` among causal LMs for BertLMHeadModel).
-    """
-    if getattr(config, "is_encoder_decoder", False):
-        raise PlaygroundError("Encoder-decoder models (T5, BART...) are not supported here yet: "
-                              "pick a decoder-only or an encoder-only model.")
-    architectures = getattr(config, "architectures", None) or []
-    if architectures:
-        return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures)
-    return bool(getattr(config, "is_decoder", False))
-
-
 class AttentionExplorer:
     """Computes and caches attention maps; shared by all users, safe to call concurrently."""
 
@@ -129,10 +114,7 @@ class AttentionExplorer:
         self._results: LRUCache[AttentionMaps] = LRUCache(cache_size)
 
     def kind(self, model: str) -> Kind:
-        spec = EMBEDDED_MODELS.get(model.strip())
-        if spec is not None:
-            return "causal" if spec.kind == "causal-lm" else "bidirectional"
-        return "causal" if is_causal(self.store.config(model)) else "bidirectional"
+        return "causal" if self.store.is_causal(model) else "bidirectional"
 
     def eager_model(self, model: str, progress: ProgressFn | None = None) -> Any:
         if self.kind(model) == "causal":

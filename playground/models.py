@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from playground import embedded
 from playground.embedded import ProgressFn
-from playground.errors import UnknownModelError
+from playground.errors import PlaygroundError, UnknownModelError
 from playground.keyed_cache import KeyedCache
 from playground.settings import Settings
 
@@ -160,6 +160,21 @@ def hub_kwargs(source: ModelSource, settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def is_causal(config: Any) -> bool:
+    """Decoder-only models attend causally; BERT-style encoders do not.
+
+    Decided from the architectures the checkpoint names (``model_type`` alone is not
+    enough: transformers lists ``bert`` among causal LMs for BertLMHeadModel).
+    """
+    if getattr(config, "is_encoder_decoder", False):
+        raise PlaygroundError("Encoder-decoder models (T5, BART...) are not supported here yet: "
+                              "pick a decoder-only or an encoder-only model.")
+    architectures = getattr(config, "architectures", None) or []
+    if architectures:
+        return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures)
+    return bool(getattr(config, "is_decoder", False))
+
+
 AUTO_CLASSES = MappingProxyType({
     "hf-tokenizer": "AutoTokenizer",
     "causal-lm": "AutoModelForCausalLM",
@@ -226,3 +241,10 @@ class ModelStore:
     def config(self, name: str) -> Any:
         """The model's config alone (no weights), to decide how to load it."""
         return self._from_pretrained("config", name, "model", None)
+
+    def is_causal(self, name: str) -> bool:
+        """Whether ``name`` writes text left to right (a decoder) rather than reading it whole."""
+        spec = EMBEDDED_MODELS.get(name.strip())
+        if spec is not None:
+            return spec.kind == "causal-lm"
+        return is_causal(self.config(name))

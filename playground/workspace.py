@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from playground.attention import AttentionExplorer
+from playground.generation import GenerationEngine
 from playground.models import ModelStore
 from playground.settings import Settings
 from playground.tokenization import TokenizerRegistry
@@ -18,6 +19,7 @@ class Workspace:
     store: ModelStore
     tokenizers: TokenizerRegistry
     attention: AttentionExplorer
+    generation: GenerationEngine
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
@@ -25,4 +27,4 @@ class Workspace:
         store = ModelStore(settings)
         tokenizers = TokenizerRegistry(store)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
-                   attention=AttentionExplorer(store, tokenizers))
+                   attention=AttentionExplorer(store, tokenizers), generation=GenerationEngine(store))

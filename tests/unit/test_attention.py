@@ -7,7 +7,8 @@ import pytest
 import torch
 from transformers import BertConfig, LlamaConfig, T5Config
 
-from playground.attention import (head_summaries, is_causal, pinned_token, rollout)
+from playground.attention import head_summaries, pinned_token, rollout
+from playground.models import is_causal
 from playground.errors import InvalidInputError, PlaygroundError
 from playground.keyed_cache import LRUCache
 from tabs import attention_plots as plots

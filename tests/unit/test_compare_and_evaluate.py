@@ -1,0 +1,81 @@
+"""Side-by-side generation and prompt evaluation on the real embedded model."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import prompts
+from playground.compare import Variant, compare
+from playground.errors import InvalidInputError
+from playground.evaluation import evaluate, guess_answer_kind, shipped_items, uploaded_task
+from playground.sampling import SamplingSettings
+
+MODEL = "smollm2-135m-instruct"
+
+
+def test_variants_run_together_and_match_single_runs(workspace):
+    engine = workspace.generation
+    settings = SamplingSettings(max_new_tokens=12)
+    variants = [Variant("Name a colour.", MODEL), Variant("Name a fruit.", MODEL, system="Be brief.")]
+    states = [[(run.generation.tokens_out if run.generation else 0) for run in state.runs]
+              for state in compare(engine, variants, settings)]
+    final = state = None
+    for state in compare(engine, variants, settings):
+        final = state
+    assert final is not None and final.done
+    for run in final.runs:
+        alone = engine.generate(MODEL, run.variant.prompt, settings, system=run.variant.system or None)
+        assert run.generation.text == alone.text
+    # the columns fill together: after the first round both have one token
+    assert states[0] == [1, 1]
+    rows = [run.to_dict() for run in final.runs]
+    assert {"prompt", "output", "tokens_in", "tokens_out", "seconds"} <= set(rows[0])
+    assert engine.gate(MODEL).busy == (0, 0)
+
+
+def test_a_failing_variant_does_not_stop_the_others(workspace):
+    variants = [Variant("", MODEL), Variant("Say hi.", MODEL)]
+    *_, final = compare(workspace.generation, variants, SamplingSettings(max_new_tokens=4))
+    assert "empty" in final.runs[0].error
+    assert final.runs[1].error is None and final.runs[1].generation.tokens_out > 0
+
+
+def test_compare_refuses_too_many_variants(workspace):
+    with pytest.raises(InvalidInputError, match="1 to 4"):
+        next(compare(workspace.generation, [Variant("a", MODEL)] * 5))
+
+
+def test_evaluate_scores_each_technique_with_an_interval(workspace):
+    task = prompts.task("sentiment")
+    items = shipped_items(task)[:4]
+    runs = list(evaluate(workspace.generation, MODEL, task, items, ["zero-shot", "few-shot"]))
+    assert len(runs) == 9  # one update per answer, then the finished run
+    final = runs[-1]
+    assert final.done and final.progress == (8, 8)
+    for score in final.scores:
+        assert len(score.items) == 4 and score.tokens_out > 0 and score.seconds > 0
+        low, high = score.interval
+        assert low <= score.accuracy <= high
+        assert all(item.answer in (None, "positive", "negative") for item in score.items)
+    data = final.to_dict()
+    assert data["scores"][1]["technique"] == "few-shot" and len(data["scores"][1]["items"]) == 4
+
+
+def test_shipped_sets_have_at_least_30_items_per_task():
+    for task in prompts.tasks().values():
+        items = shipped_items(task)
+        assert len(items) >= 30, task.name
+        if task.labels:
+            assert {item.expected for item in items} == set(task.labels)
+
+
+def test_uploaded_set_lends_examples_and_guesses_the_answer_kind(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("question,answer\n" + "".join(f"{i} plus 1?,{i + 1}\n" for i in range(6)), encoding="utf-8")
+    task, items = uploaded_task(path, "")
+    assert task.answer == "number" and len(task.examples) == 3 and len(items) == 3
+    assert guess_answer_kind(["yes", "no", "yes", "no"]) == ("label", ("yes", "no"))
+    assert guess_answer_kind(["Paris", "Rome", "Oslo"]) == ("text", ())
+    (tmp_path / "short.jsonl").write_text('{"input": "a", "expected": "b"}\n', encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="at least 4"):
+        uploaded_task(tmp_path / "short.jsonl", "")

@@ -1,0 +1,163 @@
+"""The generation engine on the real embedded model: parity with transformers, streaming, stops."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from playground.errors import InvalidInputError
+from playground.generation import fit_context
+from playground.sampling import SamplingSettings
+
+MODEL = "smollm2-135m-instruct"
+PROMPT = "Write one sentence about the sea."
+
+
+@pytest.fixture(scope="module")
+def engine(workspace):
+    return workspace.generation
+
+
+def reference_ids(engine, settings: SamplingSettings) -> list[int]:
+    """What ``model.generate`` produces for the same prompt ids and settings."""
+    model, _ = engine.load(MODEL)
+    prepared = engine.prepare(MODEL, PROMPT, settings.max_new_tokens)
+    ids = torch.tensor([prepared.ids])
+    options = dict(max_new_tokens=settings.max_new_tokens, repetition_penalty=settings.repetition_penalty)
+    if settings.greedy:
+        options.update(do_sample=False)
+    else:
+        options.update(do_sample=True, temperature=settings.temperature, top_k=settings.top_k,
+                       top_p=settings.top_p)
+        torch.manual_seed(settings.seed)
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), **options)
+    return out[0, ids.shape[1]:].tolist()
+
+
+def test_greedy_matches_transformers_generate(engine):
+    settings = SamplingSettings(max_new_tokens=24)
+    generation = engine.generate(MODEL, PROMPT, settings)
+    assert [token.id for token in generation.tokens] == reference_ids(engine, settings)[:generation.tokens_out]
+    assert generation.finish_reason in ("eos", "length")
+
+
+def test_seeded_sampling_matches_generate_and_repeats(engine):
+    settings = SamplingSettings(max_new_tokens=20, temperature=0.9, top_k=40, top_p=0.9, seed=11)
+    first = engine.generate(MODEL, PROMPT, settings)
+    again = engine.generate(MODEL, PROMPT, settings)
+    assert first.text == again.text
+    assert [t.id for t in first.tokens] == reference_ids(engine, settings)[:first.tokens_out]
+    other = engine.generate(MODEL, PROMPT, SamplingSettings(max_new_tokens=20, temperature=0.9, seed=12))
+    assert other.text != first.text
+
+
+def test_streamed_text_equals_final_text_and_only_grows(engine):
+    settings = SamplingSettings(max_new_tokens=30, temperature=0.8, seed=3)
+    texts = [generation.text for generation in engine.stream(MODEL, PROMPT, settings)]
+    final = engine.generate(MODEL, PROMPT, settings).text
+    assert texts[-1] == final
+    assert all(later.startswith(earlier) for earlier, later in zip(texts, texts[1:], strict=False))
+    assert "".join(token.text for token in engine.generate(MODEL, PROMPT, settings).tokens) == final
+
+
+def test_token_probabilities_are_a_distribution(engine):
+    generation = engine.generate(MODEL, PROMPT, SamplingSettings(max_new_tokens=12, repetition_penalty=1.0))
+    for token in generation.tokens:
+        assert 0 < token.prob <= 1
+        assert token.entropy_bits >= 0
+        probs = [alt.prob for alt in token.alternatives]
+        assert sum(probs) <= 1 + 1e-5
+        assert probs == sorted(probs, reverse=True)
+        # greedy without penalty picks the model's own favourite
+        assert token.alternatives[0].id == token.id
+        assert token.prob == pytest.approx(token.alternatives[0].prob)
+
+
+def test_stop_string_cuts_the_text(engine):
+    free = engine.generate(MODEL, PROMPT, SamplingSettings(max_new_tokens=30))
+    words = free.text.split()
+    assert len(words) > 3, free.text
+    stop = " " + words[2]
+    stopped = engine.generate(MODEL, PROMPT, SamplingSettings(max_new_tokens=30, stop=(stop,)))
+    assert stopped.finish_reason == "stop"
+    assert stopped.text == free.text[: free.text.index(stop)]
+    assert stopped.tokens_out < free.tokens_out
+
+
+def test_length_limit_and_timings(engine):
+    generation = engine.generate(MODEL, "Count from one to fifty in words.", SamplingSettings(max_new_tokens=5))
+    assert generation.tokens_out == 5 and generation.finish_reason == "length"
+    assert 0 < generation.first_token_seconds <= generation.compute_seconds
+    assert generation.decode_tokens_per_second > 0
+    row = generation.to_dict()
+    assert row["tokens_in"] == len(generation.prompt.ids) and row["tokens_out"] == 5
+
+
+def test_stopping_a_stream_frees_the_model(engine):
+    stream = engine.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=50))
+    for count, generation in enumerate(stream, start=1):
+        if count == 3:
+            break
+    stream.close()
+    assert generation.finish_reason == "cancelled"
+    assert engine.gate(MODEL).busy == (0, 0)
+
+
+def test_requests_beyond_the_limit_wait_their_turn(engine):
+    """Two places per model: a third request reports its position in line, then runs."""
+    gate = engine.gate(MODEL)
+    held = [gate.join(), gate.join()]
+    positions: list[int] = []
+    done = threading.Event()
+
+    def third() -> None:
+        for generation in engine.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=2)):
+            positions.append(generation.queue_position)
+        done.set()
+
+    worker = threading.Thread(target=third)
+    worker.start()
+    try:
+        assert not done.wait(1.2)
+        assert positions and positions[0] == 1
+    finally:
+        for ticket in held:
+            gate.leave(ticket)
+    assert done.wait(30)
+    worker.join()
+    assert positions[-1] == 0
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_empty_prompt_is_refused(engine, prompt):
+    with pytest.raises(InvalidInputError, match="empty"):
+        engine.generate(MODEL, prompt)
+
+
+def test_an_encoder_cannot_generate(engine):
+    with pytest.raises(InvalidInputError, match="encoder"):
+        engine.generate("minilm-l6", PROMPT)
+
+
+def test_prompt_longer_than_the_context_keeps_its_end_and_says_so():
+    notices: list[str] = []
+    prepared = fit_context(list(range(100)), "text", context=64, max_new_tokens=16, notices=notices)
+    assert prepared.ids == tuple(range(52, 100)) and prepared.max_new_tokens == 16
+    assert "only its last 48 tokens" in notices[0]
+
+
+def test_too_many_new_tokens_for_the_context_are_lowered():
+    notices: list[str] = []
+    prepared = fit_context(list(range(10)), "text", context=64, max_new_tokens=60, notices=notices)
+    assert prepared.max_new_tokens == 54 and prepared.ids == tuple(range(10))
+    assert "lowered from 60 to 54" in notices[0]
+
+
+def test_chat_template_is_applied_and_can_be_turned_off(engine):
+    chat = engine.prepare(MODEL, "Hello", 8, system="You are terse.")
+    plain = engine.prepare(MODEL, "Hello", 8, chat=False)
+    assert "<|im_start|>system\nYou are terse.<|im_end|>" in chat.text
+    assert chat.text.endswith("<|im_start|>assistant\n")
+    assert plain.text == "Hello" and len(plain.ids) < len(chat.ids)

@@ -1,0 +1,54 @@
+"""The fair gate admits in arrival order and never more than its limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from playground.queueing import FairGate
+
+
+def test_admission_is_first_come_first_served():
+    gate = FairGate(1)
+    first = gate.join()
+    waiting = [gate.join() for _ in range(3)]
+    assert gate.position(first) == 0
+    assert [gate.position(t) for t in waiting] == [1, 2, 3]
+    gate.leave(waiting[1])  # someone gives up: those behind move up
+    assert [gate.position(t) for t in (waiting[0], waiting[2])] == [1, 2]
+    gate.leave(first)
+    assert gate.position(waiting[0]) == 0 and gate.position(waiting[2]) == 1
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_threads_run_in_order_and_within_the_limit(limit):
+    gate = FairGate(limit)
+    order: list[int] = []
+    running = []
+    peak = [0]
+    lock = threading.Lock()
+
+    def worker(index: int, ticket: int) -> None:
+        while not gate.wait(ticket, 0.05):
+            pass
+        with lock:
+            order.append(index)
+            running.append(index)
+            peak[0] = max(peak[0], len(running))
+        time.sleep(0.02)
+        with lock:
+            running.remove(index)
+        gate.leave(ticket)
+
+    tickets = [gate.join() for _ in range(8)]
+    threads = [threading.Thread(target=worker, args=(i, t)) for i, t in enumerate(tickets)]
+    for thread in reversed(threads):  # started in reverse: admission still follows the tickets
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert peak[0] <= limit and set(order) == set(range(8))
+    if limit == 1:  # one at a time: exactly ticket order, whatever order the threads started in
+        assert order == list(range(8))
+    assert gate.busy == (0, 0)
