@@ -8,6 +8,7 @@ cannot be loaded raises :class:`UnknownModelError` naming everything that was tr
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -183,6 +184,23 @@ AUTO_CLASSES = MappingProxyType({
 })
 
 
+_TRANSFORMERS_LOCK = threading.RLock()
+"""Serialises every model and tokenizer load in the process.
+
+transformers' loading is not thread-safe: with loads running in two threads (two tabs opening
+at once), models came back with ``lm_head.weight`` "MISSING" and random weights, and later
+loads stayed broken. Loads are rare and cached, so one at a time costs little.
+"""
+
+
+def auto_class_for(kind: str) -> Any:
+    """transformers' Auto class for ``kind`` (its lazy attributes resolve under the lock too)."""
+    with _TRANSFORMERS_LOCK:
+        import transformers
+
+        return getattr(transformers, AUTO_CLASSES[kind])
+
+
 class ModelStore:
     """Loaded models and tokenizers, shared by every user of one app behind per-key locks.
 
@@ -206,17 +224,17 @@ class ModelStore:
 
         def load() -> Any:
             import torch
-            import transformers
 
-            auto_class = getattr(transformers, AUTO_CLASSES[kind])
-            source = resolve(name, self.settings, part, progress)
-            if progress:
-                progress(0.6, f"Loading {source.name}")
-            try:
-                loaded = auto_class.from_pretrained(source.location, **kwargs,
-                                                    **hub_kwargs(source, self.settings))
-            except Exception as error:  # transformers raises many types; all mean "not loadable"
-                raise load_error(source, self.settings, error) from error
+            auto_class = auto_class_for(kind)
+            with _TRANSFORMERS_LOCK:
+                source = resolve(name, self.settings, part, progress)
+                if progress:
+                    progress(0.6, f"Loading {source.name}")
+                try:
+                    loaded = auto_class.from_pretrained(source.location, **kwargs,
+                                                        **hub_kwargs(source, self.settings))
+                except Exception as error:  # transformers raises many types; all mean "not loadable"
+                    raise load_error(source, self.settings, error) from error
             return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
 
         variant = tuple(str(value) for value in kwargs.values())

@@ -124,3 +124,35 @@ def test_store_shares_one_loaded_model(workspace):
     first = store.causal_lm("smollm2-135m-instruct")
     assert store.causal_lm("smollm2-135m-instruct") is first
     assert not first.training
+
+
+def test_concurrent_loads_give_intact_models():
+    """transformers' loading is not thread-safe: two tabs loading at once once gave models with
+    random weights ("lm_head.weight MISSING"). The store serialises loads; outputs must match."""
+    import threading
+
+    import torch
+
+    from playground.models import ModelStore
+    from playground.settings import Settings
+
+    ids = torch.tensor([[1, 504, 3437, 282, 4649, 314]])
+    with torch.inference_mode():
+        reference = ModelStore(Settings.from_env()).causal_lm("smollm2-135m-instruct")(ids).logits
+    for _attempt in range(3):  # the race showed about one time in three
+        store = ModelStore(Settings.from_env())
+        loaded: dict[str, object] = {}
+        jobs = {
+            "sdpa": lambda s=store: s.causal_lm("smollm2-135m-instruct"),
+            "eager": lambda s=store: s.causal_lm("smollm2-135m-instruct", attn_implementation="eager"),
+            "encoder": lambda s=store: s.encoder("minilm-l6", attn_implementation="eager"),
+            "tokenizer": lambda s=store: s.hf_tokenizer("minilm-l6"),
+        }
+        threads = [threading.Thread(target=lambda k=k, d=loaded: d.__setitem__(k, jobs[k]())) for k in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with torch.inference_mode():
+            for key in ("sdpa", "eager"):
+                assert torch.allclose(loaded[key](ids).logits, reference, atol=1e-3), key
