@@ -251,7 +251,7 @@ class _Decoder:
     def __init__(self, lm: Any, tokenizer: Any, generation: Generation) -> None:
         self.lm, self.tokenizer, self.generation = lm, tokenizer, generation
         self.settings = generation.settings
-        self.processors = logits_processors(self.settings)
+        self.processors = logits_processors(self.settings, len(generation.prompt.ids))
         self.rng = torch.Generator().manual_seed(self.settings.seed)
         self.ids = torch.tensor([generation.prompt.ids], dtype=torch.long)
         self.new_ids: list[int] = []
@@ -319,3 +319,9 @@ def first_stop(text: str, before: str, stops: tuple[str, ...]) -> int | None:
         if index >= 0:
             found.append(index)
     return min(found) if found else None
+
+
+def stream_texts(streams: Iterator[Generation]) -> Iterator[str]:
+    """Just the text as it grows (what ``/generate`` streams)."""
+    for generation in streams:
+        yield generation.text

@@ -49,6 +49,7 @@ class Technique:
     temperature: float = 0.0
     max_new_tokens: int = 64
     stop: tuple[str, ...] = ()
+    chat: bool = True
     output: Literal["text", "json"] = "text"
 
     @property

@@ -37,6 +37,9 @@ class SamplingSettings:
     seed: int = 0
     stop: tuple[str, ...] = field(default_factory=tuple)
     alternatives: int = 5
+    penalize_prompt: bool = False
+    """False: the penalty counts only generated tokens. transformers' ``generate`` also counts the
+    prompt's, which punishes the very answer a few-shot prompt shows ("positive" in its examples)."""
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "top_k", "seed", "alternatives"):
@@ -84,7 +87,7 @@ def _check_float(name: str, value: Any, low: float, high: float, hint: str,
         raise InvalidInputError(f"{name} must be {bound} and at most {high}, got {value} ({hint}).")
 
 
-def logits_processors(settings: SamplingSettings) -> Any:
+def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
     """transformers' processors for these settings, in ``generate``'s order."""
     from transformers.generation.logits_process import (
         LogitsProcessorList,
@@ -96,7 +99,9 @@ def logits_processors(settings: SamplingSettings) -> Any:
 
     processors = LogitsProcessorList()
     if settings.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)))
+        ignore = None if settings.penalize_prompt else prompt_length
+        processors.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty),
+                                                           prompt_ignore_length=ignore))
     if not settings.greedy:
         if settings.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(float(settings.temperature)))

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import torch
+from transformers import RepetitionPenaltyLogitsProcessor
 
 from playground.errors import InvalidInputError
 from playground.generation import fit_context
@@ -25,19 +26,25 @@ def reference_ids(engine, settings: SamplingSettings) -> list[int]:
     model, _ = engine.load(MODEL)
     prepared = engine.prepare(MODEL, PROMPT, settings.max_new_tokens)
     ids = torch.tensor([prepared.ids])
-    options = dict(max_new_tokens=settings.max_new_tokens, repetition_penalty=settings.repetition_penalty)
+    options: dict = dict(max_new_tokens=settings.max_new_tokens)
     if settings.greedy:
         options.update(do_sample=False)
     else:
         options.update(do_sample=True, temperature=settings.temperature, top_k=settings.top_k,
                        top_p=settings.top_p)
         torch.manual_seed(settings.seed)
+    if settings.penalize_prompt:
+        options.update(repetition_penalty=settings.repetition_penalty)
+    else:  # the engine's default: repeats of generated tokens only
+        options.update(logits_processor=[RepetitionPenaltyLogitsProcessor(
+            settings.repetition_penalty, prompt_ignore_length=ids.shape[1])])
     out = model.generate(ids, attention_mask=torch.ones_like(ids), **options)
     return out[0, ids.shape[1]:].tolist()
 
 
-def test_greedy_matches_transformers_generate(engine):
-    settings = SamplingSettings(max_new_tokens=24)
+@pytest.mark.parametrize("penalize_prompt", [False, True])
+def test_greedy_matches_transformers_generate(engine, penalize_prompt):
+    settings = SamplingSettings(max_new_tokens=24, penalize_prompt=penalize_prompt)
     generation = engine.generate(MODEL, PROMPT, settings)
     assert [token.id for token in generation.tokens] == reference_ids(engine, settings)[:generation.tokens_out]
     assert generation.finish_reason in ("eos", "length")
@@ -161,3 +168,40 @@ def test_chat_template_is_applied_and_can_be_turned_off(engine):
     assert "<|im_start|>system\nYou are terse.<|im_end|>" in chat.text
     assert chat.text.endswith("<|im_start|>assistant\n")
     assert plain.text == "Hello" and len(plain.ids) < len(chat.ids)
+
+
+def test_penalty_on_generated_tokens_only_keeps_the_few_shot_answer(engine):
+    """Few-shot examples put " positive" in the prompt; a penalty that counts the prompt makes
+    greedy decoding avoid the very answer the examples teach."""
+    from playground import prompts
+
+    rendered = prompts.prompt_for("few-shot", "sentiment", prompts.task("sentiment").sample)
+    answers = {flag: engine.generate(MODEL, rendered.prompt, SamplingSettings(
+        max_new_tokens=3, penalize_prompt=flag), chat=False).text.strip().split()[0]
+        for flag in (False, True)}
+    assert answers[False] == "positive"
+    assert answers[True] != "positive"
+
+
+def test_show_code_reproduces_the_generation(engine, workspace):
+    """The page's "Show code" script, run against the same local weights, prints the same text."""
+    import contextlib
+    import io
+
+    from playground.models import resolve
+    from playground.snippets import generation_code
+
+    for settings, system, chat in [(SamplingSettings(max_new_tokens=16), "Be brief.", True),
+                                   (SamplingSettings(max_new_tokens=16, temperature=0.8, top_p=0.9, seed=5),
+                                    "", False)]:
+        expected = engine.generate(MODEL, PROMPT, settings, system=system or None, chat=chat).text
+        code = generation_code(MODEL, PROMPT, settings, system, chat)
+        folders = {part: resolve(MODEL, workspace.settings, part).location for part in ("tokenizer", "model")}
+        code = code.replace("AutoTokenizer.from_pretrained(model_id)",
+                            f"AutoTokenizer.from_pretrained({folders['tokenizer']!r})")
+        code = code.replace("AutoModelForCausalLM.from_pretrained(model_id)",
+                            f"AutoModelForCausalLM.from_pretrained({folders['model']!r})")
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "show-code", "exec"), {})  # noqa: S102 - our own generated snippet
+        assert printed.getvalue().rstrip("\n") == expected

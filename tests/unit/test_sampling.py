@@ -28,7 +28,7 @@ def test_absurd_settings_are_refused(field, value, message):
 def test_defaults_are_greedy_with_a_repetition_penalty():
     settings = SamplingSettings()
     assert settings.greedy and settings.repetition_penalty == DEFAULT_REPETITION_PENALTY > 1
-    assert [type(p).__name__ for p in logits_processors(settings)] == ["RepetitionPenaltyLogitsProcessor"]
+    assert [type(p).__name__ for p in logits_processors(settings, 10)] == ["RepetitionPenaltyLogitsProcessor"]
 
 
 def test_slider_floats_become_ints_and_blank_stops_are_dropped():
@@ -39,6 +39,6 @@ def test_slider_floats_become_ints_and_blank_stops_are_dropped():
 
 def test_sampling_processors_follow_generate_order():
     settings = SamplingSettings(temperature=0.7, top_k=50, top_p=0.9, repetition_penalty=1.1)
-    names = [type(p).__name__ for p in logits_processors(settings)]
+    names = [type(p).__name__ for p in logits_processors(settings, 10)]
     assert names == ["RepetitionPenaltyLogitsProcessor", "TemperatureLogitsWarper",
                      "TopKLogitsWarper", "TopPLogitsWarper"]
