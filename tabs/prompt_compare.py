@@ -97,7 +97,7 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
     event = run_button.click(run_all, [model, chat, count, *prompts_boxes, *models, *sampling.inputs],
                              [status, output, summary, last], api_visibility="undocumented",
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
-                             show_progress="minimal")
+                             show_progress="minimal", api_name="prompt_lab_page_compare")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "comparison"), visible=True)), last, exported,
                         api_visibility="undocumented")

@@ -116,7 +116,7 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
     event = run_button.click(run, [model, task, upload, instruction, limit, chat, techniques, *sampling.inputs],
                              [status, table, plot, items, last], api_visibility="undocumented",
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
-                             show_progress="minimal")
+                             show_progress="minimal", api_name="prompt_lab_page_evaluate")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "evaluation"), visible=True)), last, exported,
                         api_visibility="undocumented")

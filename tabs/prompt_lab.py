@@ -94,7 +94,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
 
     @friendly_errors
-    def generate(model_name: str, use_chat: bool, *values: Any,
+    def generate_in_page(model_name: str, use_chat: bool, *values: Any,
                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:
         field_values, sampling_values = values[:7], values[7:]
         settings = to_settings(*sampling_values)
@@ -137,8 +137,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         component.change(preview_prompt, preview_inputs, [preview_count, preview],
                          api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")
     app.load(preview_prompt, preview_inputs, [preview_count, preview], api_visibility="undocumented")
-    event = run_button.click(generate, [*preview_inputs, *sampling.inputs], [output, code],
-                             api_visibility="undocumented", concurrency_id=GENERATION_QUEUE,
+    event = run_button.click(generate_in_page, [*preview_inputs, *sampling.inputs], [output, code],
+                             api_visibility="undocumented", api_name="prompt_lab_page_generate",
+                             concurrency_id=GENERATION_QUEUE,
                              concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     prompt_api.register_api(ws)

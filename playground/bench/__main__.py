@@ -12,6 +12,7 @@ BENCHMARKS = {
     "tokenize": "playground.bench.tokenize_bench",
     "startup": "playground.bench.startup_bench",
     "attention": "playground.bench.attention_bench",
+    "generate": "playground.bench.generate_bench",
 }
 
 

@@ -1,0 +1,79 @@
+"""Prompt lab endpoints through gradio_client, on the real embedded model."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_generate_streams_and_ends_with_the_whole_completion(client, workspace):
+    job = client.submit("Name three colours.", MODEL, 24, 0.0, 1.0, 0, api_name="/generate")
+    final = job.result(timeout=120)
+    streamed = [text for text in job.outputs() if text]
+    assert final and streamed[-1] == final
+    assert all(later.startswith(earlier) for earlier, later in zip(streamed, streamed[1:], strict=False))
+    assert len(streamed) > 1  # it did stream
+    from playground.sampling import SamplingSettings
+
+    expected = workspace.generation.generate(MODEL, "Name three colours.", SamplingSettings(max_new_tokens=24))
+    assert final == expected.text
+
+
+def test_seeded_sampling_is_reproducible_through_the_api(client):
+    first = client.predict("Tell me a short story.", MODEL, 16, 0.9, 0.95, 42, api_name="/generate")
+    again = client.predict("Tell me a short story.", MODEL, 16, 0.9, 0.95, 42, api_name="/generate")
+    assert first == again
+
+
+def test_generate_tokens_has_probabilities(client):
+    data = client.predict("Say hello.", MODEL, 8, 0.0, 1.0, 0, api_name="/generate_tokens")
+    assert data["tokens_out"] == len(data["tokens"]) > 0
+    for token in data["tokens"]:
+        assert 0 < token["prob"] <= 1 and sum(a["prob"] for a in token["alternatives"]) <= 1 + 1e-5
+    assert data["first_token_seconds"] > 0
+
+
+def test_compare_prompts_contract(client):
+    rows = client.predict(["Name a colour.", "Name an animal."], MODEL, 8, api_name="/compare_prompts")
+    assert [row["prompt"] for row in rows] == ["Name a colour.", "Name an animal."]
+    for row in rows:
+        assert {"prompt", "output", "tokens_in", "tokens_out", "seconds"} <= set(row)
+        assert row["output"] and 0 < row["tokens_out"] <= 8 and row["tokens_in"] > 3 and row["seconds"] > 0
+
+
+def test_techniques_render_and_evaluate(client):
+    names = [t["name"] for t in client.predict(api_name="/prompt_techniques")]
+    assert "few-shot" in names and "self-consistency" in names
+    rendered = client.predict("few-shot", "sentiment", "Awful.", api_name="/render_prompt")
+    assert rendered["prompt"].endswith("Review: Awful.\nSentiment:") and rendered["stop"] == ["\n"]
+    result = client.predict("sentiment", ["few-shot"], MODEL, 2, api_name="/evaluate_prompts")
+    score = result["scores"][0]
+    assert score["scored"] == 2 and score["ci_low"] <= score["accuracy"] <= score["ci_high"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("", MODEL, 8, 0.0, 1.0, 0), "prompt is empty"),
+    (("Hi", MODEL, 0, 0.0, 1.0, 0), "max_new_tokens must be between 1"),
+    (("Hi", MODEL, 100_000, 0.0, 1.0, 0), "at most|between 1 and 2,048"),
+    (("Hi", MODEL, 8, -1.0, 1.0, 0), "temperature must be at least 0"),
+    (("Hi", "minilm-l6", 8, 0.0, 1.0, 0), "encoder"),
+    (("Hi", "nobody/nothing", 8, 0.0, 1.0, 0), "Could not load"),
+])
+def test_bad_input_is_a_clear_error(client, args, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name="/generate")
+
+
+def test_missing_variable_and_bad_compare_input(client):
+    with pytest.raises(AppError, match="Unknown technique"):
+        client.predict("telepathy", "sentiment", "x", api_name="/render_prompt")
+    with pytest.raises(AppError, match="1 to 4"):
+        client.predict(["a"] * 5, MODEL, 4, api_name="/compare_prompts")

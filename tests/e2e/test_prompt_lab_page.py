@@ -1,0 +1,85 @@
+"""A user writes prompts in the prompt lab, generates, compares two prompts and evaluates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def open_lab(page, sub_tab: str | None = None) -> None:
+    page.get_by_role("tab", name="Prompt lab").click()
+    expect(page.locator("#pl-count")).to_contain_text("tokens in", timeout=60_000)
+    if sub_tab:
+        page.get_by_role("tab", name=sub_tab).click()
+
+
+def test_generate_shows_coloured_tokens_with_alternatives(page):
+    open_lab(page)
+    preview = page.locator("#pl-preview textarea").input_value()
+    assert preview.startswith("Classify the sentiment") and preview.endswith("Sentiment:")
+    page.click("#pl-generate")
+    token = page.locator("#pl-output .gen-tok").first
+    expect(token).to_be_visible(timeout=60_000)
+    expect(page.locator("#pl-output .gen-stats")).to_contain_text("tokens in", timeout=60_000)
+    tip = token.get_attribute("data-tip")
+    assert "p = " in tip and "entropy" in tip and "→" in tip
+    expect(page.locator("#pl-output")).to_contain_text("positive")
+    page.get_by_text("Show code").click()
+    expect(page.locator("#pl-code")).to_contain_text("AutoModelForCausalLM")
+
+
+def test_a_missing_variable_is_shown_next_to_the_prompt(page):
+    open_lab(page)
+    page.get_by_text("Template and system prompt").click()
+    template = page.locator("#pl-template textarea")
+    template.fill("Translate {{input}} into {{language}}.")
+    expect(page.locator("#pl-count")).to_contain_text("{{language}}", timeout=30_000)
+
+
+def test_two_prompts_side_by_side_and_export(page, tmp_path: Path):
+    open_lab(page, "Side by side")
+    page.locator("#cmp-prompt-0 textarea").fill("Name a colour.")
+    page.locator("#cmp-prompt-1 textarea").fill("Name an animal.")
+    page.click("#cmp-run")
+    summary = page.locator("#cmp-summary")
+    expect(summary).to_contain_text("smollm2-135m-instruct", timeout=60_000)
+    expect(page.locator("#cmp-output .tok-col")).to_have_count(2)
+    expect(summary).not_to_contain_text("running", timeout=60_000)
+    assert summary.inner_text().count("smollm2-135m-instruct") == 2
+    page.click("#cmp-export")
+    link = page.locator("#cmp-file a").first
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    path = tmp_path / "comparison.json"
+    download.value.save_as(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert [v["prompt"] for v in data["variants"]] == ["Name a colour.", "Name an animal."]
+    assert all(v["output"] and v["tokens"] for v in data["variants"])
+
+
+def test_evaluation_table_and_chart(page):
+    open_lab(page, "Evaluate")
+    page.locator("#ev-limit input[type=number]").fill("2")
+    page.locator("#ev-limit input[type=number]").press("Enter")
+    page.click("#ev-run")
+    expect(page.locator("#ev-status")).to_contain_text("✅ Scored 4 of 4", timeout=120_000)
+    expect(page.locator("#ev-table")).to_contain_text("Few-shot")
+    expect(page.locator("#ev-plot .main-svg").first).to_be_visible()
+
+
+def test_a_malformed_upload_is_a_clear_message(page, tmp_path: Path):
+    open_lab(page, "Evaluate")
+    page.locator("#ev-task input").click()
+    page.get_by_role("option", name="Upload my own set (JSONL or CSV)").click()
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"input": "a", "expected": "b"}\n{"input": oops}\n', encoding="utf-8")
+    page.locator("#ev-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_timeout(1_000)
+    page.click("#ev-run")
+    expect(page.get_by_text("broken.jsonl, line 2: not valid JSON").first).to_be_visible(timeout=30_000)
