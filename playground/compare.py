@@ -86,7 +86,7 @@ def compare(engine: GenerationEngine, variants: list[Variant], settings: Samplin
     def rounds() -> Iterator[Comparison]:
         state.queue_position = 0
         while not state.done:
-            for run, stream in zip(state.runs, streams):
+            for run, stream in zip(state.runs, streams, strict=True):
                 if run.done:
                     continue
                 try:

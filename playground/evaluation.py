@@ -152,7 +152,7 @@ def evaluate(engine: GenerationEngine, model: str, task: Task, items: list[EvalI
     chosen = [technique(name) for name in technique_names]
     base = base or SamplingSettings()
     run = EvalRun(task.name, model, [TechniqueScore(t.name, t.title, len(items)) for t in chosen], chat)
-    for method, score in zip(chosen, run.scores):
+    for method, score in zip(chosen, run.scores, strict=True):
         for item in items:
             score.items.append(answer_item(engine, model, task, method, item, base, score, chat))
             yield run

@@ -19,6 +19,7 @@ import torch
 
 from playground.embedded import ProgressFn
 from playground.errors import InvalidInputError
+from playground.iterutil import last
 from playground.keyed_cache import KeyedCache
 from playground.models import ModelStore
 from playground.queueing import FairGate, wait_in_line
@@ -193,10 +194,8 @@ class GenerationEngine:
     def generate(self, model: str, prompt: str | None, settings: SamplingSettings | None = None,
                  **options: Any) -> Generation:
         """The finished generation (the last value of :meth:`stream`)."""
-        generation = None
-        for generation in self.stream(model, prompt, settings, **options):
-            pass
-        assert generation is not None
+        generation = last(self.stream(model, prompt, settings, **options))
+        assert generation is not None  # a stream always yields at least its first token
         return generation
 
     def decode(self, generation: Generation) -> Iterator[Generation]:

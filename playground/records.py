@@ -112,7 +112,7 @@ def _csv(text: str, name: str, delimiter: str) -> list[Record]:
             if len(row) != len(columns):
                 raise InvalidInputError(f"{name}, line {reader.line_num}: {len(row)} fields, but the "
                                         f"header has {len(columns)}.")
-            records.append(Record(reader.line_num, dict(zip(columns, row))))
+            records.append(Record(reader.line_num, dict(zip(columns, row, strict=True))))
     except csv.Error as error:
         raise InvalidInputError(f"{name}, line {reader.line_num}: {error}.") from error
     return records

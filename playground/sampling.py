@@ -162,5 +162,5 @@ def distribution_view(logits: torch.Tensor, token: int, k: int) -> tuple[float, 
     probs = log_probs.exp()
     entropy = float(-(probs * log_probs).nan_to_num().sum()) / math.log(2)
     top = torch.topk(probs, k) if k else None
-    alternatives = list(zip(top.indices.tolist(), top.values.tolist())) if top is not None else []
+    alternatives = list(zip(top.indices.tolist(), top.values.tolist(), strict=True)) if top is not None else []
     return float(probs[token]), max(entropy, 0.0), alternatives

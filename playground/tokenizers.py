@@ -56,7 +56,7 @@ def _byte_decoder() -> dict[str, int]:
             printable.append(byte)
             codes.append(256 + extra)
             extra += 1
-    return {chr(code): byte for byte, code in zip(printable, codes)}
+    return {chr(code): byte for byte, code in zip(printable, codes, strict=True)}
 
 
 class HFTokenizer:
@@ -113,7 +113,7 @@ class HFTokenizer:
         encoding = self._rust.encode(text, add_special_tokens=add_special_tokens)
         tokens = []
         for token_id, piece, (start, end), added in zip(
-                encoding.ids, encoding.tokens, encoding.offsets, encoding.special_tokens_mask):
+                encoding.ids, encoding.tokens, encoding.offsets, encoding.special_tokens_mask, strict=True):
             unknown = token_id == self._unk_id
             special = bool(added) or (token_id in self._special_ids and not unknown)
             if added:
@@ -172,7 +172,7 @@ class TiktokenTokenizer:
         ids = self._encoding.encode(text, allowed_special="all")
         raws = [self._encoding.decode_single_token_bytes(token_id) for token_id in ids]
         tokens = []
-        for token_id, raw, (start, end) in zip(ids, raws, char_spans_from_bytes(text, raws)):
+        for token_id, raw, (start, end) in zip(ids, raws, char_spans_from_bytes(text, raws), strict=True):
             piece = raw.decode("utf-8", errors="backslashreplace")
             tokens.append(Token(token_id, raw.decode("utf-8", errors="replace"), piece, start, end,
                                 token_id in self._special_ids, False, raw))

@@ -12,8 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from playground.attention import (AttentionMaps, head_summaries, hide_first_token, pinned_token,
-                                  rollout)
+from playground.attention import AttentionMaps, head_summaries, hide_first_token, pinned_token, rollout
 
 THUMBNAIL = 40
 COLORS = "Blues"
@@ -102,7 +101,8 @@ def without_sink(values: np.ndarray, labels: list[str], hide: bool) -> tuple[np.
     if not hide or values.shape[1] < 2:
         return values, labels, ""
     rest, share = hide_first_token(values)
-    return rest, labels[1:], f"<br><sup>token 0 (the sink) hidden: it took {share:.0%} on average; rows renormalized</sup>"
+    note = f"<br><sup>token 0 (the sink) hidden: it took {share:.0%} on average; rows renormalized</sup>"
+    return rest, labels[1:], note
 
 
 def pinned_figure(maps: AttentionMaps, index: int, hide_sink: bool = False) -> go.Figure:

@@ -11,6 +11,7 @@ from playground.compare import Variant, compare
 from playground.errors import InvalidInputError
 from playground.evaluation import evaluate, shipped_items
 from playground.generation import stream_texts
+from playground.iterutil import last
 from playground.sampling import SamplingSettings
 from playground.workspace import Workspace
 from tabs.common import friendly_errors
@@ -45,9 +46,7 @@ def register_api(ws: Workspace) -> None:
         if not isinstance(prompts_list, list) or not all(isinstance(p, str) for p in prompts_list):
             raise InvalidInputError("prompts must be a list of strings.")
         settings = SamplingSettings(max_new_tokens=max_new_tokens)
-        final = None
-        for final in compare(engine, [Variant(p, model) for p in prompts_list], settings):
-            pass
+        final = last(compare(engine, [Variant(p, model) for p in prompts_list], settings))
         return [run.to_dict() for run in final.runs] if final else []
 
     @friendly_errors
@@ -68,9 +67,7 @@ def register_api(ws: Workspace) -> None:
         tokens, seconds, and every answer."""
         labelled = prompts.task(task)
         items = shipped_items(labelled)[: max(1, int(limit))]
-        final = None
-        for final in evaluate(engine, model, labelled, items, list(techniques)):
-            pass
+        final = last(evaluate(engine, model, labelled, items, list(techniques)))
         return final.to_dict() if final else {}
 
     queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)

@@ -99,8 +99,8 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_compare")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "comparison"), visible=True)), last, exported,
-                        api_visibility="undocumented")
+    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "comparison"), visible=True)),
+                        last, exported, api_visibility="undocumented")
 
 
 @friendly_errors

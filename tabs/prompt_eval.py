@@ -118,5 +118,5 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_evaluate")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "evaluation"), visible=True)), last, exported,
-                        api_visibility="undocumented")
+    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "evaluation"), visible=True)),
+                        last, exported, api_visibility="undocumented")

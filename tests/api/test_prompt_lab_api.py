@@ -77,3 +77,21 @@ def test_missing_variable_and_bad_compare_input(client):
         client.predict("telepathy", "sentiment", "x", api_name="/render_prompt")
     with pytest.raises(AppError, match="1 to 4"):
         client.predict(["a"] * 5, MODEL, 4, api_name="/compare_prompts")
+
+
+def test_cancelling_a_generation_frees_the_model(client, workspace):
+    """A stopped request (the page's Stop button, or a client's cancel) must give back its place
+    in the model's line, or two stopped students would block the model for everyone."""
+    import time
+
+    job = client.submit("Write a very long essay about the sea.", MODEL, 600, 0.0, 1.0, 0, api_name="/generate")
+    gate = workspace.generation.gate(MODEL)
+    deadline = time.monotonic() + 60
+    while not any(job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gate.busy[0] == 1
+    job.cancel()
+    deadline = time.monotonic() + 15
+    while gate.busy != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert gate.busy == (0, 0)

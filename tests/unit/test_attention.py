@@ -8,9 +8,9 @@ import torch
 from transformers import BertConfig, LlamaConfig, T5Config
 
 from playground.attention import head_summaries, pinned_token, rollout
-from playground.models import is_causal
 from playground.errors import InvalidInputError, PlaygroundError
 from playground.keyed_cache import LRUCache
+from playground.models import is_causal
 from tabs import attention_plots as plots
 
 TEXT = "The animal didn't cross the street because it was too tired."

@@ -104,9 +104,8 @@ def test_length_limit_and_timings(engine):
 
 def test_stopping_a_stream_frees_the_model(engine):
     stream = engine.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=50))
-    for count, generation in enumerate(stream, start=1):
-        if count == 3:
-            break
+    for _ in range(3):
+        generation = next(stream)
     stream.close()
     assert generation.finish_reason == "cancelled"
     assert engine.gate(MODEL).busy == (0, 0)

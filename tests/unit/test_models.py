@@ -148,7 +148,7 @@ def test_concurrent_loads_give_intact_models():
             "encoder": lambda s=store: s.encoder("minilm-l6", attn_implementation="eager"),
             "tokenizer": lambda s=store: s.hf_tokenizer("minilm-l6"),
         }
-        threads = [threading.Thread(target=lambda k=k, d=loaded: d.__setitem__(k, jobs[k]())) for k in jobs]
+        threads = [threading.Thread(target=lambda k=k, d=loaded, j=jobs: d.__setitem__(k, j[k]())) for k in jobs]
         for thread in threads:
             thread.start()
         for thread in threads:

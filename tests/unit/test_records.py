@@ -43,7 +43,8 @@ def test_missing_column_and_empty_value(tmp_path):
     records = read_records(write(tmp_path, "x.jsonl", '{"input": "a"}\n'))
     with pytest.raises(InvalidInputError, match="no 'expected' column.*Columns found: input"):
         require_columns(records, COLUMNS, "x.jsonl")
-    records = read_records(write(tmp_path, "y.jsonl", '{"input": "a", "expected": "b"}\n{"input": " ", "expected": "c"}\n'))
+    lines = '{"input": "a", "expected": "b"}\n{"input": " ", "expected": "c"}\n'
+    records = read_records(write(tmp_path, "y.jsonl", lines))
     with pytest.raises(InvalidInputError, match="line 2: 'input' is empty"):
         require_columns(records, COLUMNS, "y.jsonl")
 
