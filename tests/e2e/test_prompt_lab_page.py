@@ -83,3 +83,36 @@ def test_a_malformed_upload_is_a_clear_message(page, tmp_path: Path):
     page.wait_for_timeout(1_000)
     page.click("#ev-run")
     expect(page.get_by_text("broken.jsonl, line 2: not valid JSON").first).to_be_visible(timeout=30_000)
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_stop_ends_a_long_generation(page):
+    open_lab(page)
+    page.get_by_text("Sampling settings").click()
+    set_slider(page, "gen-max-new", 600)
+    page.locator("#gen-stop textarea").fill("")
+    page.click("#pl-generate")
+    tokens = page.locator("#pl-output .gen-tok")
+    expect(tokens.nth(3)).to_be_visible(timeout=60_000)
+    page.click("#pl-stop")
+    page.wait_for_timeout(1_500)
+    count = tokens.count()
+    page.wait_for_timeout(2_500)
+    assert tokens.count() == count < 600
+
+
+def test_self_consistency_votes(page):
+    open_lab(page)
+    page.get_by_text("Sampling settings").click()
+    set_slider(page, "gen-max-new", 12)
+    page.locator("#pl-technique input").click()
+    page.get_by_role("option", name="Self-consistency (5 paths, majority vote)").click()
+    expect(page.locator("#gen-stop textarea")).to_have_value("\\nReview:", timeout=10_000)
+    page.click("#pl-generate")
+    expect(page.locator("#pl-output .gen-votes")).to_contain_text("Majority answer", timeout=120_000)
+    expect(page.locator("#pl-output details")).to_have_count(5)

@@ -204,3 +204,11 @@ def test_show_code_reproduces_the_generation(engine, workspace):
         with contextlib.redirect_stdout(printed):
             exec(compile(code, "show-code", "exec"), {})  # noqa: S102 - our own generated snippet
         assert printed.getvalue().rstrip("\n") == expected
+
+
+def test_a_prompt_over_the_context_is_cut_from_the_start(engine):
+    """SmolLM2 reads 8,192 tokens: a longer prompt keeps its end, and the notice says so."""
+    prompt = "The quick brown fox jumps over the lazy dog. " * 1000  # about 10,000 tokens
+    prepared = engine.prepare(MODEL, prompt, 64, chat=False)
+    assert len(prepared.ids) == 8192 - 64
+    assert any("only its last 8,128 tokens were used" in notice for notice in prepared.notices)
