@@ -202,18 +202,26 @@ class GenerationEngine:
         """The token loop; the caller holds the model's place in line."""
         lm, tokenizer = self.load(generation.model)
         generation.queue_position = 0
-        decoder = _Decoder(lm, tokenizer, generation)
-        try:
-            while not generation.done:
-                started = time.perf_counter()
-                decoder.step()
-                generation.compute_seconds += time.perf_counter() - started
-                if generation.first_token_seconds is None:
-                    generation.first_token_seconds = generation.compute_seconds
-                yield generation
-        finally:
-            if not generation.done:
-                generation.finish_reason = "cancelled"
+        yield from decode_with(lm, tokenizer, generation)
+
+
+def decode_with(lm: Any, tokenizer: Any, generation: Generation) -> Iterator[Generation]:
+    """Decode ``generation`` (its prompt already prepared) on any causal model object.
+
+    The Quantization tab runs it on private quantized copies that the store does not hold.
+    """
+    decoder = _Decoder(lm, tokenizer, generation)
+    try:
+        while not generation.done:
+            started = time.perf_counter()
+            decoder.step()
+            generation.compute_seconds += time.perf_counter() - started
+            if generation.first_token_seconds is None:
+                generation.first_token_seconds = generation.compute_seconds
+            yield generation
+    finally:
+        if not generation.done:
+            generation.finish_reason = "cancelled"
 
 
 def render(tokenizer: Any, text: str, system: str | None, chat: bool, notices: list[str]) -> str:
@@ -251,8 +259,9 @@ class _Decoder:
         self.lm, self.tokenizer, self.generation = lm, tokenizer, generation
         self.settings = generation.settings
         self.processors = logits_processors(self.settings, len(generation.prompt.ids))
-        self.rng = torch.Generator().manual_seed(self.settings.seed)
-        self.ids = torch.tensor([generation.prompt.ids], dtype=torch.long)
+        self.device = getattr(lm, "device", torch.device("cpu"))  # a GPU model decodes on its GPU
+        self.rng = torch.Generator(device=self.device).manual_seed(self.settings.seed)
+        self.ids = torch.tensor([generation.prompt.ids], dtype=torch.long, device=self.device)
         self.new_ids: list[int] = []
         self.stops = stop_token_ids(lm, tokenizer)
         self.special = set(tokenizer.all_special_ids)
@@ -275,7 +284,7 @@ class _Decoder:
             scores = self.processors(self.ids, logits.clone())
             token, sampled_prob = choose(scores, self.settings, self.rng)
             prob, entropy, top = distribution_view(logits, token, self.settings.alternatives)
-            self.ids = torch.cat([self.ids, torch.tensor([[token]])], dim=1)
+            self.ids = torch.cat([self.ids, torch.tensor([[token]], device=self.device)], dim=1)
         self.new_ids.append(token)
         self._record(token, prob, sampled_prob, entropy, top)
 

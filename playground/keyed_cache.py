@@ -67,6 +67,17 @@ class LRUCache(Generic[V]):
                 self._values.popitem(last=False)
         return value
 
+    def peek(self, key: Hashable) -> V | None:
+        """The cached value, or None; counts as a use."""
+        with self._guard:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+            return None
+
+    def put(self, key: Hashable, value: V) -> None:
+        self.get_or_compute(key, lambda: value)
+
     def __len__(self) -> int:
         with self._guard:
             return len(self._values)

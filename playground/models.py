@@ -223,22 +223,31 @@ class ModelStore:
         """
 
         def load() -> Any:
-            import torch
-
-            auto_class = auto_class_for(kind)
-            with _TRANSFORMERS_LOCK:
-                source = resolve(name, self.settings, part, progress)
-                if progress:
-                    progress(0.6, f"Loading {source.name}")
-                try:
-                    loaded = auto_class.from_pretrained(source.location, **kwargs,
-                                                        **hub_kwargs(source, self.settings))
-                except Exception as error:  # transformers raises many types; all mean "not loadable"
-                    raise load_error(source, self.settings, error) from error
-            return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+            return self._load_now(kind, name, part, progress, **kwargs)
 
         variant = tuple(str(value) for value in kwargs.values())
         return self.get_or_load((kind, name.strip(), *variant), load)
+
+    def _load_now(self, kind: str, name: str, part: Literal["tokenizer", "model"],
+                  progress: ProgressFn | None, **kwargs: Any) -> Any:
+        import torch
+
+        auto_class = auto_class_for(kind)
+        with _TRANSFORMERS_LOCK:
+            source = resolve(name, self.settings, part, progress)
+            if progress:
+                progress(0.6, f"Loading {source.name}")
+            try:
+                loaded = auto_class.from_pretrained(source.location, **kwargs,
+                                                    **hub_kwargs(source, self.settings))
+            except Exception as error:  # transformers raises many types; all mean "not loadable"
+                raise load_error(source, self.settings, error) from error
+        return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+
+    def private_causal_lm(self, name: str, **kwargs: Any) -> Any:
+        """A fresh causal LM that no one else holds (a quantized copy, say): not cached, so it
+        is freed when the caller drops it. Loading still waits for the shared load lock."""
+        return self._load_now("causal-lm", name, "model", None, **kwargs)
 
     def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:
         """A transformers tokenizer for ``name`` (embedded, folder or Hub id)."""

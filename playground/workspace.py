@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from playground.attention import AttentionExplorer
 from playground.generation import GenerationEngine
 from playground.models import ModelStore
+from playground.quant_compare import QuantLab
 from playground.settings import Settings
 from playground.tokenization import TokenizerRegistry
 
@@ -20,11 +21,14 @@ class Workspace:
     tokenizers: TokenizerRegistry
     attention: AttentionExplorer
     generation: GenerationEngine
+    quantization: QuantLab
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
         settings = settings or Settings.from_env()
         store = ModelStore(settings)
         tokenizers = TokenizerRegistry(store)
+        generation = GenerationEngine(store)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
-                   attention=AttentionExplorer(store, tokenizers), generation=GenerationEngine(store))
+                   attention=AttentionExplorer(store, tokenizers), generation=generation,
+                   quantization=QuantLab(generation))
