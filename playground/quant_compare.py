@@ -9,6 +9,7 @@ at a time, measured, then freed. Rows are cached per (model, method, prompt, new
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from playground.prompts import ASSETS
 from playground.quantization import METHODS, current_device, load_variant, method
 from playground.queueing import FairGate, wait_in_line
 from playground.sampling import SamplingSettings
+
+log = logging.getLogger(__name__)
 
 REFERENCE_TEXT = ASSETS / "quantization" / "reference.txt"
 SPEED_PROMPT_TOKENS, SPEED_NEW_TOKENS = 256, 64
@@ -159,7 +162,9 @@ class QuantLab:
             row.kl_vs_fp32, row.top1_agreement = kl_and_agreement(reference.prompt_logits, logits)
             row.first_difference = first_difference(reference.output_ids, row.output_ids)
             row.status, row.step = "done", ""
-        except (PlaygroundError, MemoryError, RuntimeError, ValueError, ImportError) as error:
+        except Exception as error:  # noqa: BLE001 - one method failing must not end the comparison
+            if not isinstance(error, (PlaygroundError, MemoryError)):
+                log.warning("quantization method %s failed", row.method, exc_info=True)
             row.status, row.step, row.error = "failed", "", _failure(error)
         finally:
             if variant is not None:

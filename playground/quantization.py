@@ -22,6 +22,7 @@ from playground.metrics import weight_bytes
 from playground.models import ModelStore
 
 Device = Literal["cpu", "cuda"]
+LLAMA_CPP = "llama.cpp-q4_1"
 
 
 class _CastNotice(logging.Filter):
@@ -78,6 +79,9 @@ METHODS: MappingProxyType[str, QuantMethod] = MappingProxyType({m.name: m for m 
                 "bitsandbytes", "NF4 with the block scales themselves quantized to 8 bits (QLoRA)."),
     QuantMethod("bnb-fp4", "bitsandbytes 4-bit FP4", 4, ("cpu", "cuda"), "bitsandbytes",
                 "4-bit floating point (1 sign, 2 exponent, 1 mantissa bits), one scale per block."),
+    QuantMethod(LLAMA_CPP, "llama.cpp Q4_1 (the original GGUF)", 4, ("cpu", "cuda"), "llama_cpp",
+                "The embedded model's own file: 4-bit blocks of 32 weights, each with a scale and a "
+                "minimum, run by llama.cpp's CPU kernels (optional: pip install llama-cpp-python)."),
 )})
 
 
@@ -130,6 +134,8 @@ class LoadedVariant:
 
     def logits(self, ids: list[int]) -> torch.Tensor:
         """Next-token logits at every position of ``ids`` (float32, on the CPU)."""
+        if hasattr(self.model, "all_logits"):  # llama.cpp
+            return self.model.all_logits(ids)
         tensor = torch.tensor([ids], device=self.model.device)
         with torch.inference_mode():
             return self.model(input_ids=tensor).logits[0].float().cpu()
@@ -151,6 +157,8 @@ def load_variant(store: ModelStore, model: str, name: str, device: Device | None
     if reason:
         raise InvalidInputError(reason)
     started = clock()
+    if name == LLAMA_CPP:
+        return _load_llama_cpp(store, model, chosen, started, clock)
     if name.startswith("bnb-"):
         kwargs: dict[str, Any] = {"quantization_config": _bnb_config(name, device)}
         if device == "cuda":
@@ -162,3 +170,17 @@ def load_variant(store: ModelStore, model: str, name: str, device: Device | None
         if name == "torchao-int8":
             loaded = _torchao_int8(loaded)
     return LoadedVariant(chosen, loaded, clock() - started, weight_bytes(loaded))
+
+
+def _load_llama_cpp(store: ModelStore, model: str, chosen: QuantMethod, started: float,
+                    clock: Callable[[], float]) -> LoadedVariant:
+    from playground.embedded import smollm2_gguf_path
+    from playground.llamacpp import LlamaCppLM, gguf_weight_bytes
+
+    gguf = smollm2_gguf_path()
+    if model.strip() != "smollm2-135m-instruct" or gguf is None:
+        raise InvalidInputError("llama.cpp runs the embedded smollm2-135m-instruct GGUF only "
+                                "(other models have no GGUF here).")
+    tokenizer = store.hf_tokenizer(model)
+    lm = LlamaCppLM(gguf, tokenizer.eos_token_id)
+    return LoadedVariant(chosen, lm, clock() - started, gguf_weight_bytes(gguf))

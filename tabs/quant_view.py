@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from playground.quant_compare import QuantComparison, QuantRow
+from playground.quant_demo import WeightDemo
 
 TABLE_HEADERS = ["Method", "Bits", "Weights (MB)", "vs fp32", "Load (s)", "Prefill 256 (ms)", "Tokens/s",
                  "Perplexity", "KL vs fp32", "Top-1 agreement", "Status"]
@@ -77,3 +78,23 @@ def render_outputs(state: QuantComparison) -> str:
             body = f'<div class="muted">{note}</div><div class="q-text">{"".join(parts)}</div>'
         columns.append(f'<div class="tok-col"><div class="tok-head"><b>{html.escape(row.title)}</b></div>{body}</div>')
     return f'<div class="tok-grid">{"".join(columns)}</div>'
+
+
+def weight_figure(demo: WeightDemo, where: str) -> go.Figure:
+    """Real weights as dots, their int8 and NF4 round trips, and NF4's 16 levels as lines."""
+    index = list(range(len(demo.original)))
+    figure = go.Figure()
+    for level in demo.nf4_levels:
+        figure.add_hline(y=level, line=dict(color="#fca5a5", width=1))
+    figure.add_trace(go.Scatter(x=index, y=demo.original, mode="markers", name="fp32 weight",
+                                marker=dict(size=9, color="#6366f1")))
+    figure.add_trace(go.Scatter(x=index, y=demo.int8, mode="markers", name="int8 (row scale)",
+                                marker=dict(size=7, symbol="x", color="#f59e0b")))
+    figure.add_trace(go.Scatter(x=index, y=demo.nf4, mode="markers", name="NF4 (block of 64)",
+                                marker=dict(size=7, symbol="square-open", color="#ef4444")))
+    figure.update_layout(
+        title=f"{len(index)} real weights of {where}<br><sup>mean error: int8 {demo.int8_error:.4f}, "
+              f"NF4 {demo.nf4_error:.4f} · red lines: the 16 values NF4 can store here</sup>",
+        height=360, margin=dict(l=50, r=10, t=60, b=40), xaxis_title="weight index", yaxis_title="value",
+        legend=dict(orientation="h", y=-0.2))
+    return figure

@@ -10,9 +10,11 @@ from typing import Any
 
 import gradio as gr
 import plotly.graph_objects as go
+import torch
 
 from playground.iterutil import last
 from playground.quant_compare import DEFAULT_NEW_TOKENS, QuantComparison
+from playground.quant_demo import weight_demo
 from playground.quantization import available_methods
 from playground.workspace import Workspace
 from tabs import quant_view
@@ -55,7 +57,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 stop_button = gr.Button("Stop")
         with gr.Column(scale=2):
             gr.Markdown(HONESTY)
-            with gr.Accordion("What quantization does to a weight", open=False):
+            with gr.Accordion("What quantization does to a weight", open=False) as notes:
+                weights_plot = gr.Plot(show_label=False, elem_id="q-weights")
                 gr.Markdown(read_asset("notes", "quantization.md"))
     status = gr.Markdown(elem_id="q-status")
     table = gr.Dataframe(headers=quant_view.TABLE_HEADERS, interactive=False, wrap=True, elem_id="q-table")
@@ -76,6 +79,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                    quant_view.speed_figure(state), quant_view.render_outputs(state),
                    state.to_dict() if state.done else None)
 
+    @friendly_errors
+    def show_weights(model_name: str) -> go.Figure:
+        lm = ws.store.causal_lm(model_name)
+        linear = next(module for name, module in lm.named_modules()
+                      if isinstance(module, torch.nn.Linear) and "layers.0." in name)
+        return quant_view.weight_figure(weight_demo(linear.weight), "block 0's first layer")
+
+    notes.expand(show_weights, model, weights_plot, api_visibility="undocumented")
     event = run_button.click(compare, [model, chosen, prompt, new_tokens],
                              [status, table, quality, speed, outputs_html, last], api_visibility="undocumented",
                              api_name="quantization_page_compare", concurrency_limit=4,

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "startup": "playground.bench.startup_bench",
     "attention": "playground.bench.attention_bench",
     "generate": "playground.bench.generate_bench",
+    "quant": "playground.bench.quant_bench",
 }
 
 

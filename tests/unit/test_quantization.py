@@ -52,7 +52,7 @@ def test_comparison_rows(lab):
     fp32, int8 = rows["fp32"], rows["bnb-int8"]
     assert fp32.kl_vs_fp32 == 0 and fp32.top1_agreement == 1 and fp32.first_difference is None
     assert int8.status == "done" and int8.kl_vs_fp32 > 0 and 0.5 <= int8.top1_agreement <= 1
-    assert abs(int8.perplexity / fp32.perplexity - 1) < 0.1  # 8-bit: within a few percent
+    assert abs(int8.perplexity / fp32.perplexity - 1) < 0.06  # 8-bit: within a few percent
     assert int8.weight_bytes < fp32.weight_bytes and int8.tokens_per_s > 0 and int8.prefill_seconds > 0
     assert fp32.output and int8.output
     if torch.cuda.is_available():
@@ -101,3 +101,14 @@ def test_every_method_reports_availability():
     fp16 = next(row for row in rows if row["method"] == "fp16")
     assert not fp16["available"] and "CUDA" in fp16["reason"]
     assert all(row["available"] for row in rows if row["method"] in ("fp32", "bf16", "bnb-nf4", "torchao-int8"))
+
+
+def test_llama_cpp_runs_the_original_gguf(lab):
+    """Optional backend (llama-cpp-python is not in requirements): skipped where it is absent."""
+    pytest.importorskip("llama_cpp")
+    *_, state = lab.compare(MODEL, ["llama.cpp-q4_1"], "Name a colour.", max_new_tokens=8)
+    fp32, gguf = state.rows
+    assert gguf.status == "done", gguf.error
+    # the fp32 weights were dequantized from this very file: the two agree closely
+    assert gguf.weight_bytes < fp32.weight_bytes / 4
+    assert abs(gguf.perplexity / fp32.perplexity - 1) < 0.05 and gguf.top1_agreement >= 0.9
