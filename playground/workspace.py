@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from playground.attention import AttentionExplorer
+from playground.embeddings import Embedder
 from playground.generation import GenerationEngine
 from playground.models import ModelStore
 from playground.quant_compare import QuantLab
+from playground.rag import RagPipeline
 from playground.settings import Settings
 from playground.tokenization import TokenizerRegistry
 
@@ -22,6 +24,7 @@ class Workspace:
     attention: AttentionExplorer
     generation: GenerationEngine
     quantization: QuantLab
+    rag: RagPipeline
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
@@ -31,4 +34,4 @@ class Workspace:
         generation = GenerationEngine(store)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
-                   quantization=QuantLab(generation))
+                   quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)))

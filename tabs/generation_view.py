@@ -72,9 +72,9 @@ def render_generation(generation: Generation) -> str:
             f"{LEGEND}{render_tokens(generation)}")
 
 
-def render_run(index: int, run: VariantRun) -> str:
+def render_run(index: int, run: VariantRun, title: str | None = None) -> str:
     """One column of the side-by-side view."""
-    head = (f'<div class="tok-head"><b>Variant {index + 1}</b> · '
+    head = (f'<div class="tok-head"><b>{html.escape(title or f"Variant {index + 1}")}</b> · '
             f'<span class="muted">{html.escape(run.variant.model)}</span></div>')
     if run.error:
         return f'<div class="tok-col tok-error">{head}<div class="error-text">{html.escape(run.error)}</div></div>'
@@ -85,6 +85,6 @@ def render_run(index: int, run: VariantRun) -> str:
             f"{notices_html(generation)}{render_tokens(generation)}</div>")
 
 
-def render_columns(runs: list[VariantRun]) -> str:
-    columns = "".join(render_run(index, run) for index, run in enumerate(runs))
+def render_columns(runs: list[VariantRun], titles: list[str] | None = None) -> str:
+    columns = "".join(render_run(index, run, titles[index] if titles else None) for index, run in enumerate(runs))
     return f'{LEGEND}<div class="tok-grid">{columns}</div>'

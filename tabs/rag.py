@@ -1,0 +1,206 @@
+"""RAG tab: index documents, ask a question, see the chunks, the prompt, and the answer with and
+without retrieval side by side.
+
+Endpoints: ``/rag_index`` (texts, files, chunk_size, overlap) -> {num_chunks, ...};
+``/rag_query`` (question, top_k) -> {chunks, prompt, answer, answer_without_retrieval}.
+Each browser session (and each API client) has its own index.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+
+from playground.iterutil import last
+from playground.rag import (
+    DEFAULT_CHUNK,
+    DEFAULT_OVERLAP,
+    DEFAULT_TOP_K,
+    MAX_DOCUMENTS,
+    project_2d,
+    read_upload,
+    shipped_documents,
+    text_document,
+)
+from playground.sampling import SamplingSettings
+from playground.vector_index import Document, Hit
+from playground.workspace import Workspace
+from tabs import generation_view
+from tabs.common import friendly_errors, read_asset
+from tabs.sampling_controls import GENERATION_CONCURRENCY, GENERATION_QUEUE
+
+CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
+HIT_HEADERS = ["[n]", "Score", "Source", "Chunk", "Text"]
+DEFAULT_QUESTION = "On what date does the Lantern Festival on Quenmoor start?"
+
+
+def owner_of(request: gr.Request | None) -> str:
+    """Whose index: the browser session (or API client session)."""
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+def gather(include_shipped: bool, files: list[Any] | None, pasted: str | None) -> list[Document]:
+    documents = shipped_documents() if include_shipped else []
+    for item in files or []:
+        path = item.get("path") if isinstance(item, dict) else item
+        name = (item.get("orig_name") if isinstance(item, dict) else None) or Path(str(path)).name
+        document = read_upload(path)
+        documents.append(Document(name, document.text))
+    if pasted and pasted.strip():
+        documents.append(text_document(pasted, "pasted text"))
+    if len(documents) > MAX_DOCUMENTS:
+        raise gr.Error(f"{len(documents)} documents; the limit is {MAX_DOCUMENTS} per index.")
+    return documents
+
+
+def hit_rows(hits: list[Hit]) -> list[list[Any]]:
+    return [[f"[{n}]", round(hit.score, 3), hit.chunk.source, hit.chunk.index, hit.chunk.text]
+            for n, hit in enumerate(hits, start=1)]
+
+
+def map_figure(chunks: list[Any], coords: Any, hits: list[Hit]) -> go.Figure:
+    """Chunks and the question on the first two principal components; retrieved chunks ringed."""
+    retrieved = {(hit.chunk.source, hit.chunk.index): n for n, hit in enumerate(hits, start=1)}
+    figure = go.Figure()
+    sources = sorted({chunk.source for chunk in chunks})
+    for source in sources:
+        picks = [i for i, chunk in enumerate(chunks) if chunk.source == source]
+        figure.add_trace(go.Scatter(
+            x=coords[picks, 0], y=coords[picks, 1], mode="markers", name=source,
+            marker=dict(size=[16 if (chunks[i].source, chunks[i].index) in retrieved else 9 for i in picks],
+                        line=dict(width=[3 if (chunks[i].source, chunks[i].index) in retrieved else 0
+                                         for i in picks], color="#111827")),
+            text=[html.escape(chunks[i].text[:120]) + "…" for i in picks],
+            hovertemplate="%{text}<extra>" + html.escape(source) + "</extra>"))
+    figure.add_trace(go.Scatter(x=[coords[-1, 0]], y=[coords[-1, 1]], mode="markers+text", name="question",
+                                text=["question"], textposition="top center",
+                                marker=dict(size=18, symbol="star", color="#dc2626")))
+    figure.update_layout(title="Chunks and the question (PCA of MiniLM embeddings; ringed: retrieved)",
+                         height=420, margin=dict(l=30, r=10, t=40, b=30), legend=dict(orientation="h", y=-0.1))
+    return figure
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    rag = ws.rag
+    with gr.Row():
+        with gr.Column(scale=3):
+            model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
+                                allow_custom_value=True, label="Model that answers")
+            include_shipped = gr.Checkbox(True, label="Include the shipped documents about Quenmoor, a "
+                                          "fictional island no model has heard of", elem_id="rag-shipped")
+            files = gr.File(file_count="multiple", file_types=[".txt", ".md"], label="Your documents "
+                            "(.txt or .md, up to 2 MB each)", elem_id="rag-files")
+            pasted = gr.Textbox(label="…or paste a document", lines=3, elem_id="rag-pasted")
+            with gr.Row():
+                chunk_size = gr.Slider(32, 512, value=DEFAULT_CHUNK, step=8, label="Chunk size (model tokens)")
+                overlap = gr.Slider(0, 128, value=DEFAULT_OVERLAP, step=4, label="Overlap (tokens)")
+            index_button = gr.Button("Index the documents", elem_id="rag-index")
+            report = gr.Markdown(elem_id="rag-report")
+        with gr.Column(scale=2):
+            with gr.Accordion("How retrieval-augmented generation works", open=True):
+                gr.Markdown(read_asset("notes", "rag.md"))
+    with gr.Accordion("The chunks", open=False):
+        chunk_table = gr.Dataframe(headers=CHUNK_HEADERS, interactive=False, wrap=True, elem_id="rag-chunks",
+                                   column_widths=["22%", "6%", "8%", "64%"])
+    with gr.Row():
+        question = gr.Textbox(DEFAULT_QUESTION, label="Question", scale=4, elem_id="rag-question")
+        top_k = gr.Slider(1, 8, value=DEFAULT_TOP_K, step=1, label="Chunks to retrieve (top-k)", scale=1)
+    with gr.Row():
+        ask_button = gr.Button("Ask", variant="primary", elem_id="rag-ask")
+        stop_button = gr.Button("Stop")
+    hits_table = gr.Dataframe(headers=HIT_HEADERS, interactive=False, wrap=True, elem_id="rag-hits",
+                              column_widths=["7%", "8%", "20%", "7%", "58%"])
+    with gr.Row():
+        leave_out = gr.CheckboxGroup([], label="Drop chunks and ask again", elem_id="rag-leave-out", scale=3)
+        again_button = gr.Button("Ask again without them", scale=1, elem_id="rag-again")
+    answers = gr.HTML(elem_id="rag-answers")
+    with gr.Accordion("The prompt actually sent (context injected, numbered for citations)", open=False):
+        prompt_box = gr.Textbox(lines=10, max_lines=30, interactive=False, show_label=False, elem_id="rag-prompt")
+    chunk_map = gr.Plot(label="Embedding map", elem_id="rag-map")
+    hits_state = gr.State([])
+
+    @friendly_errors
+    def index(model_name: str, shipped: bool, uploads: list[Any] | None, text: str, size: float, lap: float,
+              request: gr.Request) -> tuple[str, list[list[Any]]]:
+        owner = owner_of(request)
+        result = rag.index.index(owner, gather(shipped, uploads, text), model_name, int(size), int(lap))
+        chunks, _ = rag.index.vectors(owner, limit=5000)
+        rows = [[c.source, c.index, c.token_end - c.token_start, c.text] for c in chunks]
+        plural = "s" if result.documents != 1 else ""
+        return (f"**{result.num_chunks} chunks** from {result.documents} document{plural} · embedded "
+                f"{result.embedded} new or changed, reused {result.reused}, removed {result.removed}.", rows)
+
+    def stream_answer(model_name: str, query: str, hits: list[Hit], dropped: set[int]
+                      ) -> Iterator[tuple[str, str]]:
+        for result in rag.answer(query, hits, model_name, SamplingSettings(max_new_tokens=96), dropped):
+            runs = result.comparison.runs if result.comparison else []
+            yield (generation_view.render_columns(runs, ["With retrieval", "Without retrieval"]), result.prompt)
+
+    @friendly_errors
+    def ask(model_name: str, query: str, k: float, request: gr.Request
+            ) -> Iterator[tuple[Any, ...]]:
+        owner = owner_of(request)
+        hits = rag.retrieve(owner, query, int(k), model_name)
+        chunks, vectors = rag.index.vectors(owner)
+        coords = project_2d(np.vstack([vectors, rag.index.embedder.embed([query])]))
+        choices = [(f"[{n}] {hit.chunk.source} #{hit.chunk.index}", n) for n, hit in enumerate(hits, start=1)]
+        figure = map_figure(chunks, coords, hits)
+        for html_answers, prompt in stream_answer(model_name, query, hits, set()):
+            yield (hit_rows(hits), gr.CheckboxGroup(choices=choices, value=[]), html_answers, prompt, figure, hits)
+
+    @friendly_errors
+    def ask_again(model_name: str, query: str, hits: list[Hit], dropped: list[int]) -> Iterator[tuple[str, str]]:
+        if not hits:
+            raise gr.Error("Ask a question first.")
+        yield from stream_answer(model_name, query, hits, set(dropped or []))
+
+    index_button.click(index, [model, include_shipped, files, pasted, chunk_size, overlap], [report, chunk_table],
+                       api_visibility="undocumented", api_name="rag_page_index")
+    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+    event = ask_button.click(ask, [model, question, top_k],
+                             [hits_table, leave_out, answers, prompt_box, chunk_map, hits_state],
+                             api_visibility="undocumented", api_name="rag_page_ask", **queue)
+    again = again_button.click(ask_again, [model, question, hits_state, leave_out], [answers, prompt_box],
+                               api_visibility="undocumented", api_name="rag_page_again", **queue)
+    stop_button.click(None, cancels=[event, again], api_visibility="undocumented")
+    def forget(request: gr.Request) -> None:
+        """A closed page takes its index with it (memory on a shared server stays bounded)."""
+        rag.index.drop(owner_of(request))
+
+    app.unload(forget)
+    register_api(ws)
+
+
+def register_api(ws: Workspace) -> None:
+    rag = ws.rag
+
+    @friendly_errors
+    def rag_index(texts: list, files: list[gr.FileData] | None, chunk_size: int, overlap: int,
+                  request: gr.Request) -> dict:
+        """Index texts (strings, or {source, text}) and .txt/.md files for this client session,
+        replacing what it indexed before (unchanged documents are not embedded again)."""
+        documents = [text_document(t, f"text {i + 1}") if isinstance(t, str)
+                     else text_document(t.get("text"), str(t.get("source") or f"text {i + 1}"))
+                     for i, t in enumerate(texts or [])]
+        documents += gather(False, list(files or []), None)
+        report = rag.index.index(owner_of(request), documents, ws.settings.default_model, chunk_size, overlap)
+        return report.to_dict()
+
+    @friendly_errors
+    def rag_query(question: str, top_k: int, request: gr.Request) -> dict:
+        """Retrieve top_k chunks for this session's index (the shipped documents if none was built)
+        and answer with them; also answers without retrieval, for comparison."""
+        model = ws.settings.default_model
+        hits = rag.retrieve(owner_of(request), question, top_k, model)
+        result = last(rag.answer(question, hits, model))
+        return result.to_dict() if result else {}
+
+    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+    gr.api(rag_index, api_name="rag_index")
+    gr.api(rag_query, api_name="rag_query", **queue)

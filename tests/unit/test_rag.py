@@ -1,0 +1,113 @@
+"""Chunking, retrieval and the RAG pipeline on the real embedded models and shipped documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from playground.chunking import chunk_text
+from playground.errors import InvalidInputError
+from playground.iterutil import last
+from playground.prompts import ASSETS
+from playground.rag import build_prompt, project_2d, read_upload, shipped_documents
+from playground.vector_index import Document
+
+MODEL = "smollm2-135m-instruct"
+QUESTIONS = [json.loads(line) for line in (ASSETS / "rag" / "questions.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(workspace):
+    return workspace.store.hf_tokenizer(MODEL)
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(32, 0), (64, 16), (96, 24), (50, 49)])
+def test_chunks_cover_the_text_with_the_overlap_asked(tokenizer, size, overlap):
+    text = shipped_documents()[0].text
+    chunks = chunk_text(text, "doc", tokenizer, size, overlap)
+    total = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert chunks[0].token_start == 0 and chunks[-1].token_end == total
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert before.token_end - after.token_start == overlap  # exactly the overlap asked
+        assert after.start <= before.end  # no text falls between two chunks
+    assert all(c.token_end - c.token_start <= size for c in chunks)
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert "".join(c.text for c in chunks if c.index == 0) and chunks[0].text in text
+
+
+def test_bad_chunk_settings(tokenizer):
+    with pytest.raises(InvalidInputError, match="overlap must be"):
+        chunk_text("some text", "d", tokenizer, 32, 32)
+    with pytest.raises(InvalidInputError, match="chunk_size must be"):
+        chunk_text("some text", "d", tokenizer, 4, 0)
+
+
+def test_the_chunk_with_the_fact_ranks_first(workspace):
+    rag = workspace.rag
+    rag.index.index("test-rank", shipped_documents(), MODEL, 96, 24)
+    first_place = 0
+    for item in QUESTIONS:
+        hits = rag.retrieve("test-rank", item["question"], 3, MODEL)
+        assert any(item["evidence"] in hit.chunk.text for hit in hits), item["question"]  # in the top 3
+        first_place += item["evidence"] in hits[0].chunk.text
+    assert first_place >= 0.75 * len(QUESTIONS)  # MiniLM puts the fact first for most questions
+    festival = rag.retrieve("test-rank", "On what date does the Lantern Festival start?", 1, MODEL)[0]
+    assert festival.chunk.source == "02-the-lantern-festival.md" and "14th of November" in festival.chunk.text
+
+
+def test_reindexing_embeds_only_what_changed(workspace):
+    index = workspace.rag.index
+    docs = shipped_documents()
+    first = index.index("test-reindex", docs, MODEL, 96, 24)
+    assert first.embedded == len(docs) and first.reused == 0
+    changed = [docs[0], Document(docs[1].source, docs[1].text + "\nA new sentence."), docs[2]]
+    second = index.index("test-reindex", changed, MODEL, 96, 24)
+    assert (second.embedded, second.reused, second.removed) == (1, 2, 1)
+    sources = {chunk.source for chunk in index.vectors("test-reindex")[0]}
+    assert sources == {doc.source for doc in changed}
+
+
+def test_owners_do_not_see_each_other(workspace):
+    index = workspace.rag.index
+    index.index("alice", [Document("a.txt", "Alice keeps her bicycle in the blue shed.")], MODEL, 32, 0)
+    index.index("bob", [Document("b.txt", "Bob grows tomatoes on the balcony.")], MODEL, 32, 0)
+    assert [hit.chunk.source for hit in index.search("alice", "Where is the bicycle?", 5)] == ["a.txt"]
+    assert [hit.chunk.source for hit in index.search("bob", "Where is the bicycle?", 5)] == ["b.txt"]
+    index.drop("alice")
+    with pytest.raises(InvalidInputError, match="No documents indexed"):
+        index.search("alice", "bicycle", 1)
+
+
+def test_answer_with_retrieval_uses_the_context(workspace):
+    rag = workspace.rag
+    question = "In which sea is the island of Quenmoor?"
+    hits = rag.retrieve("test-answer", question, 3, MODEL)
+    result = last(rag.answer(question, hits, MODEL))
+    assert "Selvane Sea" in result.answer
+    assert "Selvane" not in result.answer_without_retrieval  # the model cannot know it
+    assert result.prompt.startswith("Answer the question using only the context")
+    assert "[1] (from " in result.prompt and result.prompt.endswith(f"Question: {question}")
+    dropped = last(rag.answer(question, hits, MODEL, leave_out={1}))
+    assert len(dropped.hits) == len(hits) - 1 and hits[0].chunk.text not in dropped.prompt
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("empty.txt", b"  \n", "empty"),
+    ("blob.txt", b"\x00\x01binary", "binary"),
+    ("latin.md", "caf\xe9".encode("latin-1"), "not UTF-8"),
+    ("paper.pdf", b"%PDF-1.4", "PDF is not supported"),
+])
+def test_bad_uploads(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=message):
+        read_upload(path)
+
+
+def test_prompt_and_projection_shapes():
+    import numpy as np
+
+    assert build_prompt("Q?", []).endswith("Question: Q?")
+    coords = project_2d(np.random.default_rng(0).normal(size=(10, 384)).astype(np.float32))
+    assert coords.shape == (10, 2)
