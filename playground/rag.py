@@ -17,6 +17,7 @@ from playground.embeddings import Embedder
 from playground.errors import InvalidInputError
 from playground.generation import GenerationEngine
 from playground.prompts import ASSETS
+from playground.records import read_text_file
 from playground.sampling import SamplingSettings
 from playground.tokenization import sanitize_text
 from playground.vector_index import Document, DocumentIndex, Hit
@@ -41,18 +42,7 @@ def read_upload(path: str | Path) -> Document:
     if path.suffix.lower() not in UPLOAD_TYPES:
         hint = " (PDF is not supported: copy its text into a .txt file)" if path.suffix.lower() == ".pdf" else ""
         raise InvalidInputError(f"{name}: only {', '.join(UPLOAD_TYPES)} files can be indexed{hint}.")
-    size = path.stat().st_size
-    if size > MAX_UPLOAD_BYTES:
-        limit = MAX_UPLOAD_BYTES / 1e6
-        raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {limit:.0f} MB per file.")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:8192]:
-        raise InvalidInputError(f"{name} looks like a binary file, not text.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InvalidInputError(f"{name} is not UTF-8 text (byte {error.start}): save it as UTF-8.") from error
-    return text_document(text, name)
+    return text_document(read_text_file(path, MAX_UPLOAD_BYTES), name)
 
 
 def text_document(text: str | None, source: str) -> Document:

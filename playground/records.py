@@ -27,23 +27,30 @@ class Record:
     values: dict[str, str]
 
 
-def read_records(path: str | Path, max_records: int = MAX_RECORDS) -> list[Record]:
-    """Rows of a ``.jsonl``/``.json`` or ``.csv``/``.tsv`` file as strings, by column name."""
+def read_text_file(path: str | Path, max_bytes: int, expected: str = "text") -> str:
+    """A user's file as text: size-checked, not binary, UTF-8 (a BOM is fine), or a clear error."""
     path = Path(path)
     name = path.name
     try:
         size = path.stat().st_size
     except OSError as error:
         raise InvalidInputError(f"Could not open {name}: {error.strerror}.") from error
-    if size > MAX_FILE_BYTES:
-        raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB.")
+    if size > max_bytes:
+        raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
     raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise InvalidInputError(f"{name} looks like a binary file, not JSONL or CSV text.")
+    if b"\x00" in raw[:8192]:
+        raise InvalidInputError(f"{name} looks like a binary file, not {expected}.")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InvalidInputError(f"{name} is not UTF-8 text (byte {error.start}): save it as UTF-8.") from error
+
+
+def read_records(path: str | Path, max_records: int = MAX_RECORDS) -> list[Record]:
+    """Rows of a ``.jsonl``/``.json`` or ``.csv``/``.tsv`` file as strings, by column name."""
+    path = Path(path)
+    name = path.name
+    text = read_text_file(path, MAX_FILE_BYTES, "JSONL or CSV text")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
         records = _jsonl(text, name)

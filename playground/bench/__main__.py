@@ -14,6 +14,7 @@ BENCHMARKS = {
     "attention": "playground.bench.attention_bench",
     "generate": "playground.bench.generate_bench",
     "quant": "playground.bench.quant_bench",
+    "rag": "playground.bench.rag_bench",
 }
 
 
