@@ -17,7 +17,7 @@ from playground.errors import UnknownModelError
 from playground.models import resolve
 from playground.settings import Settings
 from playground.workspace import Workspace
-from tabs import attention, prompt_lab, quantization, rag, tokenizer
+from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer
 from tabs.common import ASSETS
 
 TITLE = "LLM Playground"
@@ -37,6 +37,8 @@ def build_app(ws: Workspace | None = None) -> gr.Blocks:
             prompt_lab.build(ws, app)
         with gr.Tab("Quantization", id="quantization"):
             quantization.build(ws, app)
+        with gr.Tab("Fine-tuning", id="finetune"):
+            finetune.build(ws, app)
         with gr.Tab("RAG", id="rag"):
             rag.build(ws, app)
     app.queue(default_concurrency_limit=4, max_size=256)

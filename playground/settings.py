@@ -40,6 +40,12 @@ class Settings:
     default_model: str = DEFAULT_CAUSAL_MODEL
     offline: bool = False
     trust_remote_code: bool = False
+    runs_dir_override: Path | None = None
+
+    @property
+    def runs_dir(self) -> Path:
+        """Fine-tuning run folders: ``PLAYGROUND_RUNS``, else ``<cache>/runs`` (under /data on a Space)."""
+        return self.runs_dir_override or self.cache_dir / "runs"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -48,5 +54,6 @@ class Settings:
             default_model=os.environ.get("PLAYGROUND_MODEL", DEFAULT_CAUSAL_MODEL),
             offline=_env_flag("HF_HUB_OFFLINE") or _env_flag("PLAYGROUND_OFFLINE"),
             trust_remote_code=_env_flag("PLAYGROUND_TRUST_REMOTE_CODE"),
+            runs_dir_override=Path(os.environ["PLAYGROUND_RUNS"]) if os.environ.get("PLAYGROUND_RUNS") else None,
         )
         return replace(settings, **overrides) if overrides else settings

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from playground.attention import AttentionExplorer
 from playground.embeddings import Embedder
+from playground.finetune.adapters import AdapterModels
+from playground.finetune.runner import JobRunner
 from playground.generation import GenerationEngine
 from playground.models import ModelStore
 from playground.quant_compare import QuantLab
@@ -25,6 +27,8 @@ class Workspace:
     generation: GenerationEngine
     quantization: QuantLab
     rag: RagPipeline
+    finetune: JobRunner
+    adapters: AdapterModels
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
@@ -34,4 +38,6 @@ class Workspace:
         generation = GenerationEngine(store)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
-                   quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)))
+                   quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)),
+                   finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer),
+                   adapters=AdapterModels(store))

@@ -9,6 +9,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
+if "PLAYGROUND_RUNS" not in os.environ:  # fine-tuning runs from tests never land in the user's run list
+    import tempfile
+
+    os.environ["PLAYGROUND_RUNS"] = tempfile.mkdtemp(prefix="playground-test-runs-")
 
 import pytest  # noqa: E402
 

@@ -1,0 +1,125 @@
+"""A fine-tuning job's settings: validated once, saved as the run folder's config.json.
+
+The same file drives the worker from the page, from the shell and under ``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from playground.errors import InvalidInputError
+
+TARGET_PRESETS = {
+    "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
+    "all-linear": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Everything a run needs; ``__post_init__`` refuses absurd values with a clear message."""
+
+    base_model: str = "smollm2-135m-instruct"
+    method: Literal["lora", "qlora"] = "lora"
+    dataset: str = "pirate"
+    prompt_column: str = "prompt"
+    response_column: str = "response"
+    max_steps: int = 30
+    learning_rate: float = 1e-3
+    batch_size: int = 4
+    gradient_accumulation: int = 1
+    max_seq_length: int = 128
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    target_modules: tuple[str, ...] = TARGET_PRESETS["attention"]
+    eval_every: int = 10
+    eval_size: int = 16
+    save_every: int = 10
+    warmup_steps: int = 3
+    seed: int = 0
+    probe_prompts: tuple[str, ...] = field(default_factory=tuple)
+    probe_tokens: int = 40
+    run_name: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("target_modules", "probe_prompts"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = TARGET_PRESETS.get(value, tuple(part.strip() for part in value.split(",") if part.strip()))
+            object.__setattr__(self, name, tuple(value))
+        _int("max_steps", self.max_steps, 1, 100_000)
+        _int("batch_size", self.batch_size, 1, 512)
+        _int("gradient_accumulation", self.gradient_accumulation, 1, 1024)
+        _int("max_seq_length", self.max_seq_length, 16, 8192, "sequences shorter than 16 tokens cannot hold "
+             "a prompt and an answer")
+        _int("lora_r", self.lora_r, 1, 1024, "rank 0 would train nothing")
+        _int("lora_alpha", self.lora_alpha, 1, 4096)
+        _int("eval_every", self.eval_every, 1, 100_000)
+        _int("eval_size", self.eval_size, 1, 10_000)
+        _int("save_every", self.save_every, 1, 100_000)
+        _int("warmup_steps", self.warmup_steps, 0, 100_000)
+        _int("seed", self.seed, 0, 2**31 - 1)
+        _int("probe_tokens", self.probe_tokens, 1, 512)
+        if not isinstance(self.learning_rate, (int, float)) or math.isnan(self.learning_rate) \
+                or not 0 < self.learning_rate <= 0.1:
+            raise InvalidInputError(f"learning_rate must be above 0 and at most 0.1, got {self.learning_rate} "
+                                    "(LoRA usually takes 1e-4 to 1e-3; 10 would blow the weights up at once).")
+        if not 0 <= self.lora_dropout < 1:
+            raise InvalidInputError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}.")
+        if self.method not in ("lora", "qlora"):
+            raise InvalidInputError(f"method must be 'lora' or 'qlora', got {self.method!r}.")
+        if not self.target_modules:
+            raise InvalidInputError("target_modules is empty: name the layers LoRA adapts (or 'attention').")
+        if self.run_name and not RUN_NAME.match(self.run_name):
+            raise InvalidInputError("run_name may use letters, digits, '-', '_' and '.', up to 64 characters, "
+                                    "starting with a letter or digit.")
+        if len(self.probe_prompts) > 8:
+            raise InvalidInputError("At most 8 probe prompts.")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {**data, "target_modules": list(self.target_modules), "probe_prompts": list(self.probe_prompts)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FinetuneConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as error:
+            raise InvalidInputError(f"Could not read the config {path}: {error}") from error
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    def with_changes(self, **changes: Any) -> FinetuneConfig:
+        return replace(self, **changes)
+
+
+def _int(name: str, value: Any, low: int, high: int, hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        extra = f" ({hint})" if hint else ""
+        raise InvalidInputError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}{extra}.")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick demo on CPU": dict(method="lora", max_steps=30, batch_size=4, max_seq_length=128, lora_r=8,
+                              lora_alpha=16, learning_rate=1e-3, eval_every=10, save_every=10,
+                              target_modules=TARGET_PRESETS["attention"]),
+    "QLoRA on GPU": dict(method="qlora", max_steps=200, batch_size=16, max_seq_length=512, lora_r=16,
+                         lora_alpha=32, learning_rate=2e-4, eval_every=50, save_every=50,
+                         target_modules=TARGET_PRESETS["all-linear"]),
+}

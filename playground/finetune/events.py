@@ -1,0 +1,105 @@
+"""A run's events: one JSON object per line in ``events.jsonl``, appended by the worker, read by anyone.
+
+The page, the API and a restarted app learn everything about a run from its folder, so nothing
+is lost when the page reloads or the app restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS = "events.jsonl"
+TERMINAL = ("finished", "failed", "cancelled")
+
+
+def append_event(run_dir: Path, kind: str, **data: Any) -> None:
+    """Append one event; a whole line per write, flushed and fsynced, so a reader never sees half."""
+    line = json.dumps({"event": kind, "time": time.time(), **data}, ensure_ascii=False)
+    with open(run_dir / EVENTS, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_events(run_dir: Path) -> list[dict[str, Any]]:
+    """Every complete event; a line cut short by a crash is skipped."""
+    path = run_dir / EVENTS
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
+@dataclass
+class RunSummary:
+    """What the events say about a run (``status`` also looks at whether its worker still lives)."""
+
+    run_id: str
+    status: str = "queued"
+    message: str = ""
+    step: int = 0
+    max_steps: int = 0
+    losses: list[list[float]] = field(default_factory=list)
+    eval_losses: list[list[float]] = field(default_factory=list)
+    learning_rates: list[list[float]] = field(default_factory=list)
+    grad_norms: list[list[float]] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)
+    adapter: str | None = None
+    started: float | None = None
+    updated: float | None = None
+
+    @property
+    def seconds_per_step(self) -> float | None:
+        if not self.started or not self.updated or self.step < 1:
+            return None
+        return (self.updated - self.started) / self.step
+
+    @property
+    def eta_seconds(self) -> float | None:
+        per_step = self.seconds_per_step
+        return None if per_step is None or self.status != "running" else per_step * (self.max_steps - self.step)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "message": self.message, "step": self.step,
+                "max_steps": self.max_steps, "losses": self.losses, "eval_losses": self.eval_losses,
+                "learning_rates": self.learning_rates, "grad_norms": self.grad_norms, "probes": self.probes,
+                "checkpoints": self.checkpoints, "adapter": self.adapter,
+                "seconds_per_step": self.seconds_per_step, "eta_seconds": self.eta_seconds}
+
+
+def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
+    summary = RunSummary(run_id)
+    for event in events:
+        kind = event.get("event")
+        summary.updated = event.get("time", summary.updated)
+        if kind == "started":
+            summary.status, summary.max_steps = "running", int(event.get("max_steps", 0))
+            summary.started = summary.started or event.get("time")
+            summary.step = int(event.get("step", summary.step))
+        elif kind == "step":
+            summary.step = int(event["step"])
+            summary.losses.append([event["step"], event["loss"]])
+            if event.get("lr") is not None:
+                summary.learning_rates.append([event["step"], event["lr"]])
+            if event.get("grad_norm") is not None:
+                summary.grad_norms.append([event["step"], event["grad_norm"]])
+        elif kind == "eval":
+            summary.eval_losses.append([event["step"], event["eval_loss"]])
+            summary.probes.append({"step": event["step"], "samples": event.get("samples", [])})
+        elif kind == "checkpoint":
+            summary.checkpoints.append(event["path"])
+        elif kind in TERMINAL:
+            summary.status, summary.message = kind, event.get("message", "")
+            summary.adapter = event.get("adapter", summary.adapter)
+    return summary

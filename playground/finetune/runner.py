@@ -1,0 +1,178 @@
+"""Starts fine-tuning workers as separate processes and reads their run folders.
+
+The runner holds no state a restart would lose: a run is its folder (config.json, events.jsonl,
+worker.pid, checkpoints, adapter), so a new runner over the same folder re-attaches to a
+running job and lists every past one. One job at a time: a second start is refused with a
+message naming the running job.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from playground.errors import InvalidInputError
+from playground.finetune.config import FinetuneConfig
+from playground.finetune.data import default_probes, load_pairs, prepare
+from playground.finetune.events import TERMINAL, RunSummary, append_event, read_events, summarize
+from playground.finetune.train import STOP_FILE
+
+RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}$")
+PID_FILE = "worker.pid"
+GRACE_SECONDS = 60.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JobRunner:
+    """Start, stop and list fine-tuning runs under ``runs_dir``."""
+
+    def __init__(self, runs_dir: Path, tokenizer_of: Any = None) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.tokenizer_of = tokenizer_of
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._children: dict[str, subprocess.Popen] = {}
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of ``run_id``; a name that is not a run id can never reach outside ``runs_dir``."""
+        if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+            raise InvalidInputError(f"'{run_id}' is not a run id (like 20261123-101500-my-run).")
+        folder = (self.runs_dir / run_id).resolve()
+        if folder.parent != self.runs_dir.resolve() or not folder.is_dir():
+            raise InvalidInputError(f"No run '{run_id}'.")
+        return folder
+
+    def start(self, config: FinetuneConfig, resume: str | None = None) -> str:
+        """Validate the data, create the run folder, spawn the worker; returns the run id."""
+        with self._lock:
+            running = self.active()
+            if running:
+                summary = self.status(running)
+                raise InvalidInputError(f"A job is already running ({running}, step {summary.step} of "
+                                        f"{summary.max_steps}): wait for it or stop it first.")
+            if resume:
+                folder = self.run_dir(resume)
+                config = FinetuneConfig.load(folder / "config.json")
+                if not any((folder / "checkpoints").glob("checkpoint-*")):
+                    raise InvalidInputError(f"Run {resume} has no checkpoint to resume from.")
+                (folder / STOP_FILE).unlink(missing_ok=True)
+                run_id = resume
+            else:
+                # a malformed dataset is refused here, before any process starts
+                if self.tokenizer_of is not None:
+                    prepare(config, self.tokenizer_of(config.base_model))
+                else:
+                    load_pairs(config)
+                if not config.probe_prompts:
+                    config = config.with_changes(probe_prompts=default_probes(config.dataset))
+                run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
+                folder = self.runs_dir / run_id
+                folder.mkdir()
+                config.save(folder / "config.json")
+            self._spawn(run_id, folder, resume=bool(resume))
+            return run_id
+
+    def _spawn(self, run_id: str, folder: Path, resume: bool) -> None:
+        command = [sys.executable, "-m", "playground.finetune", "--config", str(folder / "config.json")]
+        if resume:
+            command.append("--resume")
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        environment.pop("HF_TOKEN", None)  # the worker needs no token; it must never see or log one
+        log = open(folder / "worker.log", "ab")  # noqa: SIM115 - handed to the child process
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                   start_new_session=True)
+        log.close()
+        (folder / PID_FILE).write_text(str(process.pid), encoding="utf-8")
+        self._children[run_id] = process
+
+    def _worker_alive(self, run_id: str, folder: Path) -> bool:
+        child = self._children.get(run_id)
+        if child is not None:
+            return child.poll() is None  # poll also reaps a finished child
+        try:
+            return pid_alive(int((folder / PID_FILE).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return False
+
+    def status(self, run_id: str) -> RunSummary:
+        folder = self.run_dir(run_id)
+        summary = summarize(run_id, read_events(folder))
+        config = FinetuneConfig.load(folder / "config.json")
+        summary.max_steps = summary.max_steps or config.max_steps
+        if summary.status not in TERMINAL and not self._worker_alive(run_id, folder):
+            if (folder / PID_FILE).exists() and time.time() - (folder / PID_FILE).stat().st_mtime > 2:
+                summary.status = "failed"
+                kept = summary.checkpoints[-1] if summary.checkpoints else "none yet"
+                summary.message = (f"The worker stopped without finishing (killed, or the app restarted "
+                                   f"mid-run). Last checkpoint: {kept}; Resume continues from it.")
+        return summary
+
+    def cancel(self, run_id: str) -> RunSummary:
+        """Ask the worker to stop at its next step (it saves the adapter); kill it after a grace period."""
+        folder = self.run_dir(run_id)
+        summary = self.status(run_id)
+        if summary.status in TERMINAL:
+            return summary
+        (folder / STOP_FILE).write_text("stop requested\n", encoding="utf-8")
+        threading.Thread(target=self._kill_after_grace, args=(run_id, folder), daemon=True).start()
+        return self.status(run_id)
+
+    def _kill_after_grace(self, run_id: str, folder: Path) -> None:
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if not self._worker_alive(run_id, folder):
+                return
+            time.sleep(0.5)
+        try:
+            os.killpg(int((folder / PID_FILE).read_text(encoding="utf-8")), signal.SIGKILL)
+            append_event(folder, "cancelled", message=f"Did not stop within {GRACE_SECONDS:.0f} s: killed. "
+                         "The last checkpoint is kept.")
+        except (OSError, ValueError):
+            pass
+
+    def active(self) -> str | None:
+        for summary in self.runs():
+            if summary.status in ("queued", "running") and self._worker_alive(summary.run_id,
+                                                                                self.runs_dir / summary.run_id):
+                return summary.run_id
+        return None
+
+    def runs(self) -> list[RunSummary]:
+        """Every run, newest first."""
+        found = []
+        for folder in sorted(self.runs_dir.iterdir(), reverse=True):
+            if folder.is_dir() and RUN_ID.match(folder.name) and (folder / "config.json").exists():
+                found.append(self.status(folder.name))
+        return found
+
+    def config(self, run_id: str) -> dict[str, Any]:
+        return FinetuneConfig.load(self.run_dir(run_id) / "config.json").to_dict()
+
+    def wait(self, run_id: str, timeout: float) -> RunSummary:
+        """Block until the run ends (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            summary = self.status(run_id)
+            if summary.status in TERMINAL:
+                return summary
+            time.sleep(0.5)
+        return self.status(run_id)

@@ -1,0 +1,210 @@
+"""The fine-tuning worker: base model + peft LoRA (or QLoRA) trained with the transformers Trainer.
+
+Runs as its own process (``python -m playground.finetune --config runs/<id>/config.json``), from
+the page's runner, from a shell, or under ``accelerate launch`` on several GPUs. Everything it
+has to say goes into the run folder's ``events.jsonl``; a ``STOP`` file there asks it to stop
+at the next step, saving the adapter first.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from playground.errors import PlaygroundError
+from playground.finetune.config import FinetuneConfig
+from playground.finetune.data import IGNORE, prepare
+from playground.finetune.events import append_event
+
+STOP_FILE = "STOP"
+ADAPTER = "adapter"
+CHECKPOINTS = "checkpoints"
+
+
+def is_main_process() -> bool:
+    """Under ``accelerate launch`` only rank 0 writes events."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def load_model(config: FinetuneConfig) -> tuple[Any, Any]:
+    """The base model ready for LoRA: fp32 on CPU, bf16 on GPU; 4-bit NF4 base weights for QLoRA."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    from playground.models import ModelStore
+    from playground.settings import Settings
+
+    store = ModelStore(Settings.from_env())
+    tokenizer = store.hf_tokenizer(config.base_model)
+    cuda = torch.cuda.is_available()
+    if config.method == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                          bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32)
+        model = store.private_causal_lm(config.base_model, quantization_config=quantization)
+        model = prepare_model_for_kbit_training(model)
+    else:
+        model = store.private_causal_lm(config.base_model, dtype=torch.bfloat16 if cuda else torch.float32)
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+    return get_peft_model(model, lora), tokenizer
+
+
+def collate(pad_id: int) -> Any:
+    def pad(batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(example["input_ids"]) for example in batch)
+        ids = [e["input_ids"] + [pad_id] * (width - len(e["input_ids"])) for e in batch]
+        labels = [e["labels"] + [IGNORE] * (width - len(e["labels"])) for e in batch]
+        mask = [[1] * len(e["input_ids"]) + [0] * (width - len(e["input_ids"])) for e in batch]
+        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+
+    return pad
+
+
+def probe(model: Any, tokenizer: Any, config: FinetuneConfig) -> list[dict[str, str]]:
+    """The probe prompts' greedy answers, through the same decode loop as the rest of the app."""
+    from playground.generation import Generation, PreparedPrompt, decode_with
+    from playground.iterutil import last
+    from playground.sampling import SamplingSettings
+
+    samples = []
+    was_training = model.training
+    model.eval()
+    for prompt in config.probe_prompts:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=False)
+        ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
+        settings = SamplingSettings(max_new_tokens=config.probe_tokens, alternatives=0)
+        generation = last(decode_with(model, tokenizer, Generation(config.base_model, PreparedPrompt(
+            ids, text, (), config.probe_tokens), settings)))
+        samples.append({"prompt": prompt, "output": generation.text if generation else ""})
+    if was_training:
+        model.train()
+    return samples
+
+
+def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
+    from transformers import TrainerCallback
+
+    class EventsCallback(TrainerCallback):
+        """Turns the Trainer's log, eval and save moments into events; honours the STOP file."""
+
+        nan_step: int | None = None
+        stopped = False
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if is_main_process():
+                append_event(run_dir, "started", max_steps=state.max_steps or config.max_steps,
+                             step=state.global_step)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            if "loss" not in logs:
+                return
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                self.nan_step = state.global_step
+                control.should_training_stop = True
+                return
+            if is_main_process():
+                append_event(run_dir, "step", step=state.global_step, loss=loss, lr=logs.get("learning_rate"),
+                             grad_norm=_finite(logs.get("grad_norm")))
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
+                        model: Any = None, **kwargs: Any) -> None:
+            if is_main_process() and metrics and "eval_loss" in metrics:
+                samples = probe(model, tokenizer, config) if model is not None and config.probe_prompts else []
+                append_event(run_dir, "eval", step=state.global_step, eval_loss=float(metrics["eval_loss"]),
+                             samples=samples)
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if is_main_process():
+                path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                append_event(run_dir, "checkpoint", step=state.global_step, path=str(path))
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if (run_dir / STOP_FILE).exists():
+                self.stopped = True
+                control.should_training_stop = True
+
+    return EventsCallback()
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def train(run_dir: Path, resume: bool = False) -> int:
+    """Run the job described by ``run_dir/config.json``; returns the process exit code."""
+    try:
+        config = FinetuneConfig.load(run_dir / "config.json")
+        return _train(run_dir, config, resume)
+    except BaseException as error:  # noqa: BLE001 - every failure ends as an event, never a silent death
+        if is_main_process():
+            append_event(run_dir, "failed", message=failure_message(error))
+        if isinstance(error, KeyboardInterrupt):
+            return 130
+        return 1
+
+
+def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
+    from transformers import Trainer, TrainingArguments
+
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_model(config)
+    train_set, eval_set, notes = prepare(config, tokenizer)
+    for note in notes:
+        append_event(run_dir, "note", message=note)
+    arguments = TrainingArguments(
+        output_dir=str(run_dir / CHECKPOINTS), max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_steps, lr_scheduler_type="cosine", logging_steps=1,
+        eval_strategy="steps", eval_steps=config.eval_every, save_strategy="steps", save_steps=config.save_every,
+        save_total_limit=2, save_only_model=False, report_to=[], seed=config.seed, disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(), dataloader_pin_memory=False,
+        remove_unused_columns=False)
+    callback = make_callback(run_dir, config, tokenizer)
+    trainer = Trainer(model=model, args=arguments, train_dataset=train_set, eval_dataset=eval_set,
+                      data_collator=collate(tokenizer.pad_token_id or 0), callbacks=[callback])
+    trainer.train(resume_from_checkpoint=_last_checkpoint(run_dir) if resume else None)
+    adapter = run_dir / ADAPTER
+    if callback.nan_step is not None:
+        raise PlaygroundError(f"The loss became NaN at step {callback.nan_step}: the learning rate "
+                              f"({config.learning_rate}) is probably too high. The last checkpoint is kept.")
+    if is_main_process():
+        trainer.model.save_pretrained(str(adapter))
+        tokenizer.save_pretrained(str(adapter))
+        kind = "cancelled" if callback.stopped else "finished"
+        message = (f"Stopped at step {trainer.state.global_step}; adapter saved." if callback.stopped
+                   else f"Finished {trainer.state.global_step} steps; adapter saved.")
+        append_event(run_dir, kind, message=message, adapter=str(adapter), step=trainer.state.global_step)
+    return 0
+
+
+def _last_checkpoint(run_dir: Path) -> str | None:
+    checkpoints = sorted((run_dir / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    if not checkpoints:
+        raise PlaygroundError("No checkpoint to resume from in this run.")
+    return str(checkpoints[-1])
+
+
+def failure_message(error: BaseException) -> str:
+    """A sentence for the page: what happened, and what to try."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(error).lower():
+        return ("Out of memory: lower batch_size or max_seq_length, or use QLoRA. Checkpoints saved so far "
+                "are kept.")
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "The disk is full: saving failed. Free some space; checkpoints saved so far are kept."
+    if isinstance(error, KeyboardInterrupt):
+        return "Interrupted."
+    if isinstance(error, PlaygroundError):
+        return str(error)
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:400] if text else ''}"
