@@ -15,6 +15,7 @@ BENCHMARKS = {
     "generate": "playground.bench.generate_bench",
     "quant": "playground.bench.quant_bench",
     "rag": "playground.bench.rag_bench",
+    "finetune": "playground.bench.finetune_bench",
 }
 
 

@@ -184,8 +184,16 @@ def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
         kind = "cancelled" if callback.stopped else "finished"
         message = (f"Stopped at step {trainer.state.global_step}; adapter saved." if callback.stopped
                    else f"Finished {trainer.state.global_step} steps; adapter saved.")
-        append_event(run_dir, kind, message=message, adapter=str(adapter), step=trainer.state.global_step)
+        append_event(run_dir, kind, message=message, adapter=str(adapter), step=trainer.state.global_step,
+                     peak_rss_mb=peak_rss_mb())
     return 0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _last_checkpoint(run_dir: Path) -> str | None:

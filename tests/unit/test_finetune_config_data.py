@@ -51,7 +51,8 @@ def test_dataset_problems_name_their_lines(tmp_path):
         load_pairs(FinetuneConfig(dataset=mapped.dataset))
     broken = rows + '{"q": "x", "a": ""}\n{"q": "", "a": "y"}\n'
     with pytest.raises(InvalidInputError, match=r"empty prompt or response on line\(s\) 21, 22"):
-        load_pairs(FinetuneConfig(dataset=write(tmp_path, "gaps.jsonl", broken), prompt_column="q", response_column="a"))
+        load_pairs(FinetuneConfig(dataset=write(tmp_path, "gaps.jsonl", broken), prompt_column="q",
+                                  response_column="a"))
     with pytest.raises(InvalidInputError, match="line 2: not valid JSON"):
         load_pairs(FinetuneConfig(dataset=write(tmp_path, "bad.jsonl", '{"prompt": "a", "response": "b"}\n{oops\n')))
     with pytest.raises(InvalidInputError, match="has 3 rows: at least 17"):
