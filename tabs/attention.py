@@ -153,9 +153,13 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                       outputs=[notice, layer, head, pin, overview_plot,
                                pinned_plot, rollout_plot, causal_plot, encoder_plot],
                       api_visibility="undocumented", show_progress="minimal")
-    # The head figures are drawn by a chained step that reads the sliders when it runs.
+    # The head figures are drawn by a chained step that reads the sliders when it runs. The chained
+    # step and the sliders' own step share one queue of width 1, so they finish in the order they
+    # were asked: a late chained draw (layer 0) can no longer land after the user's (layer 12).
+    # Each draw is a cached lookup plus one figure, so one at a time costs little.
     head_views = dict(fn=show_head, inputs=[*base, layer, head], outputs=[head_plot, layer_plot],
-                      api_visibility="undocumented", show_progress="hidden")
+                      api_visibility="undocumented", show_progress="hidden",
+                      concurrency_id="attention-head-draw", concurrency_limit=1)
     for trigger in (text.change, model.change, max_tokens.release):
         trigger(trigger_mode="always_last", **everything).then(**head_views)
     for slider in (layer, head):
