@@ -21,6 +21,10 @@ from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer
 from tabs.common import ASSETS
 
 TITLE = "LLM Playground"
+TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),
+        ("Prompt lab", "prompt-lab", prompt_lab), ("Quantization", "quantization", quantization),
+        ("Fine-tuning", "finetune", finetune), ("RAG", "rag", rag))
+"""Title, id and module of each tab, in page order; a module's ``build(ws, app)`` lays it out."""
 
 
 def build_app(ws: Workspace | None = None) -> gr.Blocks:
@@ -29,18 +33,9 @@ def build_app(ws: Workspace | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         gr.Markdown(f"# {TITLE}\nSee, poke and teach how large language models work. "
                     f"Default model: `{ws.settings.default_model}`.")
-        with gr.Tab("Tokenizer", id="tokenizer"):
-            tokenizer.build(ws, app)
-        with gr.Tab("Attention", id="attention"):
-            attention.build(ws, app)
-        with gr.Tab("Prompt lab", id="prompt-lab"):
-            prompt_lab.build(ws, app)
-        with gr.Tab("Quantization", id="quantization"):
-            quantization.build(ws, app)
-        with gr.Tab("Fine-tuning", id="finetune"):
-            finetune.build(ws, app)
-        with gr.Tab("RAG", id="rag"):
-            rag.build(ws, app)
+        for title, tab_id, module in TABS:
+            with gr.Tab(title, id=tab_id):
+                module.build(ws, app)
     app.queue(default_concurrency_limit=4, max_size=256)
     return app
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.typing import set_number
+
 pytestmark = pytest.mark.e2e
 
 
-def set_number(page, elem_id: str, value: int) -> None:
-    """Type a value into a slider's number box, as a user would."""
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_heatmap_appears_and_follows_layer_and_head(page):

@@ -7,13 +7,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.typing import set_number as enter_number
+
 pytestmark = pytest.mark.e2e
 
 
 def set_number(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input")
-    box.fill(str(value))
-    box.press("Tab")
+    enter_number(page, elem_id, value, field="input", key="Tab")
 
 
 def test_start_watch_and_stop_a_run(page):

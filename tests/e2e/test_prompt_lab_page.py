@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.typing import set_number
+
 pytestmark = pytest.mark.e2e
 
 
@@ -85,16 +87,10 @@ def test_a_malformed_upload_is_a_clear_message(page, tmp_path: Path):
     expect(page.get_by_text("broken.jsonl, line 2: not valid JSON").first).to_be_visible(timeout=30_000)
 
 
-def set_slider(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
-
-
 def test_stop_ends_a_long_generation(page):
     open_lab(page)
     page.get_by_text("Sampling settings").click()
-    set_slider(page, "gen-max-new", 600)
+    set_number(page, "gen-max-new", 600)
     page.locator("#gen-stop textarea").fill("")
     page.click("#pl-generate")
     tokens = page.locator("#pl-output .gen-tok")
@@ -109,7 +105,7 @@ def test_stop_ends_a_long_generation(page):
 def test_self_consistency_votes(page):
     open_lab(page)
     page.get_by_text("Sampling settings").click()
-    set_slider(page, "gen-max-new", 12)
+    set_number(page, "gen-max-new", 12)
     page.locator("#pl-technique input").click()
     page.get_by_role("option", name="Self-consistency (5 paths, majority vote)").click()
     expect(page.locator("#gen-stop textarea")).to_have_value("\\nReview:", timeout=10_000)
