@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from playground.errors import InvalidInputError, PlaygroundError
@@ -55,7 +55,6 @@ class Comparison:
     settings: SamplingSettings
     queue_position: int = 0
     chat: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -63,7 +62,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"settings": self.settings.to_dict(), "chat_template": self.chat,
-                "variants": [run.to_dict(with_tokens=True) for run in self.runs], **self.extra}
+                "variants": [run.to_dict(with_tokens=True) for run in self.runs]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)

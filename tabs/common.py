@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,3 +78,19 @@ def split_names(text: str | None) -> list[str]:
         if name and name not in names:
             names.append(name)
     return names
+
+
+def export_file(data: dict[str, Any] | None, stem: str) -> str:
+    """A JSON file for the user to download (Gradio serves it from its own cache)."""
+    if not data:
+        raise gr.Error("Nothing to export yet: run something first.")
+    folder = Path(tempfile.mkdtemp(prefix="playground-export-"))
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return str(path)
+
+
+def wire_export(button: gr.Button, state: gr.State, target: gr.File, stem: str) -> None:
+    """A button that turns the JSON in ``state`` into a downloadable ``<stem>.json`` in ``target``."""
+    button.click(friendly_errors(lambda data: gr.File(export_file(data, stem), visible=True)), state, target,
+                 api_visibility="undocumented")

@@ -7,7 +7,6 @@ Endpoints: ``/finetune_start`` (config) -> {run_id}; ``/finetune_status`` (run_i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -232,6 +231,3 @@ def register_api(ws: Workspace) -> None:
     gr.api(finetune_cancel, api_name="finetune_cancel")
     gr.api(finetune_runs, api_name="finetune_runs")
 
-
-def adapter_dir(ws: Workspace, run_id: str) -> Path:
-    return ws.finetune.run_dir(run_id) / "adapter"

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from playground import prompts
 from playground.compare import MAX_VARIANTS, Comparison, Variant, compare
 from playground.workspace import Workspace
 from tabs import generation_view
-from tabs.common import friendly_errors
+from tabs.common import friendly_errors, wire_export
 from tabs.prompt_fields import PromptFields, render_fields
 from tabs.sampling_controls import GENERATION_CONCURRENCY, GENERATION_QUEUE, SamplingControls, to_settings
 
@@ -31,16 +29,6 @@ def summary_rows(state: Comparison) -> list[list[Any]]:
                      round(first * 1000) if first else None, round(speed, 1) if speed else None,
                      data["seconds"], run.error or data.get("finish_reason") or "running"])
     return rows
-
-
-def export_file(data: dict[str, Any] | None, stem: str) -> str:
-    """A JSON file for the user to download (Gradio serves it from its own cache)."""
-    if not data:
-        raise gr.Error("Nothing to export yet: run something first.")
-    folder = Path(tempfile.mkdtemp(prefix="playground-export-"))
-    path = folder / f"{stem}.json"
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return str(path)
 
 
 def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
@@ -99,16 +87,13 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_compare")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "comparison"), visible=True)),
-                        last, exported, api_visibility="undocumented")
+    wire_export(export_button, last, exported, "comparison")
 
 
 @friendly_errors
 def fill_from_technique(technique_name: str, task_name: str, instruction: str, input_text: str,
                         examples: Any) -> str:
     """The technique's own template and system text for the lab's task and input."""
-    from playground import prompts
-
     technique = prompts.technique(technique_name)
     rendered = render_fields(task_name, technique_name, instruction, input_text, examples,
                              technique.system, technique.template)

@@ -11,8 +11,7 @@ import plotly.graph_objects as go
 from playground import prompts
 from playground.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
 from playground.workspace import Workspace
-from tabs.common import friendly_errors
-from tabs.prompt_compare import export_file
+from tabs.common import friendly_errors, wire_export
 from tabs.sampling_controls import GENERATION_CONCURRENCY, GENERATION_QUEUE, SamplingControls, to_settings
 
 UPLOAD = "upload"
@@ -118,5 +117,4 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_evaluate")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "evaluation"), visible=True)),
-                        last, exported, api_visibility="undocumented")
+    wire_export(export_button, last, exported, "evaluation")

@@ -18,8 +18,7 @@ from playground.quant_demo import weight_demo
 from playground.quantization import available_methods
 from playground.workspace import Workspace
 from tabs import quant_view
-from tabs.common import friendly_errors, read_asset
-from tabs.prompt_compare import export_file
+from tabs.common import friendly_errors, read_asset, wire_export
 
 DEFAULT_PROMPT = "Explain what a lighthouse does, in two sentences."
 DEFAULT_METHODS = ("fp32", "bf16", "bnb-int8", "torchao-int8", "bnb-nf4")
@@ -92,8 +91,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                              api_name="quantization_page_compare", concurrency_limit=4,
                              concurrency_id="quantization", show_progress="minimal")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    export_button.click(friendly_errors(lambda data: gr.File(export_file(data, "quantization"), visible=True)),
-                        last, exported, api_visibility="undocumented")
+    wire_export(export_button, last, exported, "quantization")
     register_api(ws)
 
 

@@ -116,8 +116,8 @@ class JobRunner:
     def status(self, run_id: str) -> RunSummary:
         folder = self.run_dir(run_id)
         summary = summarize(run_id, read_events(folder))
-        config = FinetuneConfig.load(folder / "config.json")
-        summary.max_steps = summary.max_steps or config.max_steps
+        if not summary.max_steps:  # before the worker's "started" event (the page polls this often)
+            summary.max_steps = FinetuneConfig.load(folder / "config.json").max_steps
         if summary.status not in TERMINAL and not self._worker_alive(run_id, folder):
             if (folder / PID_FILE).exists() and time.time() - (folder / PID_FILE).stat().st_mtime > 2:
                 summary.status = "failed"
