@@ -14,36 +14,72 @@ from pathlib import Path
 import gradio as gr
 
 from playground.errors import UnknownModelError
+from playground.hardware import describe
 from playground.models import resolve
 from playground.settings import Settings
 from playground.workspace import Workspace
-from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer
+from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer, zerogpu
 from tabs.common import ASSETS
 
 TITLE = "LLM Playground"
+TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python code runs on this server "
+                             "when it loads. Load only models you trust.")
 TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),
         ("Prompt lab", "prompt-lab", prompt_lab), ("Quantization", "quantization", quantization),
         ("Fine-tuning", "finetune", finetune), ("RAG", "rag", rag))
 """Title, id and module of each tab, in page order; a module's ``build(ws, app)`` lays it out."""
 
 
+def header_markdown(settings: Settings) -> str:
+    """Title, default model, hardware, and the warnings an operator's choices call for."""
+    lines = [f"# {TITLE}", "See, poke and teach how large language models work. "
+             f"Default model: `{settings.default_model}` · running on {describe(settings.device)}."]
+    if settings.demo:
+        lines.append(f"Demo mode: fine-tuning jobs are capped at {settings.limits.train_steps} steps and uploads at "
+                     f"{settings.limits.upload_mb} MB.")
+    if settings.trust_remote_code:
+        lines.append(f"⚠️ **{TRUST_REMOTE_CODE_WARNING}**")
+    return "\n\n".join(lines)
+
+
 def build_app(ws: Workspace | None = None) -> gr.Blocks:
     """The whole app; every tab shares ``ws`` (models loaded once, behind locks)."""
     ws = ws or Workspace.create()
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        gr.Markdown(f"# {TITLE}\nSee, poke and teach how large language models work. "
-                    f"Default model: `{ws.settings.default_model}`.")
+        gr.Markdown(header_markdown(ws.settings), elem_id="app-header")
         for title, tab_id, module in TABS:
             with gr.Tab(title, id=tab_id):
                 module.build(ws, app)
     app.queue(default_concurrency_limit=4, max_size=256)
+    zerogpu.attach(app)
     return app
 
 
-def launch_options() -> dict:
-    """Arguments for ``launch`` that Gradio 6 no longer takes in ``Blocks``."""
-    return {"css": (ASSETS / "style.css").read_text(encoding="utf-8"),
-            "theme": gr.themes.Soft(primary_hue="indigo")}
+def launch_options(settings: Settings | None = None) -> dict:
+    """Arguments for ``launch``: look (which Gradio 6 no longer takes in ``Blocks``), upload cap, password."""
+    settings = settings or Settings.from_env()
+    options = {"css": (ASSETS / "style.css").read_text(encoding="utf-8"),
+               "theme": gr.themes.Soft(primary_hue="indigo"),
+               "max_file_size": settings.limits.upload_bytes}
+    credentials = auth_from_env()
+    if credentials:
+        options["auth"] = credentials
+        options["auth_message"] = "This LLM Playground is password-protected: ask your teacher for the login."
+    return options
+
+
+def auth_from_env() -> list[tuple[str, str]] | None:
+    """``PLAYGROUND_AUTH="user:password[,user2:password2]"``: Gradio's login page for a classroom server."""
+    raw = os.environ.get("PLAYGROUND_AUTH", "").strip()
+    if not raw:
+        return None
+    pairs = []
+    for entry in raw.split(","):
+        user, separator, password = entry.strip().partition(":")
+        if not separator or not user or not password:
+            raise SystemExit("PLAYGROUND_AUTH must look like 'user:password' (several separated by commas).")
+        pairs.append((user, password))
+    return pairs
 
 
 def _env(*names: str, default: str) -> str:
@@ -64,23 +100,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "a Hub id or a local folder (env PLAYGROUND_MODEL)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where prepared models are kept (env PLAYGROUND_CACHE)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let Hub models run their own Python code (env PLAYGROUND_TRUST_REMOTE_CODE=1); "
+                             "only for models you trust")
+    parser.add_argument("--demo", action="store_true",
+                        help="demo mode for a shared server: caps training steps and upload sizes, and no "
+                             "server folders as models or datasets (env PLAYGROUND_DEMO=1)")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's settings with the command line's choices on top."""
     settings = Settings.from_env()
     if args.model:
         settings = replace(settings, default_model=args.model)
     if args.cache_dir:
         settings = replace(settings, cache_dir=args.cache_dir)
+    if args.trust_remote_code:
+        settings = replace(settings, trust_remote_code=True)
+    if args.demo:
+        settings = replace(settings, demo=True, local_paths=False)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    settings = settings_from(args)
+    if settings.trust_remote_code:
+        logging.getLogger("playground").warning(TRUST_REMOTE_CODE_WARNING)
     try:
         resolve(settings.default_model, settings)  # checks the name; loads no weights
     except UnknownModelError as error:
         raise SystemExit(f"--model {settings.default_model!r}: {error}") from error
     app = build_app(Workspace.create(settings))
-    app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options())
+    app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(settings))
 
 
 if __name__ == "__main__":

@@ -138,13 +138,13 @@ class AttentionExplorer:
         all_tokens = self.tokenizers.get(model_name, progress).encode(text)
         tokens = truncate(all_tokens, max_tokens)
         model = self.eager_model(model_name, progress)
-        ids = torch.tensor([[token.id for token in tokens]])
+        ids = torch.tensor([[token.id for token in tokens]], device=model.device)
         with torch.inference_mode():
             output = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
         if not output.attentions or output.attentions[0] is None:
             raise PlaygroundError(f"{model_name} returned no attention weights (its attention "
                                   "implementation does not expose them).")
-        weights = torch.stack([layer[0] for layer in output.attentions]).float().numpy()
+        weights = torch.stack([layer[0] for layer in output.attentions]).float().cpu().numpy()
         return AttentionMaps(model_name, self.kind(model_name), tuple(labels_for(tokens, text)),
                              weights, len(all_tokens))
 

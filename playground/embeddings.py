@@ -51,8 +51,9 @@ class Embedder:
         tokenizer = self.store.hf_tokenizer(self.model)
         encoder = self.store.encoder(self.model)
         batch = tokenizer(texts, padding=True, truncation=True, max_length=MAX_WORD_PIECES, return_tensors="pt")
+        batch = batch.to(encoder.device)
         with torch.inference_mode():
             hidden = encoder(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).float()
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1).numpy().astype(np.float32)
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy().astype(np.float32)

@@ -15,3 +15,9 @@ class UnknownModelError(PlaygroundError):
 
 class InvalidInputError(PlaygroundError):
     """Input the library refuses (too long, malformed, out of range)."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Host ``MemoryError``, ``torch.OutOfMemoryError`` (CUDA) or an allocator's "out of memory" text."""
+    return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+            or "out of memory" in str(error).lower())

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from playground import embedded
 from playground.embedded import ProgressFn
-from playground.errors import PlaygroundError, UnknownModelError
+from playground.errors import PlaygroundError, UnknownModelError, is_out_of_memory
 from playground.keyed_cache import KeyedCache
 from playground.settings import Settings
 
@@ -79,6 +79,12 @@ def _is_folder(name: str) -> bool:
         return False
 
 
+def _made_here(name: str, settings: Settings) -> bool:
+    """A folder the app wrote itself (a merged fine-tune under the runs or cache folder)."""
+    folder = Path(name).expanduser().resolve()
+    return any(folder.is_relative_to(root.resolve()) for root in (settings.runs_dir, settings.cache_dir))
+
+
 def embedded_source(spec: ModelSpec, settings: Settings, part: Literal["tokenizer", "model"],
                     progress: ProgressFn | None = None) -> ModelSource:
     """The local folder of an embedded model, preparing it first if needed."""
@@ -104,6 +110,9 @@ def resolve(name: str, settings: Settings, part: Literal["tokenizer", "model"] =
     if cleaned in EMBEDDED_MODELS:
         return embedded_source(EMBEDDED_MODELS[cleaned], settings, part, progress)
     if _is_folder(cleaned):
+        if not (settings.local_paths or cleaned == settings.default_model or _made_here(cleaned, settings)):
+            raise UnknownModelError(f"'{cleaned}' is a folder on the server, and this shared server does not "
+                                    "load models from its own folders: use an embedded model or a Hub id.")
         folder = Path(cleaned).expanduser()
         return ModelSource(cleaned, str(folder.resolve()), "local")
     if cleaned.startswith((".", "/", "~")) or not _HUB_ID.match(cleaned):
@@ -145,6 +154,9 @@ def _folder_reason(folder: Path, error: Exception) -> str:
 
 
 def _short_reason(error: Exception) -> str:
+    if is_out_of_memory(error):
+        return ("out of memory while loading it: pick a smaller model, a quantized variant, or free memory "
+                "(the app keeps serving; nothing half-loaded is kept)")
     text = str(error).strip().splitlines()
     first = text[0] if text else type(error).__name__
     lowered = str(error).lower()
@@ -223,7 +235,7 @@ class ModelStore:
         """
 
         def load() -> Any:
-            return self._load_now(kind, name, part, progress, **kwargs)
+            return self._place(self._load_now(kind, name, part, progress, **kwargs))
 
         variant = tuple(str(value) for value in kwargs.values())
         return self.get_or_load((kind, name.strip(), *variant), load)
@@ -243,6 +255,14 @@ class ModelStore:
             except Exception as error:  # transformers raises many types; all mean "not loadable"
                 raise load_error(source, self.settings, error) from error
         return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+
+    def _place(self, loaded: Any) -> Any:
+        """Move a shared model to the app's device (the GPU when there is one); tokenizers stay put."""
+        import torch
+
+        if isinstance(loaded, torch.nn.Module) and self.settings.device != "cpu":
+            return loaded.to(self.settings.device)
+        return loaded
 
     def private_causal_lm(self, name: str, **kwargs: Any) -> Any:
         """A fresh causal LM that no one else holds (a quantized copy, say): not cached, so it

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from playground.errors import InvalidInputError, PlaygroundError
+from playground.errors import InvalidInputError, PlaygroundError, is_out_of_memory
 from playground.generation import Generation, GenerationEngine, PreparedPrompt, decode_with
 from playground.iterutil import last
 from playground.keyed_cache import LRUCache
@@ -163,7 +163,7 @@ class QuantLab:
             row.first_difference = first_difference(reference.output_ids, row.output_ids)
             row.status, row.step = "done", ""
         except Exception as error:  # noqa: BLE001 - one method failing must not end the comparison
-            if not isinstance(error, (PlaygroundError, MemoryError)):
+            if not isinstance(error, PlaygroundError) and not is_out_of_memory(error):
                 log.warning("quantization method %s failed", row.method, exc_info=True)
             row.status, row.step, row.error = "failed", "", _failure(error)
         finally:
@@ -200,6 +200,6 @@ class QuantLab:
 
 def _failure(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if isinstance(error, MemoryError) or "out of memory" in text.lower():
+    if is_out_of_memory(error):
         return "Out of memory while loading or running this method; the other rows are unaffected."
     return f"{type(error).__name__}: {text[:300]}"

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from playground.hardware import detect_device
+
 DEFAULT_CAUSAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER_MODEL = "minilm-l6"
 
@@ -33,6 +35,22 @@ def default_cache_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Caps that keep one shared server usable for everyone (a class, a public Space)."""
+
+    upload_mb: int = 10
+    train_steps: int = 100_000
+
+    @property
+    def upload_bytes(self) -> int:
+        return self.upload_mb * 1024 * 1024
+
+
+DEMO_LIMITS = Limits(upload_mb=2, train_steps=60)
+"""``PLAYGROUND_DEMO=1``: a minute or two of CPU training per job, small uploads."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Immutable configuration; build one with :meth:`from_env` and pass it around."""
 
@@ -41,6 +59,16 @@ class Settings:
     offline: bool = False
     trust_remote_code: bool = False
     runs_dir_override: Path | None = None
+    device: str = "cpu"
+    """Where the shared models run: ``cuda`` when a GPU is found (``PLAYGROUND_DEVICE`` overrides)."""
+    demo: bool = False
+    local_paths: bool = True
+    """Whether users may name server folders and files as models or datasets. On for a laptop;
+    off by default on a Space or in demo mode, where the server's files are not the users'."""
+
+    @property
+    def limits(self) -> Limits:
+        return DEMO_LIMITS if self.demo else Limits()
 
     @property
     def runs_dir(self) -> Path:
@@ -49,11 +77,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
+        demo = _env_flag("PLAYGROUND_DEMO")
+        shared = demo or bool(os.environ.get("SPACE_ID"))
+        local_paths = os.environ.get("PLAYGROUND_LOCAL_PATHS")
         settings = cls(
             cache_dir=default_cache_dir(),
             default_model=os.environ.get("PLAYGROUND_MODEL", DEFAULT_CAUSAL_MODEL),
             offline=_env_flag("HF_HUB_OFFLINE") or _env_flag("PLAYGROUND_OFFLINE"),
             trust_remote_code=_env_flag("PLAYGROUND_TRUST_REMOTE_CODE"),
             runs_dir_override=Path(os.environ["PLAYGROUND_RUNS"]) if os.environ.get("PLAYGROUND_RUNS") else None,
+            device=detect_device(),
+            demo=demo,
+            local_paths=not shared if local_paths is None else _env_flag("PLAYGROUND_LOCAL_PATHS"),
         )
         return replace(settings, **overrides) if overrides else settings

@@ -39,5 +39,6 @@ class Workspace:
         return cls(settings=settings, store=store, tokenizers=tokenizers,
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
                    quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)),
-                   finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer),
+                   finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
+                                    local_paths=settings.local_paths),
                    adapters=AdapterModels(store))

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from playground.embedded import ProgressFn
-from playground.errors import PlaygroundError
+from playground.errors import PlaygroundError, is_out_of_memory
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -29,8 +29,8 @@ def as_user_error(error: BaseException) -> gr.Error:
         return error
     if isinstance(error, PlaygroundError):
         return gr.Error(str(error))
-    if isinstance(error, MemoryError):
-        return gr.Error("Out of memory: try a shorter input or a smaller model.")
+    if is_out_of_memory(error):
+        return gr.Error("Out of memory: try a shorter input or a smaller model. The app is still running.")
     log.exception("unexpected error in a handler")
     return gr.Error(f"Unexpected error ({type(error).__name__}): {error}. The app is still running.")
 
@@ -58,6 +58,20 @@ def friendly_errors(fn: F) -> F:
             raise as_user_error(error) from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def uploaded_path(item: Any) -> str | None:
+    """The server-side path of an uploaded file, whether Gradio hands over a path or a FileData dict."""
+    if item is None:
+        return None
+    path = item.get("path") if isinstance(item, dict) else getattr(item, "path", item)
+    return str(path) if path else None
+
+
+def uploaded_name(item: Any) -> str:
+    """The name the user's file had on their machine (Gradio stores uploads under other names)."""
+    original = item.get("orig_name") if isinstance(item, dict) else getattr(item, "orig_name", None)
+    return original or Path(str(uploaded_path(item))).name
 
 
 def progress_callback(progress: gr.Progress | None) -> ProgressFn | None:

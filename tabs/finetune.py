@@ -18,13 +18,20 @@ from playground.finetune.estimate import estimate
 from playground.quantization import current_device
 from playground.workspace import Workspace
 from tabs import finetune_plots as plots
-from tabs.common import friendly_errors, read_asset
+from tabs.common import friendly_errors, read_asset, uploaded_path
 from tabs.finetune_after import build_after
 
 UPLOAD = "upload"
 FORM_FIELDS = ("method", "max_steps", "learning_rate", "batch_size", "max_seq_length", "lora_r", "lora_alpha",
                "lora_dropout", "target_modules", "eval_every", "save_every")
 RUN_HEADERS = ["Run", "Status", "Step", "Last loss", "Last eval loss", "Message"]
+STATUS_ICONS = {"running": "⏳", "finished": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+
+
+def runs_fingerprint(runs: list[Any], *controls: Any) -> str:
+    """What the page shows, in brief: a poll that finds it unchanged sends nothing to the browser."""
+    return repr([(r.run_id, r.status, r.step, len(r.losses), len(r.eval_losses), r.message) for r in runs]
+                + [controls])
 
 
 def status_markdown(summary: Any) -> str:
@@ -32,7 +39,7 @@ def status_markdown(summary: Any) -> str:
         return "No run yet: choose settings and press **Start**."
     eta = f" · about {summary.eta_seconds / 60:.1f} min left" if summary.eta_seconds else ""
     pace = f" · {summary.seconds_per_step:.1f} s/step" if summary.seconds_per_step else ""
-    icon = {"running": "⏳", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}.get(summary.status, "⏳")
+    icon = STATUS_ICONS.get(summary.status, "⏳")
     message = f"<br>{summary.message}" if summary.message else ""
     return (f"{icon} **{summary.run_id}**: {summary.status} · step {summary.step} of {summary.max_steps}"
             f"{pace}{eta}{message}")
@@ -145,7 +152,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def start(*values: Any) -> tuple[Any, str]:
-        run_id = runner.start(config_from(*values))
+        uploaded = values[2] if values[1] == UPLOAD else None
+        run_id = runner.start(config_from(*values), dataset_file=uploaded)
         return gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id), f"⏳ Started {run_id}."
 
     @friendly_errors
@@ -161,8 +169,13 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         runner.start(FinetuneConfig(), resume=run_id)
         return gr.Dropdown(value=run_id), f"⏳ Resuming {run_id}."
 
-    def refresh(run_id: str | None, log: bool, weight: float, chosen: list[str] | None) -> tuple[Any, ...]:
+    def refresh(run_id: str | None, log: bool, weight: float, chosen: list[str] | None,
+                seen: str | None = None) -> tuple[Any, ...]:
+        """Redraw the run, its curves and the history; on a timer tick, only if something changed."""
         runs = runner.runs()
+        mark = runs_fingerprint(runs, run_id, log, weight, chosen)
+        if mark == seen:
+            return (*[gr.skip()] * len(outputs), mark)
         ids = [r.run_id for r in runs]
         current = run_id if run_id in ids else (ids[0] if ids else None)
         summary = next((r for r in runs if r.run_id == current), None)
@@ -173,7 +186,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 plots.loss_figure([summary] if summary else [], log, weight), plots.schedule_figure(summary),
                 probe_rows(summary), run_rows(runs), gr.Dropdown(choices=ids),
                 plots.loss_figure(picked, log, weight) if picked else go.Figure(),
-                gr.Dataframe(value=diff_rows, headers=["Setting", *configs] if configs else ["Setting", "Runs…"]))
+                gr.Dataframe(value=diff_rows, headers=["Setting", *configs] if configs else ["Setting", "Runs…"]),
+                mark)
 
     def apply_preset(name: str) -> list[Any]:
         chosen = {**FinetuneConfig().to_dict(), **PRESETS[name]}
@@ -182,6 +196,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return [chosen[key] if key != "target_modules" else target for key in FORM_FIELDS]
 
     outputs = [run_choice, status, loss_plot, schedule_plot, probes, history, compare_runs, overlay, diff]
+    shown = gr.State(None)  # this page's last fingerprint: ticks that change nothing send nothing
     refresh_inputs = [run_choice, log_scale, smoothing, compare_runs]
     undocumented = dict(api_visibility="undocumented")
     preset.change(apply_preset, preset, form, **undocumented)
@@ -192,11 +207,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     start_button.click(start, inputs, [run_choice, status], api_name="finetune_page_start", **undocumented)
     stop_button.click(stop, run_choice, status, api_name="finetune_page_stop", **undocumented)
     resume_button.click(resume, run_choice, [run_choice, status], api_name="finetune_page_resume", **undocumented)
-    timer.tick(refresh, refresh_inputs, outputs, show_progress="hidden", api_name="finetune_page_poll",
-               **undocumented)
+    timer.tick(refresh, [*refresh_inputs, shown], [*outputs, shown], show_progress="hidden",
+               api_name="finetune_page_poll", **undocumented)
     for control in (run_choice, log_scale, smoothing, compare_runs):
-        control.change(refresh, refresh_inputs, outputs, show_progress="hidden", **undocumented)
-    app.load(refresh, refresh_inputs, outputs, **undocumented)
+        control.change(refresh, refresh_inputs, [*outputs, shown], show_progress="hidden", **undocumented)
+    app.load(refresh, refresh_inputs, [*outputs, shown], **undocumented)
     app.load(show_estimate, inputs, estimate_box, **undocumented)
     register_api(ws)
 
@@ -205,14 +220,22 @@ def register_api(ws: Workspace) -> None:
     runner = ws.finetune
 
     @friendly_errors
-    def finetune_start(config: dict) -> dict:
+    def finetune_start(config: dict, dataset_file: gr.FileData | None = None) -> dict:
         """Start a LoRA/QLoRA job from a config dict (see playground/finetune/config.py for the keys;
-        missing keys take their defaults). Refused with a message while another job runs."""
-        return {"run_id": runner.start(FinetuneConfig.from_dict(dict(config or {})))}
+        missing keys take their defaults), optionally on an uploaded JSONL/CSV file (``handle_file``).
+        Refused with a message while another job runs."""
+        uploaded = uploaded_path(dataset_file)
+        return {"run_id": runner.start(FinetuneConfig.from_dict(dict(config or {})), dataset_file=uploaded)}
+
+    @friendly_errors
+    def finetune_resume(run_id: str) -> dict:
+        """Continue a run (interrupted, failed or stopped) from its last checkpoint; returns its status."""
+        runner.start(FinetuneConfig(), resume=run_id)
+        return runner.status(run_id).to_dict()
 
     @friendly_errors
     def finetune_status(run_id: str) -> dict:
-        """status (queued, running, finished, failed, cancelled), step, max_steps, losses [[step, loss]],
+        """status (queued, running, finished, failed, cancelled, interrupted), step, max_steps, losses [[step, loss]],
         eval_losses, learning_rates, grad_norms, probes, checkpoints, adapter, message, eta_seconds."""
         return runner.status(run_id).to_dict()
 
@@ -229,5 +252,6 @@ def register_api(ws: Workspace) -> None:
     gr.api(finetune_start, api_name="finetune_start")
     gr.api(finetune_status, api_name="finetune_status")
     gr.api(finetune_cancel, api_name="finetune_cancel")
+    gr.api(finetune_resume, api_name="finetune_resume")
     gr.api(finetune_runs, api_name="finetune_runs")
 

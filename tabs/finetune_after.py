@@ -80,5 +80,5 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
     try_button.click(try_both, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)
     download_button.click(download, run_choice, exported, **hidden)
     merge_button.click(merge_run, run_choice, merged, **hidden)
-    push_button.click(push, [run_choice, repo_id, token], pushed, **hidden)
+    push_button.click(push, [run_choice, repo_id, token], pushed, api_name="finetune_page_push", **hidden)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -32,7 +31,7 @@ from playground.sampling import SamplingSettings
 from playground.vector_index import Document, Hit
 from playground.workspace import Workspace
 from tabs import generation_view
-from tabs.common import friendly_errors, read_asset
+from tabs.common import friendly_errors, read_asset, uploaded_name, uploaded_path
 from tabs.sampling_controls import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
@@ -48,10 +47,8 @@ def owner_of(request: gr.Request | None) -> str:
 def gather(include_shipped: bool, files: list[Any] | None, pasted: str | None) -> list[Document]:
     documents = shipped_documents() if include_shipped else []
     for item in files or []:
-        path = item.get("path") if isinstance(item, dict) else item
-        name = (item.get("orig_name") if isinstance(item, dict) else None) or Path(str(path)).name
-        document = read_upload(path)
-        documents.append(Document(name, document.text))
+        document = read_upload(uploaded_path(item))
+        documents.append(Document(uploaded_name(item), document.text))
     if pasted and pasted.strip():
         documents.append(text_document(pasted, "pasted text"))
     if len(documents) > MAX_DOCUMENTS:

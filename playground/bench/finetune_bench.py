@@ -18,7 +18,7 @@ from playground.bench import machine_line
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import prepare
 from playground.finetune.events import read_events
-from playground.finetune.runner import JobRunner
+from playground.finetune.runner import ENDED, JobRunner
 from playground.finetune.train import collate, load_model
 from playground.models import ModelStore
 from playground.settings import Settings
@@ -40,7 +40,7 @@ def job_row(config: FinetuneConfig, runs: Path, store: ModelStore) -> dict[str, 
                           and e["event"] == "step")
             delays.append(time.time() - logged)
         seen = len(summary.losses)
-        if summary.status in ("finished", "failed", "cancelled"):
+        if summary.status in ENDED:
             break
         time.sleep(0.05)
     if summary.status != "finished":

@@ -37,13 +37,26 @@ def _records(dataset: str) -> tuple[list[Record], str]:
     """Rows from a shipped name, a local file, or (with a network) a Hub dataset's first JSONL/CSV."""
     if dataset in shipped_datasets():
         return read_records(SHIPPED / f"{dataset}.jsonl"), f"{dataset}.jsonl"
-    path = Path(dataset).expanduser()
+    try:
+        path = Path(dataset).expanduser()
+    except (RuntimeError, ValueError):  # "~name" of no user, or "~" with a NUL: not a local file then
+        path = Path(dataset)
     if path.is_file():
         return read_records(path), path.name
     if "/" in dataset and not dataset.startswith((".", "/", "~")):
         return read_records(_hub_file(dataset)), dataset
     raise InvalidInputError(f"Dataset '{dataset}' is not a shipped one ({', '.join(shipped_datasets())}), not a "
                             "file, and not a Hub dataset id (owner/name).")
+
+
+def names_server_file(dataset: str) -> bool:
+    """Whether ``dataset`` points into the server's own files rather than at a shipped set or a Hub id."""
+    if dataset in shipped_datasets():
+        return False
+    try:
+        return dataset.startswith((".", "/", "~", "\\")) or Path(dataset).expanduser().exists()
+    except (OSError, ValueError):  # a name the OS refuses (NUL, too long) is not a file here either
+        return False
 
 
 def _hub_file(repo_id: str) -> Path:

@@ -10,25 +10,34 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from playground.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import default_probes, load_pairs, prepare
-from playground.finetune.events import TERMINAL, RunSummary, append_event, read_events, summarize
+from playground.finetune.data import default_probes, load_pairs, names_server_file, prepare
+from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.train import STOP_FILE
+from playground.keyed_cache import LRUCache
+from playground.settings import Limits
 
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}$")
 PID_FILE = "worker.pid"
 GRACE_SECONDS = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+INTERRUPTED = "interrupted"
+"""A run whose worker died without a last word (killed, or the app or machine restarted mid-run)."""
+ENDED = (*TERMINAL, INTERRUPTED)
 
 
 def pid_alive(pid: int) -> bool:
@@ -41,15 +50,39 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def worker_alive(pid: int, run_id: str) -> bool:
+    """Whether ``pid`` is still this run's worker.
+
+    After a machine or container restart a run's old pid may belong to an unrelated process;
+    where ``/proc`` exists its command line must name this run's config, so a recycled pid is
+    not mistaken for a live job.
+    """
+    if not pid_alive(pid):
+        return False
+    if not Path("/proc/self").exists():  # no /proc (macOS): the pid is all there is to go on
+        return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return False
+    except OSError:  # /proc mounted with hidepid: cannot tell, so trust the pid
+        return True
+    return "playground.finetune" in command and run_id in command
+
+
 class JobRunner:
     """Start, stop and list fine-tuning runs under ``runs_dir``."""
 
-    def __init__(self, runs_dir: Path, tokenizer_of: Any = None) -> None:
+    def __init__(self, runs_dir: Path, tokenizer_of: Any = None, limits: Limits | None = None,
+                 local_paths: bool = True) -> None:
         self.runs_dir = Path(runs_dir)
         self.tokenizer_of = tokenizer_of
+        self.limits = limits or Limits()
+        self.local_paths = local_paths
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
+        self._summaries: LRUCache[RunSummary] = LRUCache(maxsize=256)
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of ``run_id``; a name that is not a run id can never reach outside ``runs_dir``."""
@@ -60,8 +93,25 @@ class JobRunner:
             raise InvalidInputError(f"No run '{run_id}'.")
         return folder
 
-    def start(self, config: FinetuneConfig, resume: str | None = None) -> str:
-        """Validate the data, create the run folder, spawn the worker; returns the run id."""
+    def check_allowed(self, config: FinetuneConfig, uploaded: bool = False) -> None:
+        """What a shared server refuses before anything starts: too many steps, its own files as data."""
+        if config.max_steps > self.limits.train_steps:
+            raise InvalidInputError(f"This server caps a job at {self.limits.train_steps} steps (demo mode); "
+                                    f"{config.max_steps} were asked for.")
+        if not uploaded and not self.local_paths and names_server_file(config.dataset):
+            raise InvalidInputError(f"'{config.dataset}' names a file on the server, and this shared server does "
+                                    "not read its own files: upload the file, or use a shipped or Hub dataset.")
+
+    def start(self, config: FinetuneConfig, resume: str | None = None, dataset_file: str | Path | None = None) -> str:
+        """Validate the data, create the run folder, spawn the worker; returns the run id.
+
+        ``dataset_file`` is a file the user uploaded: it is copied into the run folder, so the run
+        (and a later resume) never depends on an upload cache that may be cleaned.
+        """
+        if dataset_file is not None:
+            config = config.with_changes(dataset=str(dataset_file))
+        if not resume:
+            self.check_allowed(config, uploaded=dataset_file is not None)
         with self._lock:
             running = self.active()
             if running:
@@ -86,6 +136,10 @@ class JobRunner:
                 run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
                 folder = self.runs_dir / run_id
                 folder.mkdir()
+                if dataset_file is not None:
+                    copy = folder / f"dataset{Path(dataset_file).suffix.lower()}"
+                    shutil.copyfile(dataset_file, copy)
+                    config = config.with_changes(dataset=str(copy))
                 config.save(folder / "config.json")
             self._spawn(run_id, folder, resume=bool(resume))
             return run_id
@@ -109,28 +163,43 @@ class JobRunner:
         if child is not None:
             return child.poll() is None  # poll also reaps a finished child
         try:
-            return pid_alive(int((folder / PID_FILE).read_text(encoding="utf-8")))
+            return worker_alive(int((folder / PID_FILE).read_text(encoding="utf-8")), run_id)
         except (OSError, ValueError):
             return False
 
+    def _summary(self, run_id: str, folder: Path) -> RunSummary:
+        """The run's events summarized, re-read only when events.jsonl changed.
+
+        Every open fine-tuning page polls every run each 2 s; a class of 30 would otherwise
+        re-parse every event file 15 times a second. The copy keeps callers off the cached one.
+        """
+        try:
+            stamp = (folder / EVENTS).stat()
+            key: tuple[Any, ...] = (run_id, stamp.st_size, stamp.st_mtime_ns)
+        except FileNotFoundError:
+            key = (run_id, "no events")
+        return replace(self._summaries.get_or_compute(key, lambda: summarize(run_id, read_events(folder))))
+
     def status(self, run_id: str) -> RunSummary:
         folder = self.run_dir(run_id)
-        summary = summarize(run_id, read_events(folder))
+        summary = self._summary(run_id, folder)
         if not summary.max_steps:  # before the worker's "started" event (the page polls this often)
             summary.max_steps = FinetuneConfig.load(folder / "config.json").max_steps
         if summary.status not in TERMINAL and not self._worker_alive(run_id, folder):
             if (folder / PID_FILE).exists() and time.time() - (folder / PID_FILE).stat().st_mtime > 2:
-                summary.status = "failed"
-                kept = summary.checkpoints[-1] if summary.checkpoints else "none yet"
-                summary.message = (f"The worker stopped without finishing (killed, or the app restarted "
-                                   f"mid-run). Last checkpoint: {kept}; Resume continues from it.")
+                summary.status = INTERRUPTED
+                kept = summary.checkpoints[-1] if summary.checkpoints else None
+                summary.message = ("Interrupted: the worker stopped without finishing (killed, or the app or "
+                                   "machine restarted mid-run). " +
+                                   (f"Last checkpoint: {kept}; Resume continues from it." if kept else
+                                    "No checkpoint was saved yet: start it again."))
         return summary
 
     def cancel(self, run_id: str) -> RunSummary:
         """Ask the worker to stop at its next step (it saves the adapter); kill it after a grace period."""
         folder = self.run_dir(run_id)
         summary = self.status(run_id)
-        if summary.status in TERMINAL:
+        if summary.status in ENDED:
             return summary
         (folder / STOP_FILE).write_text("stop requested\n", encoding="utf-8")
         threading.Thread(target=self._kill_after_grace, args=(run_id, folder), daemon=True).start()
@@ -172,7 +241,7 @@ class JobRunner:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             summary = self.status(run_id)
-            if summary.status in TERMINAL:
+            if summary.status in ENDED:
                 return summary
             time.sleep(0.5)
         return self.status(run_id)

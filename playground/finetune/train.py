@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from playground.errors import PlaygroundError
+from playground.errors import PlaygroundError, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, prepare
 from playground.finetune.events import append_event
@@ -203,13 +203,17 @@ def _last_checkpoint(run_dir: Path) -> str | None:
     return str(checkpoints[-1])
 
 
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def failure_message(error: BaseException) -> str:
     """A sentence for the page: what happened, and what to try."""
-    if isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(error).lower():
+    if is_out_of_memory(error):
         return ("Out of memory: lower batch_size or max_seq_length, or use QLoRA. Checkpoints saved so far "
                 "are kept.")
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return "The disk is full: saving failed. Free some space; checkpoints saved so far are kept."
+    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        return ("The disk is full (or a quota or file-size limit was hit): saving failed. Free some space; "
+                "checkpoints saved so far are kept.")
     if isinstance(error, KeyboardInterrupt):
         return "Interrupted."
     if isinstance(error, PlaygroundError):

@@ -75,7 +75,7 @@ def test_a_killed_worker_is_reported_and_can_resume(runner):
     os.killpg(pid, signal.SIGKILL)
     time.sleep(3)
     summary = runner.status(run_id)
-    assert summary.status == "failed" and "stopped without finishing" in summary.message
+    assert summary.status == "interrupted" and "stopped without finishing" in summary.message
     assert "checkpoint-" in summary.message
     runner.start(FinetuneConfig(), resume=run_id)
     deadline = time.monotonic() + 120

@@ -156,3 +156,28 @@ def test_concurrent_loads_give_intact_models():
         with torch.inference_mode():
             for key in ("sdpa", "eager"):
                 assert torch.allclose(loaded[key](ids).logits, reference, atol=1e-3), key
+
+
+def test_a_load_that_runs_out_of_memory_leaves_nothing_behind(monkeypatch, workspace):
+    """Out of memory half way through a load: a clear message, no broken cache entry, the next load works."""
+    import torch
+    import transformers
+
+    store = ModelStore(replace(workspace.settings))
+    real = transformers.AutoModelForCausalLM.from_pretrained
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 1:
+            real(*args, **kwargs)  # the weights were being read when the allocator gave up
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fails_once)
+    with pytest.raises(UnknownModelError, match="out of memory while loading it"):
+        store.causal_lm("smollm2-135m-instruct")
+    assert store._cache.peek(("causal-lm", "smollm2-135m-instruct", "sdpa")) is None
+    model = store.causal_lm("smollm2-135m-instruct")
+    assert len(calls) == 2 and not model.training
+    assert store.causal_lm("smollm2-135m-instruct") is model
