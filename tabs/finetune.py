@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
+from playground.finetune.adapters import push_adapter
 from playground.finetune.config import PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
@@ -228,6 +229,12 @@ def register_api(ws: Workspace) -> None:
         return {"run_id": runner.start(FinetuneConfig.from_dict(dict(config or {})), dataset_file=uploaded)}
 
     @friendly_errors
+    def finetune_push(run_id: str, repo_id: str, token: str = "") -> dict:
+        """Push the run's adapter to a (private) Hub repository. The token (or the server's HF_TOKEN) is
+        used for this call only: never stored, logged or returned."""
+        return {"url": push_adapter(runner.adapter(run_id), repo_id.strip(), token)}
+
+    @friendly_errors
     def finetune_resume(run_id: str) -> dict:
         """Continue a run (interrupted, failed or stopped) from its last checkpoint; returns its status."""
         runner.start(FinetuneConfig(), resume=run_id)
@@ -253,5 +260,6 @@ def register_api(ws: Workspace) -> None:
     gr.api(finetune_status, api_name="finetune_status")
     gr.api(finetune_cancel, api_name="finetune_cancel")
     gr.api(finetune_resume, api_name="finetune_resume")
+    gr.api(finetune_push, api_name="finetune_push")
     gr.api(finetune_runs, api_name="finetune_runs")
 

@@ -73,12 +73,13 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
 
     @friendly_errors
     def push(run_id: str | None, repo: str, secret: str) -> str:
-        _, adapter = adapter_of(run_id)
-        return f"Pushed: {push_adapter(adapter, repo.strip(), secret)}"
+        if not run_id:
+            raise gr.Error("Choose a run first.")
+        return f"Pushed: {push_adapter(ws.finetune.adapter(run_id), repo.strip(), secret)}"
 
     hidden = dict(api_visibility="undocumented")
     try_button.click(try_both, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)
     download_button.click(download, run_choice, exported, **hidden)
     merge_button.click(merge_run, run_choice, merged, **hidden)
-    push_button.click(push, [run_choice, repo_id, token], pushed, api_name="finetune_page_push", **hidden)
+    push_button.click(push, [run_choice, repo_id, token], pushed, **hidden)
 

@@ -233,6 +233,14 @@ class JobRunner:
                 found.append(self.status(folder.name))
         return found
 
+    def adapter(self, run_id: str) -> Path:
+        """The run's saved LoRA adapter folder, or a clear error while there is none yet."""
+        folder = self.run_dir(run_id) / "adapter"
+        if not (folder / "adapter_config.json").is_file():
+            raise InvalidInputError(f"Run {run_id} has no saved adapter yet: it is saved when the run finishes "
+                                    "or is stopped.")
+        return folder
+
     def config(self, run_id: str) -> dict[str, Any]:
         return FinetuneConfig.load(self.run_dir(run_id) / "config.json").to_dict()
 

@@ -1,0 +1,122 @@
+"""Faults at the scale of the whole app: it is killed mid-run (the machine restarts) and started again.
+
+The app runs as its own process, the way ``make run`` starts it, with a Hugging Face token in its
+environment: the test also greps everything the app and its worker wrote for that token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+CANARY = f"hf_canary{uuid.uuid4().hex}"
+ENDED = ("finished", "failed", "cancelled", "interrupted")
+
+
+class AppProcess:
+    """``python app.py`` on a free port, its output in a log file; killed like a crash, not stopped."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=REPO, env=env,
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(self.url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("the app did not start: " + log.read_text(errors="replace")[-3000:])
+
+    def crash(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def wait_for(client: Client, run_id: str, done, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    status = client.predict(run_id, api_name="/finetune_status")
+    while not done(status) and time.monotonic() < deadline:
+        time.sleep(1)
+        status = client.predict(run_id, api_name="/finetune_status")
+    return status
+
+
+@pytest.fixture
+def app_env(tmp_path) -> dict[str, str]:
+    env = {**os.environ, "PLAYGROUND_RUNS": str(tmp_path / "runs"), "HF_TOKEN": CANARY,
+           "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
+    env.pop("HF_HUB_OFFLINE", None)  # the push below must really try (and fail fast on a closed port)
+    return env
+
+
+def test_killed_app_comes_back_with_every_run_and_leaks_no_token(app_env, tmp_path):
+    log = tmp_path / "app.log"
+    data = tmp_path / "my pirate data.jsonl"
+    lines = (REPO / "assets" / "finetune" / "pirate.jsonl").read_text(encoding="utf-8").splitlines()[:24]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = AppProcess(app_env, log)
+    client = Client(first.url, verbose=False)
+    quick = {"eval_every": 2, "save_every": 2, "eval_size": 4, "probe_tokens": 6}
+
+    # a finished run on an uploaded file: the file is copied into the run, the adapter saved
+    done_id = client.predict({**quick, "max_steps": 2, "run_name": "done"}, handle_file(str(data)),
+                             api_name="/finetune_start")["run_id"]
+    finished = wait_for(client, done_id, lambda s: s["status"] in ENDED)
+    assert finished["status"] == "finished", finished["message"]
+    config = json.loads((tmp_path / "runs" / done_id / "config.json").read_text())
+    assert Path(config["dataset"]).parent == tmp_path / "runs" / done_id and Path(config["dataset"]).is_file()
+
+    # the token is used for a push (that fails: no Hub here) and must appear nowhere
+    with pytest.raises(AppError, match="Could not push") as failure:
+        client.predict(done_id, "someone/pirate-adapter", CANARY, api_name="/finetune_push")
+    assert CANARY not in str(failure.value)
+
+    # a long run, killed with the app after its first checkpoint (as a machine restart kills both)
+    cut_id = client.predict({**quick, "max_steps": 60, "eval_every": 50, "run_name": "cut"}, None,
+                            api_name="/finetune_start")["run_id"]
+    before = wait_for(client, cut_id, lambda s: bool(s["checkpoints"]) or s["status"] in ENDED)
+    assert before["status"] == "running" and before["checkpoints"], before
+    worker = int((tmp_path / "runs" / cut_id / "worker.pid").read_text())
+    first.crash()
+    os.killpg(worker, signal.SIGKILL)
+
+    second = AppProcess(app_env, log)
+    client = Client(second.url, verbose=False)
+    try:
+        runs = {run["run_id"]: run for run in client.predict(api_name="/finetune_runs")}
+        assert runs[done_id]["status"] == "finished" and len(runs[done_id]["losses"]) == 2
+        assert runs[done_id]["adapter"] and runs[done_id]["eval_losses"]
+        assert runs[cut_id]["status"] == "interrupted" and "Resume continues" in runs[cut_id]["message"]
+        kept = runs[cut_id]["step"]
+        resumed = client.predict(cut_id, api_name="/finetune_resume")
+        assert resumed["status"] in ("queued", "running")
+        moving = wait_for(client, cut_id, lambda s: s["step"] > kept or s["status"] in ENDED)
+        assert moving["step"] > kept, moving  # it went on from the checkpoint, not from zero
+        client.predict(cut_id, api_name="/finetune_cancel")
+        assert wait_for(client, cut_id, lambda s: s["status"] in ENDED)["status"] == "cancelled"
+    finally:
+        second.crash()
+
+    leaks = [str(path) for path in tmp_path.rglob("*") if path.is_file() and CANARY.encode() in path.read_bytes()]
+    assert not leaks, f"the token was written to {leaks}"
