@@ -18,7 +18,8 @@ TARGET_PRESETS = {
     "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
     "all-linear": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
 }
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" lets "name\n" in
+TEXT_SETTINGS = ("base_model", "method", "dataset", "prompt_column", "response_column", "run_name")
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,16 @@ class FinetuneConfig:
     run_name: str = ""
 
     def __post_init__(self) -> None:
+        # settings also arrive as JSON from the API and config files: wrong types get a message, not a TypeError
+        for name in TEXT_SETTINGS:
+            if not isinstance(getattr(self, name), str):
+                raise InvalidInputError(f"{name} must be text, got {getattr(self, name)!r}.")
         for name in ("target_modules", "probe_prompts"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = TARGET_PRESETS.get(value, tuple(part.strip() for part in value.split(",") if part.strip()))
+            elif not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+                raise InvalidInputError(f"{name} must be a list of text (or one comma-separated text), got {value!r}.")
             object.__setattr__(self, name, tuple(value))
         _int("max_steps", self.max_steps, 1, 100_000)
         _int("batch_size", self.batch_size, 1, 512)
@@ -67,17 +74,16 @@ class FinetuneConfig:
         _int("warmup_steps", self.warmup_steps, 0, 100_000)
         _int("seed", self.seed, 0, 2**31 - 1)
         _int("probe_tokens", self.probe_tokens, 1, 512)
-        if not isinstance(self.learning_rate, (int, float)) or math.isnan(self.learning_rate) \
-                or not 0 < self.learning_rate <= 0.1:
+        if not _is_number(self.learning_rate) or math.isnan(self.learning_rate) or not 0 < self.learning_rate <= 0.1:
             raise InvalidInputError(f"learning_rate must be above 0 and at most 0.1, got {self.learning_rate} "
                                     "(LoRA usually takes 1e-4 to 1e-3; 10 would blow the weights up at once).")
-        if not 0 <= self.lora_dropout < 1:
-            raise InvalidInputError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}.")
+        if not _is_number(self.lora_dropout) or not 0 <= self.lora_dropout < 1:
+            raise InvalidInputError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
         if self.method not in ("lora", "qlora"):
             raise InvalidInputError(f"method must be 'lora' or 'qlora', got {self.method!r}.")
         if not self.target_modules:
             raise InvalidInputError("target_modules is empty: name the layers LoRA adapts (or 'attention').")
-        if self.run_name and not RUN_NAME.match(self.run_name):
+        if self.run_name and not RUN_NAME.fullmatch(self.run_name):
             raise InvalidInputError("run_name may use letters, digits, '-', '_' and '.', up to 64 characters, "
                                     "starting with a letter or digit.")
         if len(self.probe_prompts) > 8:
@@ -89,8 +95,10 @@ class FinetuneConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        if not isinstance(data, dict):  # a config file or API body holding a list, a number, null...
+            raise InvalidInputError(f"Settings must be a JSON object of named values, got {type(data).__name__}.")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(str(key) for key in data if key not in known)
         if unknown:
             raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
         return cls(**data)
@@ -98,15 +106,21 @@ class FinetuneConfig:
     @classmethod
     def load(cls, path: str | Path) -> FinetuneConfig:
         try:
-            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as error:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON, not UTF-8, a huge int
             raise InvalidInputError(f"Could not read the config {path}: {error}") from error
+        return cls.from_dict(data)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
     def with_changes(self, **changes: Any) -> FinetuneConfig:
         return replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float, not a bool (True would pass as 1) and not text like "0.1"."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _int(name: str, value: Any, low: int, high: int, hint: str = "") -> None:

@@ -25,7 +25,7 @@ from playground.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import default_probes, load_pairs, names_server_file, prepare
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
-from playground.finetune.train import STOP_FILE
+from playground.finetune.train import STOP_FILE, complete_checkpoints
 from playground.keyed_cache import LRUCache
 from playground.settings import Limits
 
@@ -121,7 +121,7 @@ class JobRunner:
             if resume:
                 folder = self.run_dir(resume)
                 config = FinetuneConfig.load(folder / "config.json")
-                if not any((folder / "checkpoints").glob("checkpoint-*")):
+                if not complete_checkpoints(folder):
                     raise InvalidInputError(f"Run {resume} has no checkpoint to resume from.")
                 (folder / STOP_FILE).unlink(missing_ok=True)
                 run_id = resume

@@ -196,8 +196,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Saved checkpoints, oldest first; one cut short (a full disk, a kill mid-save) is skipped.
+
+    The Trainer writes ``trainer_state.json`` last, so its presence marks a whole checkpoint.
+    """
+    found = [path for path in (run_dir / CHECKPOINTS).glob("checkpoint-*")
+             if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()]
+    return sorted(found, key=lambda path: int(path.name.split("-")[-1]))
+
+
 def _last_checkpoint(run_dir: Path) -> str | None:
-    checkpoints = sorted((run_dir / CHECKPOINTS).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    checkpoints = complete_checkpoints(run_dir)
     if not checkpoints:
         raise PlaygroundError("No checkpoint to resume from in this run.")
     return str(checkpoints[-1])
@@ -211,7 +221,8 @@ def failure_message(error: BaseException) -> str:
     if is_out_of_memory(error):
         return ("Out of memory: lower batch_size or max_seq_length, or use QLoRA. Checkpoints saved so far "
                 "are kept.")
-    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+    if (isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS) or any(
+            f"os error {number})" in str(error) for number in DISK_FULL_ERRNOS):  # safetensors' Rust I/O errors
         return ("The disk is full (or a quota or file-size limit was hit): saving failed. Free some space; "
                 "checkpoints saved so far are kept.")
     if isinstance(error, KeyboardInterrupt):

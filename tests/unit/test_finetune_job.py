@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,11 +16,13 @@ import torch
 from playground.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.runner import JobRunner
+from playground.finetune.train import complete_checkpoints
 from playground.generation import Generation, decode_with
 from playground.iterutil import last
 from playground.sampling import SamplingSettings
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 QUICK = dict(max_steps=10, eval_every=5, save_every=5, eval_size=8, probe_tokens=12, learning_rate=1e-3)
 
 
@@ -90,3 +96,25 @@ def test_run_ids_cannot_escape_the_runs_folder(runner):
     for bad in ("../etc", "/etc/passwd", "20261123-101500-x/../../y", ""):
         with pytest.raises(InvalidInputError):
             runner.status(bad)
+
+
+def test_a_full_disk_when_saving_ends_the_run_clearly_and_keeps_what_was_written(tmp_path):
+    """The worker may write files of at most 256 KB (RLIMIT_FSIZE, as a nearly full disk would allow):
+    the checkpoint save fails, the run says so, and the events written before stay readable."""
+    folder = tmp_path / "runs" / "20261123-101500-full"
+    folder.mkdir(parents=True)
+    FinetuneConfig(run_name="full", **{**QUICK, "max_steps": 4, "save_every": 2, "eval_every": 4}).save(
+        folder / "config.json")
+    limit = 256 * 1024  # the events and the log fit; a LoRA adapter (~1.8 MB) does not
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([sys.executable, "-m", "playground.finetune", "--config", str(folder / "config.json")],
+                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=small_files,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = JobRunner(folder.parent).status(folder.name)
+    assert summary.status == "failed" and "disk is full" in summary.message, summary.message
+    assert [step for step, _ in summary.losses] == [1, 2]  # the steps before the failed save are all there
+    assert not complete_checkpoints(folder)  # the half-written checkpoint is never offered for resuming
