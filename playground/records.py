@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,10 @@ def read_text_file(path: str | Path, max_bytes: int, expected: str = "text") -> 
         raise InvalidInputError(f"Could not open {name}: {error.strerror}.") from error
     if size > max_bytes:
         raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:  # a folder, or a file that vanished or is unreadable after stat
+        raise InvalidInputError(f"Could not read {name}: {error.strerror}.") from error
     if b"\x00" in raw[:8192]:
         raise InvalidInputError(f"{name} looks like a binary file, not {expected}.")
     try:
@@ -73,6 +77,19 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
 
 
+# JSONL lines end at \n (or \r\n, \r). Not str.splitlines(): it also breaks at \x85, \u2028 and \u2029,
+# which JSON allows raw inside strings (json.dumps(..., ensure_ascii=False) writes them so).
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _json_error(error: ValueError | RecursionError) -> str:
+    """The reason a JSON text failed: a syntax error, or one Python refuses to build (nesting too deep,
+    an integer past its digit limit), which ``json`` raises as plain ValueError/RecursionError."""
+    if isinstance(error, json.JSONDecodeError):
+        return error.msg
+    return "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
+
+
 def _jsonl(text: str, name: str) -> list[Record]:
     stripped = text.strip()
     if stripped.startswith("["):  # a JSON array is a common near miss: accept it
@@ -80,15 +97,17 @@ def _jsonl(text: str, name: str) -> list[Record]:
             rows = json.loads(stripped)
         except json.JSONDecodeError as error:
             raise InvalidInputError(f"{name}: invalid JSON at line {error.lineno}: {error.msg}.") from error
+        except (ValueError, RecursionError) as error:
+            raise InvalidInputError(f"{name}: invalid JSON ({_json_error(error)}).") from error
         return [_record(row, index + 1, name) for index, row in enumerate(rows)]
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidInputError(f"{name}, line {number}: not valid JSON ({error.msg}).") from error
+        except (ValueError, RecursionError) as error:
+            raise InvalidInputError(f"{name}, line {number}: not valid JSON ({_json_error(error)}).") from error
         records.append(_record(row, number, name))
     return records
 

@@ -29,7 +29,7 @@ from playground.finetune.train import STOP_FILE, complete_checkpoints
 from playground.keyed_cache import LRUCache
 from playground.settings import Limits
 
-RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}$")
+RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
 PID_FILE = "worker.pid"
 GRACE_SECONDS = 60.0
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ class JobRunner:
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of ``run_id``; a name that is not a run id can never reach outside ``runs_dir``."""
-        if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
             raise InvalidInputError(f"'{run_id}' is not a run id (like 20261123-101500-my-run).")
         folder = (self.runs_dir / run_id).resolve()
         if folder.parent != self.runs_dir.resolve() or not folder.is_dir():
@@ -229,7 +229,7 @@ class JobRunner:
         """Every run, newest first."""
         found = []
         for folder in sorted(self.runs_dir.iterdir(), reverse=True):
-            if folder.is_dir() and RUN_ID.match(folder.name) and (folder / "config.json").exists():
+            if folder.is_dir() and RUN_ID.fullmatch(folder.name) and (folder / "config.json").exists():
                 found.append(self.status(folder.name))
         return found
 
