@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from playground.bench import write_section
+from playground.bench import DOC, write_section
 
 BENCHMARKS = {
     "tokenize": "playground.bench.tokenize_bench",
@@ -16,19 +16,23 @@ BENCHMARKS = {
     "quant": "playground.bench.quant_bench",
     "rag": "playground.bench.rag_bench",
     "finetune": "playground.bench.finetune_bench",
+    "load": "playground.bench.load_bench",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m playground.bench")
     parser.add_argument("name", choices=sorted(BENCHMARKS))
-    parser.add_argument("--write", action="store_true", help="record the result in docs/benchmarks.md")
+    parser.add_argument("--write", action="store_true",
+                        help="record the result in docs/benchmarks.md (load: docs/reliability.md)")
     args, rest = parser.parse_known_args(argv)
     module = importlib.import_module(BENCHMARKS[args.name])
     markdown = module.run(rest)
     print(markdown)
     if args.write:
-        write_section(args.name, markdown)
+        # a module may name its own document (and that document's opening lines)
+        write_section(args.name, markdown, getattr(module, "DOC", DOC),
+                      getattr(module, "HEADER", "# Benchmarks\n"))
     return 0
 
 

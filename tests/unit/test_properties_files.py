@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from playground.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs
-from playground.finetune.runner import JobRunner
+from playground.finetune.runner import RUN_ID, JobRunner
 from playground.records import Record, read_records, read_text_file, require_columns
 
 FAST = settings(max_examples=60, deadline=None, database=None)
@@ -420,9 +420,6 @@ def test_a_missing_config_file_is_refused(folder):
 
 
 # --- finetune/runner.py: run ids ----------------------------------------------------------------------------
-
-RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
-
 
 @pytest.fixture(scope="module")
 def runner(folder) -> JobRunner:
