@@ -70,12 +70,28 @@ def app_env(tmp_path) -> dict[str, str]:
     return env
 
 
-def test_killed_app_comes_back_with_every_run_and_leaks_no_token(app_env, tmp_path):
+@pytest.fixture
+def apps(tmp_path):
+    """Every app a test starts, and its training workers, killed at the end even when an assertion failed."""
+    started: list[AppProcess] = []
+    yield started
+    for app in started:
+        if app.process.poll() is None:
+            app.crash()
+    for pid_file in tmp_path.glob("runs/*/worker.pid"):
+        try:
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def test_killed_app_comes_back_with_every_run_and_leaks_no_token(app_env, apps, tmp_path):
     log = tmp_path / "app.log"
     data = tmp_path / "my pirate data.jsonl"
     lines = (REPO / "assets" / "finetune" / "pirate.jsonl").read_text(encoding="utf-8").splitlines()[:24]
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     first = AppProcess(app_env, log)
+    apps.append(first)
     client = Client(first.url, verbose=False)
     quick = {"eval_every": 2, "save_every": 2, "eval_size": 4, "probe_tokens": 6}
 
@@ -102,21 +118,20 @@ def test_killed_app_comes_back_with_every_run_and_leaks_no_token(app_env, tmp_pa
     os.killpg(worker, signal.SIGKILL)
 
     second = AppProcess(app_env, log)
+    apps.append(second)
     client = Client(second.url, verbose=False)
-    try:
-        runs = {run["run_id"]: run for run in client.predict(api_name="/finetune_runs")}
-        assert runs[done_id]["status"] == "finished" and len(runs[done_id]["losses"]) == 2
-        assert runs[done_id]["adapter"] and runs[done_id]["eval_losses"]
-        assert runs[cut_id]["status"] == "interrupted" and "Resume continues" in runs[cut_id]["message"]
-        kept = runs[cut_id]["step"]
-        resumed = client.predict(cut_id, api_name="/finetune_resume")
-        assert resumed["status"] in ("queued", "running")
-        moving = wait_for(client, cut_id, lambda s: s["step"] > kept or s["status"] in ENDED)
-        assert moving["step"] > kept, moving  # it went on from the checkpoint, not from zero
-        client.predict(cut_id, api_name="/finetune_cancel")
-        assert wait_for(client, cut_id, lambda s: s["status"] in ENDED)["status"] == "cancelled"
-    finally:
-        second.crash()
+    runs = {run["run_id"]: run for run in client.predict(api_name="/finetune_runs")}
+    assert runs[done_id]["status"] == "finished" and len(runs[done_id]["losses"]) == 2
+    assert runs[done_id]["adapter"] and runs[done_id]["eval_losses"]
+    assert runs[cut_id]["status"] == "interrupted" and "Resume continues" in runs[cut_id]["message"]
+    kept = runs[cut_id]["step"]
+    resumed = client.predict(cut_id, api_name="/finetune_resume")
+    assert resumed["status"] in ("queued", "running")
+    moving = wait_for(client, cut_id, lambda s: s["step"] > kept or s["status"] in ENDED)
+    assert moving["step"] > kept, moving  # it went on from the checkpoint, not from zero
+    client.predict(cut_id, api_name="/finetune_cancel")
+    assert wait_for(client, cut_id, lambda s: s["status"] in ENDED)["status"] == "cancelled"
+    second.crash()
 
     leaks = [str(path) for path in tmp_path.rglob("*") if path.is_file() and CANARY.encode() in path.read_bytes()]
     assert not leaks, f"the token was written to {leaks}"
