@@ -22,6 +22,9 @@ from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer, 
 from tabs.common import ASSETS
 
 TITLE = "LLM Playground"
+QUEUE_MAX_SIZE = 128
+"""Events waiting in Gradio's queue, all endpoints together: 4x the load benchmark's peak (30 students, 29
+in flight). Past it Gradio answers "queue is full, try again"; per model, the engine refuses sooner."""
 TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python code runs on this server "
                              "when it loads. Load only models you trust.")
 TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),
@@ -50,7 +53,7 @@ def build_app(ws: Workspace | None = None) -> gr.Blocks:
         for title, tab_id, module in TABS:
             with gr.Tab(title, id=tab_id):
                 module.build(ws, app)
-    app.queue(default_concurrency_limit=4, max_size=256)
+    app.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
     zerogpu.attach(app)
     return app
 

@@ -17,6 +17,10 @@ class InvalidInputError(PlaygroundError):
     """Input the library refuses (too long, malformed, out of range)."""
 
 
+class BusyError(PlaygroundError):
+    """Too many requests already wait for the same model: try again later rather than wait minutes."""
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Host ``MemoryError``, ``torch.OutOfMemoryError`` (CUDA) or an allocator's "out of memory" text."""
     return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"

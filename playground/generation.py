@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import torch
 
 from playground.embedded import ProgressFn
-from playground.errors import InvalidInputError
+from playground.errors import BusyError, InvalidInputError
 from playground.iterutil import last
 from playground.keyed_cache import KeyedCache
 from playground.models import ModelStore
@@ -36,6 +36,9 @@ from playground.tokenization import sanitize_text
 T = TypeVar("T")
 FinishReason = Literal["length", "eos", "stop", "cancelled"]
 GENERATIONS_PER_MODEL = 2
+WAITING_PER_MODEL = 40
+"""Past this many waiting, a generation is refused with "busy, try again". The load benchmark's class of
+30 students (one request each at a time) peaked at 27 waiting, so a class never sees it; a flood does."""
 """Generations decoding at once on one model; later requests wait in line, first come first served."""
 
 
@@ -130,7 +133,7 @@ class GenerationEngine:
 
     def gate(self, model: str) -> FairGate:
         """The first-come-first-served line for one model."""
-        return self._gates.get_or_load(model.strip(), lambda: FairGate(self.per_model))
+        return self._gates.get_or_load(model.strip(), lambda: FairGate(self.per_model, WAITING_PER_MODEL))
 
     def load(self, model: str, progress: ProgressFn | None = None) -> tuple[Any, Any]:
         name = (model or "").strip()
@@ -183,7 +186,10 @@ class GenerationEngine:
         try:
             for name in sorted({m.strip() for m in models}):
                 gate = self.gate(name)
-                held.append((gate, gate.join()))
+                try:
+                    held.append((gate, gate.join()))
+                except BusyError as error:
+                    raise BusyError(f"The model {name} is busy: {error} for it. Try again in a minute.") from error
                 for position in wait_in_line(*held[-1]):
                     yield waiting(position)
             yield from body()

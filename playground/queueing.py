@@ -11,14 +11,21 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 
+from playground.errors import BusyError
+
 
 class FairGate:
-    """At most ``limit`` holders at once; waiters are admitted in arrival order."""
+    """At most ``limit`` holders at once; waiters are admitted in arrival order.
 
-    def __init__(self, limit: int) -> None:
+    With ``max_waiting``, a request that would be further back than that is refused at once
+    (:class:`BusyError`): a flood gets "busy, try again" instead of a wait of many minutes.
+    """
+
+    def __init__(self, limit: int, max_waiting: int | None = None) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
+        self.max_waiting = max_waiting
         self._condition = threading.Condition()
         self._waiting: deque[int] = deque()
         self._holders: set[int] = set()
@@ -27,6 +34,9 @@ class FairGate:
     def join(self) -> int:
         """Take a ticket; it must be given back with :meth:`leave`, admitted or not."""
         with self._condition:
+            full = len(self._holders) >= self.limit
+            if full and self.max_waiting is not None and len(self._waiting) >= self.max_waiting:
+                raise BusyError(f"{len(self._waiting)} requests are already waiting")
             ticket = next(self._tickets)
             self._waiting.append(ticket)
             self._admit()

@@ -52,6 +52,11 @@ def pinned_index(pin: Any, maps: Any) -> int:
     return clip(pin, maps.num_tokens - 1) if isinstance(pin, int) else maps.num_tokens - 1
 
 
+FORWARD_QUEUE = dict(concurrency_id="attention-forward", concurrency_limit=2)
+"""Forward passes with every attention map: two at once. On 2 cores more only adds contention (the
+load benchmark's tokenize p95 halved during the opening burst with fewer at once), and a repeat is cached."""
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     explorer = ws.attention
 
@@ -152,7 +157,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin, hide_sink],
                       outputs=[notice, layer, head, pin, overview_plot,
                                pinned_plot, rollout_plot, causal_plot, encoder_plot],
-                      api_visibility="undocumented", show_progress="minimal")
+                      api_visibility="undocumented", show_progress="minimal", **FORWARD_QUEUE)
     # The head figures are drawn by a chained step that reads the sliders when it runs. The chained
     # step and the sliders' own step share one queue of width 1, so they finish in the order they
     # were asked: a late chained draw (layer 0) can no longer land after the user's (layer 12).
@@ -176,4 +181,4 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         (queries) sum to 1. Texts longer than 256 tokens are truncated (see `truncated`)."""
         return explorer.compute(text, model, DEFAULT_MAX_TOKENS).to_dict(layer, head)
 
-    gr.api(attention, api_name="attention")
+    gr.api(attention, api_name="attention", **FORWARD_QUEUE)

@@ -13,7 +13,7 @@ import gradio as gr
 
 from tabs.sampling_controls import GENERATION_QUEUE
 
-GPU_QUEUES = frozenset({GENERATION_QUEUE, "quantization", "attention-head-draw"})
+GPU_QUEUES = frozenset({GENERATION_QUEUE, "quantization", "attention-forward", "attention-head-draw"})
 """The concurrency ids of events that run a model; the others (tokenizing, listing) need no GPU."""
 
 log = logging.getLogger(__name__)

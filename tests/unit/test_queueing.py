@@ -52,3 +52,24 @@ def test_threads_run_in_order_and_within_the_limit(limit):
     if limit == 1:  # one at a time: exactly ticket order, whatever order the threads started in
         assert order == list(range(8))
     assert gate.busy == (0, 0)
+
+
+def test_a_full_line_refuses_at_once_with_a_busy_message():
+    from playground.errors import BusyError
+    from playground.generation import GENERATIONS_PER_MODEL, WAITING_PER_MODEL, GenerationEngine
+
+    gate = FairGate(1, max_waiting=2)
+    tickets = [gate.join() for _ in range(3)]  # one holds the model, two wait
+    with pytest.raises(BusyError, match="2 requests are already waiting"):
+        gate.join()
+    gate.leave(tickets[0])  # the line moves: there is room again
+    tickets.append(gate.join())
+    assert [gate.position(t) for t in tickets[1:]] == [0, 1, 2]
+
+    engine = GenerationEngine(store=None)
+    line = engine.gate("smollm2-135m-instruct")
+    for _ in range(GENERATIONS_PER_MODEL + WAITING_PER_MODEL):
+        line.join()
+    with pytest.raises(BusyError, match="The model smollm2-135m-instruct is busy: .* Try again in a minute"):
+        list(engine.queued(["smollm2-135m-instruct"], lambda: iter([1]), lambda position: position))
+    assert line.busy == (GENERATIONS_PER_MODEL, WAITING_PER_MODEL)  # the refused request left no ticket
