@@ -58,7 +58,19 @@ so differences under about a third are noise.
   two do not add up).
 - Tokenize alone, 30 students: 17 requests/s, p95 1.3 s, and the students' clients used more CPU
   (0.9 cores) than the app (0.2). The load generator sharing the machine makes every figure here
-  pessimistic next to a class whose browsers run elsewhere."""
+  pessimistic next to a class whose browsers run elsewhere.
+
+Chosen from these figures (in `app.py`, `tabs/attention.py`, `playground/generation.py`):
+- `/attention` and the page's attention pass: concurrency_id `attention-forward`, limit 2 (was 4).
+  A repeated text is cached, and on 2 cores more passes at once only add contention.
+- Tokenize: its own group, limit 4; its p95 met the target with it.
+- Generation: Gradio's `generation` group (limit 8) plus the engine's line per model, 2 decoding at
+  once. Gradio fixes a concurrency_id per endpoint while the model is a request argument, so the
+  per-model line lives in the engine (`FairGate`). It refuses a request with "The model ... is busy:
+  N requests are already waiting for it. Try again in a minute." once 40 wait: a class of 30 (27
+  waiting at peak) never sees it, a flood does, instead of waits of minutes.
+- Gradio's `max_size` 128 for all endpoints together (4x the peak of 29 events), past which it
+  answers "queue is full, please try again"."""
 
 TOKENIZE_P95_TARGET = 1.0
 DEFAULT_MIX = "tokenize=50,attention=25,generate=15,generate_tokens=10"
