@@ -139,3 +139,8 @@ def default_probes(dataset: str) -> tuple[str, ...]:
 
     path = SHIPPED / f"{dataset}_probes.json"
     return tuple(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else ()
+
+
+def with_default_probes(config: FinetuneConfig) -> FinetuneConfig:
+    """``config`` with its dataset's shipped probe prompts when it names none (the page and the shell alike)."""
+    return config if config.probe_prompts else config.with_changes(probe_prompts=default_probes(config.dataset))

@@ -23,7 +23,7 @@ from typing import Any
 
 from playground.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import default_probes, load_pairs, names_server_file, prepare
+from playground.finetune.data import load_pairs, names_server_file, prepare, with_default_probes
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 from playground.keyed_cache import LRUCache
@@ -131,8 +131,7 @@ class JobRunner:
                     prepare(config, self.tokenizer_of(config.base_model))
                 else:
                     load_pairs(config)
-                if not config.probe_prompts:
-                    config = config.with_changes(probe_prompts=default_probes(config.dataset))
+                config = with_default_probes(config)
                 run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
                 folder = self.runs_dir / run_id
                 folder.mkdir()

@@ -17,7 +17,7 @@ import torch
 
 from playground.errors import PlaygroundError, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import IGNORE, prepare
+from playground.finetune.data import IGNORE, prepare, with_default_probes
 from playground.finetune.events import append_event
 
 STOP_FILE = "STOP"
@@ -143,7 +143,7 @@ def _finite(value: Any) -> float | None:
 def train(run_dir: Path, resume: bool = False) -> int:
     """Run the job described by ``run_dir/config.json``; returns the process exit code."""
     try:
-        config = FinetuneConfig.load(run_dir / "config.json")
+        config = with_default_probes(FinetuneConfig.load(run_dir / "config.json"))
         return _train(run_dir, config, resume)
     except BaseException as error:  # noqa: BLE001 - every failure ends as an event, never a silent death
         if is_main_process():

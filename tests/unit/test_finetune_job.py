@@ -118,3 +118,23 @@ def test_a_full_disk_when_saving_ends_the_run_clearly_and_keeps_what_was_written
     assert summary.status == "failed" and "disk is full" in summary.message, summary.message
     assert [step for step, _ in summary.losses] == [1, 2]  # the steps before the failed save are all there
     assert not complete_checkpoints(folder)  # the half-written checkpoint is never offered for resuming
+
+
+def test_accelerate_launch_on_two_processes_writes_one_run(tmp_path):
+    """``accelerate launch`` (two CPU processes here, several GPUs on a server): one set of events,
+    written by the main process only, probes from the shipped set, a checkpoint and the adapter."""
+    folder = tmp_path / "runs" / "20261123-101500-ddp"
+    folder.mkdir(parents=True)
+    FinetuneConfig(run_name="ddp", **{**QUICK, "max_steps": 4, "eval_every": 4, "save_every": 2,
+                                      "batch_size": 2}).save(folder / "config.json")
+    launcher = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "playground.finetune",
+                             "--config", str(folder / "config.json")], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = JobRunner(folder.parent).status(folder.name)
+    assert summary.status == "finished", summary.message
+    assert [step for step, _ in summary.losses] == [1, 2, 3, 4]  # once each, not once per process
+    assert summary.probes[-1]["samples"][0]["output"]  # the shipped probes, though the config named none
+    assert (folder / "adapter" / "adapter_config.json").is_file() and complete_checkpoints(folder)
