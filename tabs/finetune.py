@@ -147,6 +147,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     def show_estimate(*values: Any) -> str:
         try:
             config = config_from(*values)
+            runner.check_allowed(config, uploaded=values[1] == UPLOAD)  # demo caps show before Start
             return "**Estimate:** " + estimate(config, ws.store.config(config.base_model), device).describe()
         except Exception as error:  # noqa: BLE001 - shown in place while the user edits
             return f"⚠️ {error}"
