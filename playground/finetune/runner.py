@@ -190,7 +190,7 @@ class JobRunner:
                 kept = summary.checkpoints[-1] if summary.checkpoints else None
                 summary.message = ("Interrupted: the worker stopped without finishing (killed, or the app or "
                                    "machine restarted mid-run). " +
-                                   (f"Last checkpoint: {kept}; Resume continues from it." if kept else
+                                   (f"Last checkpoint: {Path(kept).name}; Resume continues from it." if kept else
                                     "No checkpoint was saved yet: start it again."))
         return summary
 
