@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.errors import UnknownModelError
+from playground.generation import GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.hardware import describe
 from playground.models import resolve
 from playground.settings import Settings
@@ -22,6 +23,8 @@ from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer, 
 from tabs.common import ASSETS
 
 TITLE = "LLM Playground"
+DEFAULT_CONCURRENCY = 4
+"""Events of one endpoint at once unless it says otherwise (tokenizing, say)."""
 QUEUE_MAX_SIZE = 128
 """Events waiting in Gradio's queue, all endpoints together: 4x the load benchmark's peak (30 students, 29
 in flight). Past it Gradio answers "queue is full, try again"; per model, the engine refuses sooner."""
@@ -45,6 +48,22 @@ def header_markdown(settings: Settings) -> str:
     return "\n\n".join(lines)
 
 
+def describe_server(app: gr.Blocks, settings: Settings) -> dict:
+    """JSON-friendly settings of a built app: device, limits, and each public endpoint's concurrency."""
+    endpoints = {}
+    for fn in app.fns.values():
+        if fn.api_name and fn.api_visibility == "public":
+            shared = str(fn.concurrency_id)
+            endpoints[fn.api_name] = {
+                "limit": DEFAULT_CONCURRENCY if fn.concurrency_limit == "default" else fn.concurrency_limit,
+                "id": None if shared.isdigit() else shared}  # Gradio numbers the ids it makes itself
+    return {"device": describe(settings.device), "demo": settings.demo,
+            "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
+            "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
+                      "per_model": GENERATIONS_PER_MODEL, "waiting_per_model": WAITING_PER_MODEL,
+                      "endpoints": endpoints}}
+
+
 def build_app(ws: Workspace | None = None) -> gr.Blocks:
     """The whole app; every tab shares ``ws`` (models loaded once, behind locks)."""
     ws = ws or Workspace.create()
@@ -53,7 +72,14 @@ def build_app(ws: Workspace | None = None) -> gr.Blocks:
         for title, tab_id, module in TABS:
             with gr.Tab(title, id=tab_id):
                 module.build(ws, app)
-    app.queue(default_concurrency_limit=4, max_size=QUEUE_MAX_SIZE)
+
+        def server_info() -> dict:
+            """The device, demo limits and queue settings this server runs with (the load benchmark
+            records them beside its figures)."""
+            return describe_server(app, ws.settings)
+
+        gr.api(server_info, api_name="server_info")
+    app.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     zerogpu.attach(app)
     return app
 

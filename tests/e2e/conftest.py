@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -24,12 +25,21 @@ def browser():
         instance.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
+@contextmanager
+def fresh_page(browser, url: str):
+    """A page in its own browser context (its own cookies and Gradio session), local requests only."""
     context = browser.new_context(viewport={"width": 1400, "height": 1100})
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
                   else route.abort())
     tab = context.new_page()
-    tab.goto(app_url)
-    yield tab
-    context.close()
+    tab.goto(url)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    with fresh_page(browser, app_url) as tab:
+        yield tab

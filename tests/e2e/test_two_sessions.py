@@ -5,21 +5,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import LOCAL
+from tests.e2e.conftest import fresh_page
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def second_student(browser, app_url):
-    """Another browser profile (its own cookies and Gradio session), as on a classmate's laptop."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
-                  else route.abort())
-    tab = context.new_page()
-    tab.goto(app_url)
-    yield tab
-    context.close()
+    """Another browser profile, as on a classmate's laptop."""
+    with fresh_page(browser, app_url) as tab:
+        yield tab
 
 
 def test_documents_and_answers_stay_with_their_session(page, second_student):
