@@ -52,7 +52,9 @@ def pinned_index(pin: Any, maps: Any) -> int:
     return clip(pin, maps.num_tokens - 1) if isinstance(pin, int) else maps.num_tokens - 1
 
 
-FORWARD_QUEUE = dict(concurrency_id="attention-forward", concurrency_limit=2)
+FORWARD_QUEUE_ID = "attention-forward"
+HEAD_DRAW_QUEUE_ID = "attention-head-draw"
+FORWARD_QUEUE = dict(concurrency_id=FORWARD_QUEUE_ID, concurrency_limit=2)
 """Forward passes with every attention map: two at once. On 2 cores more only adds contention (the
 load benchmark's tokenize p95 halved during the opening burst with fewer at once), and a repeat is cached."""
 
@@ -164,7 +166,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     # Each draw is a cached lookup plus one figure, so one at a time costs little.
     head_views = dict(fn=show_head, inputs=[*base, layer, head], outputs=[head_plot, layer_plot],
                       api_visibility="undocumented", show_progress="hidden",
-                      concurrency_id="attention-head-draw", concurrency_limit=1)
+                      concurrency_id=HEAD_DRAW_QUEUE_ID, concurrency_limit=1)
     for trigger in (text.change, model.change, max_tokens.release):
         trigger(trigger_mode="always_last", **everything).then(**head_views)
     for slider in (layer, head):

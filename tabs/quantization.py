@@ -28,6 +28,9 @@ HONESTY = ("**About the embedded model:** `smollm2-135m-instruct` ships as a Q4_
            "4 bits lands close to weights that were 4-bit already.")
 
 
+QUANT_QUEUE_ID = "quantization"
+"""One queue for the page and the API: comparisons load whole model copies."""
+
 def status_line(state: QuantComparison) -> str:
     if state.queue_position:
         return f"⏳ Another comparison is running: {state.queue_position} ahead of you."
@@ -89,7 +92,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     event = run_button.click(compare, [model, chosen, prompt, new_tokens],
                              [status, table, quality, speed, outputs_html, last], api_visibility="undocumented",
                              api_name="quantization_page_compare", concurrency_limit=4,
-                             concurrency_id="quantization", show_progress="minimal")
+                             concurrency_id=QUANT_QUEUE_ID, show_progress="minimal")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     wire_export(export_button, last, exported, "quantization")
     register_api(ws)
@@ -109,5 +112,5 @@ def register_api(ws: Workspace) -> None:
         """Every method with `available` on this machine and, if not, the `reason`."""
         return available_methods()
 
-    gr.api(quantize_compare, api_name="quantize_compare", concurrency_limit=4, concurrency_id="quantization")
+    gr.api(quantize_compare, api_name="quantize_compare", concurrency_limit=4, concurrency_id=QUANT_QUEUE_ID)
     gr.api(quant_methods, api_name="quant_methods")

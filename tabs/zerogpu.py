@@ -11,9 +11,11 @@ import os
 
 import gradio as gr
 
+from tabs.attention import FORWARD_QUEUE_ID, HEAD_DRAW_QUEUE_ID
+from tabs.quantization import QUANT_QUEUE_ID
 from tabs.sampling_controls import GENERATION_QUEUE
 
-GPU_QUEUES = frozenset({GENERATION_QUEUE, "quantization", "attention-forward", "attention-head-draw"})
+GPU_QUEUES = frozenset({GENERATION_QUEUE, QUANT_QUEUE_ID, FORWARD_QUEUE_ID, HEAD_DRAW_QUEUE_ID})
 """The concurrency ids of events that run a model; the others (tokenizing, listing) need no GPU."""
 
 log = logging.getLogger(__name__)

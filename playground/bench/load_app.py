@@ -53,17 +53,23 @@ def local_env() -> dict[str, str]:
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
-def start_app(timeout: float) -> tuple[subprocess.Popen, str, float, Path]:
-    """``app.py`` on 127.0.0.1 and a free port; (process, url, seconds to answer, log file)."""
+def start_app(timeout: float, env: dict[str, str] | None = None,
+              log: Path | None = None) -> tuple[subprocess.Popen, str, float, Path]:
+    """``app.py`` on 127.0.0.1 and a free port, in its own process group (so it can be killed with
+    whatever it started); (process, url, seconds to answer, log file). ``env`` defaults to
+    :func:`local_env`; ``log`` (appended to) to a new temporary file."""
     import tempfile
 
+    if log is None:
+        handle, name = tempfile.mkstemp(prefix="load-bench-app-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
     port = free_port()
-    handle, name = tempfile.mkstemp(prefix="load-bench-app-", suffix=".log")
-    log = Path(name)
     started = time.perf_counter()
-    with os.fdopen(handle, "wb") as sink:
+    with open(log, "ab") as sink:
         process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                   cwd=ROOT, env=local_env(), stdout=sink, stderr=subprocess.STDOUT)
+                                   cwd=ROOT, env=env or local_env(), stdout=sink, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, process, timeout)

@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from tests.conftest import free_port
+from playground.bench.load_app import start_app
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -29,24 +26,10 @@ ENDED = ("finished", "failed", "cancelled", "interrupted")
 
 
 class AppProcess:
-    """``python app.py`` on a free port, its output in a log file; killed like a crash, not stopped."""
+    """``python app.py`` as ``make run`` starts it, its output in a log file; killed like a crash, not stopped."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=REPO, env=env,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, log.read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(self.url, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("the app did not start: " + log.read_text(errors="replace")[-3000:])
+        self.process, self.url, _, _ = start_app(180, env=env, log=log)
 
     def crash(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
