@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt
 	@touch $@
 
 models: $(STAMP)
-	$(PY) -m playground.prepare
+	$(PY) -m playground.models.prepare
 
 run: models
 	$(PY) app.py --host $(HOST) --port $(PORT) $(ARGS)
@@ -40,7 +40,7 @@ test: models chromium
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure"; exit 1; fi; exit $$rc
 
 bench: models
-	$(PY) -m playground.bench $(WHAT)
+	$(PY) -m bench $(WHAT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

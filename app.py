@@ -13,21 +13,21 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground.errors import UnknownModelError
-from playground.generation import GENERATIONS_PER_MODEL, WAITING_PER_MODEL
-from playground.hardware import describe
-from playground.models import resolve
-from playground.settings import Settings
+from playground.core.device import describe
+from playground.core.errors import UnknownModelError
+from playground.core.paths import ASSETS
+from playground.core.queues import DEFAULT_CONCURRENCY, GENERATIONS_PER_MODEL, QUEUE_MAX_SIZE, WAITING_PER_MODEL
+from playground.core.settings import Settings
+from playground.models.registry import resolve
 from playground.workspace import Workspace
-from tabs import attention, finetune, prompt_lab, quantization, rag, tokenizer, zerogpu
-from tabs.common import ASSETS
+from tabs import rag, tokenizer
+from tabs.attention import page as attention
+from tabs.finetune import page as finetune
+from tabs.prompt_lab import page as prompt_lab
+from tabs.quantization import page as quantization
+from tabs.shared import zerogpu
 
 TITLE = "LLM Playground"
-DEFAULT_CONCURRENCY = 4
-"""Events of one endpoint at once unless it says otherwise (tokenizing, say)."""
-QUEUE_MAX_SIZE = 128
-"""Events waiting in Gradio's queue, all endpoints together: 4x the load benchmark's peak (30 students, 29
-in flight). Past it Gradio answers "queue is full, try again"; per model, the engine refuses sooner."""
 TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python code runs on this server "
                              "when it loads. Load only models you trust.")
 TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),

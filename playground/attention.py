@@ -13,12 +13,12 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from playground.embedded import ProgressFn
-from playground.errors import InvalidInputError, PlaygroundError
-from playground.keyed_cache import LRUCache
-from playground.models import ModelStore
-from playground.tokenization import TokenizerRegistry, is_added, sanitize_text
-from playground.tokenizers import Token
+from playground.core.errors import InvalidInputError, PlaygroundError
+from playground.core.keyed_cache import LRUCache
+from playground.core.progress import ProgressFn
+from playground.models.store import ModelStore
+from playground.text.analysis import TokenizerRegistry, is_added, sanitize_text
+from playground.text.backends import Token
 
 DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_LIMIT = 512

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from playground.attention import AttentionExplorer
-from playground.embeddings import Embedder
+from playground.core.settings import Settings
 from playground.finetune.adapters import AdapterModels
 from playground.finetune.runner import JobRunner
-from playground.generation import GenerationEngine
-from playground.models import ModelStore
-from playground.quant_compare import QuantLab
-from playground.rag import RagPipeline
-from playground.settings import Settings
-from playground.tokenization import TokenizerRegistry
+from playground.generation.engine import GenerationEngine
+from playground.models.store import ModelStore
+from playground.quantization.lab import QuantLab
+from playground.rag.embeddings import Embedder
+from playground.rag.pipeline import RagPipeline
+from playground.text.analysis import TokenizerRegistry
 
 
 @dataclass(frozen=True)

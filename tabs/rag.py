@@ -16,8 +16,11 @@ import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
-from playground.iterutil import last
-from playground.rag import (
+from playground.core.iterutil import last
+from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.sampling import SamplingSettings
+from playground.rag.index import Document, Hit
+from playground.rag.pipeline import (
     DEFAULT_CHUNK,
     DEFAULT_OVERLAP,
     DEFAULT_TOP_K,
@@ -27,12 +30,9 @@ from playground.rag import (
     shipped_documents,
     text_document,
 )
-from playground.sampling import SamplingSettings
-from playground.vector_index import Document, Hit
 from playground.workspace import Workspace
-from tabs import generation_view
-from tabs.common import friendly_errors, read_asset, uploaded_name, uploaded_path
-from tabs.sampling_controls import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from tabs.shared import generation_view
+from tabs.shared.common import friendly_errors, read_asset, uploaded_name, uploaded_path
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
 HIT_HEADERS = ["[n]", "Score", "Source", "Chunk", "Text"]

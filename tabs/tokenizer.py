@@ -11,11 +11,12 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from playground.tokenization import TokenizationResult, analyse, sanitize_text
+from playground.core.settings import DEFAULT_CAUSAL_MODEL
+from playground.text.analysis import TokenizationResult, analyse, sanitize_text
 from playground.workspace import Workspace
-from tabs import token_view
-from tabs.common import friendly_errors, progress_callback, read_asset, split_names
-from tabs.samples import load_samples
+from tabs.shared import token_view
+from tabs.shared.common import friendly_errors, progress_callback, read_asset, split_names
+from tabs.shared.samples import load_samples
 
 TABLE_HEADERS = ["Tokenizer", "Type", "Vocab", "Tokens", "Chars", "Words", "Chars/token",
                  "Round trip", "Context", "Past context"]
@@ -105,7 +106,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     with gr.Accordion("Chat template: a conversation as the model sees it", open=False):
         with gr.Row():
-            chat_tokenizer = gr.Dropdown(["smollm2-135m-instruct"], value="smollm2-135m-instruct",
+            chat_tokenizer = gr.Dropdown([DEFAULT_CAUSAL_MODEL], value=DEFAULT_CAUSAL_MODEL,
                                          allow_custom_value=True, label="Chat model")
             add_generation_prompt = gr.Checkbox(True, label="Add the generation prompt "
                                                             "(the cue for the assistant's turn)")

@@ -16,7 +16,7 @@ if "PLAYGROUND_RUNS" not in os.environ:  # fine-tuning runs from tests never lan
 
 import pytest  # noqa: E402
 
-from playground.settings import Settings  # noqa: E402
+from playground.core.settings import Settings  # noqa: E402
 from playground.workspace import Workspace  # noqa: E402
 
 

@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from playground.errors import InvalidInputError
-from playground.keyed_cache import LRUCache
-from playground.models import ModelStore
+from playground.core.errors import InvalidInputError
+from playground.core.keyed_cache import LRUCache
+from playground.models.store import ModelStore
 
 
 class AdapterModels:

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
+from playground.core.settings import DEFAULT_CAUSAL_MODEL
 
 TARGET_PRESETS = {
     "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
@@ -26,7 +27,7 @@ TEXT_SETTINGS = ("base_model", "method", "dataset", "prompt_column", "response_c
 class FinetuneConfig:
     """Everything a run needs; ``__post_init__`` refuses absurd values with a clear message."""
 
-    base_model: str = "smollm2-135m-instruct"
+    base_model: str = DEFAULT_CAUSAL_MODEL
     method: Literal["lora", "qlora"] = "lora"
     dataset: str = "pirate"
     prompt_column: str = "prompt"

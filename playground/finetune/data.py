@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
+from playground.core.paths import ASSETS
+from playground.core.records import Record, read_records
 from playground.finetune.config import FinetuneConfig
-from playground.prompts import ASSETS
-from playground.records import Record, read_records
 
 SHIPPED = ASSETS / "finetune"
 IGNORE = -100

@@ -21,13 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
+from playground.core.keyed_cache import LRUCache
+from playground.core.settings import Limits
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs, names_server_file, prepare, with_default_probes
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.train import STOP_FILE, complete_checkpoints
-from playground.keyed_cache import LRUCache
-from playground.settings import Limits
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
 PID_FILE = "worker.pid"

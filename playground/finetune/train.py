@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from playground.errors import PlaygroundError, is_out_of_memory
+from playground.core.errors import PlaygroundError, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, prepare, with_default_probes
 from playground.finetune.events import append_event
@@ -36,8 +36,8 @@ def load_model(config: FinetuneConfig) -> tuple[Any, Any]:
     """The base model ready for LoRA: fp32 on CPU, bf16 on GPU; 4-bit NF4 base weights for QLoRA."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from playground.models import ModelStore
-    from playground.settings import Settings
+    from playground.core.settings import Settings
+    from playground.models.store import ModelStore
 
     store = ModelStore(Settings.from_env())
     tokenizer = store.hf_tokenizer(config.base_model)
@@ -69,9 +69,9 @@ def collate(pad_id: int) -> Any:
 
 def probe(model: Any, tokenizer: Any, config: FinetuneConfig) -> list[dict[str, str]]:
     """The probe prompts' greedy answers, through the same decode loop as the rest of the app."""
-    from playground.generation import Generation, PreparedPrompt, decode_with
-    from playground.iterutil import last
-    from playground.sampling import SamplingSettings
+    from playground.core.iterutil import last
+    from playground.generation.engine import Generation, PreparedPrompt, decode_with
+    from playground.generation.sampling import SamplingSettings
 
     samples = []
     was_training = model.training

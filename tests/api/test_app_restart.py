@@ -17,7 +17,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from playground.bench.load_app import start_app
+from bench.load_app import start_app
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

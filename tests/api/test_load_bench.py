@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playground.bench import load_bench
+from bench import load_bench
 
 
 def test_a_short_load_run_reports_every_endpoint_and_the_queue(app_url):

@@ -21,7 +21,7 @@ def test_generate_streams_and_ends_with_the_whole_completion(client, workspace):
     assert final and streamed[-1] == final
     assert all(later.startswith(earlier) for earlier, later in zip(streamed, streamed[1:], strict=False))
     assert len(streamed) > 1  # it did stream
-    from playground.sampling import SamplingSettings
+    from playground.generation.sampling import SamplingSettings
 
     expected = workspace.generation.generate(MODEL, "Name three colours.", SamplingSettings(max_new_tokens=24))
     assert final == expected.text

@@ -10,7 +10,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
 
 from app import build_app, launch_options
-from playground.settings import DEMO_LIMITS
+from playground.core.settings import DEMO_LIMITS
 from playground.workspace import Workspace
 from tests.conftest import free_port
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from playground.answers import extract, is_correct, majority, normalize, wilson_interval
+from playground.prompting.answers import extract, is_correct, majority, normalize, wilson_interval
 
 LABELS = ("positive", "negative")
 

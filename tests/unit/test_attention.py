@@ -8,10 +8,10 @@ import torch
 from transformers import BertConfig, LlamaConfig, T5Config
 
 from playground.attention import head_summaries, pinned_token, rollout
-from playground.errors import InvalidInputError, PlaygroundError
-from playground.keyed_cache import LRUCache
-from playground.models import is_causal
-from tabs import attention_plots as plots
+from playground.core.errors import InvalidInputError, PlaygroundError
+from playground.core.keyed_cache import LRUCache
+from playground.models.registry import is_causal
+from tabs.attention import plots
 
 TEXT = "The animal didn't cross the street because it was too tired."
 CAUSAL, ENCODER = "smollm2-135m-instruct", "minilm-l6"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from playground import prompts
-from playground.compare import Variant, compare
-from playground.errors import InvalidInputError
-from playground.evaluation import evaluate, guess_answer_kind, shipped_items, uploaded_task
-from playground.sampling import SamplingSettings
+from playground.core.errors import InvalidInputError
+from playground.generation.sampling import SamplingSettings
+from playground.generation.side_by_side import Variant, compare
+from playground.prompting import techniques as prompts
+from playground.prompting.evaluation import evaluate, guess_answer_kind, shipped_items, uploaded_task
 
 MODEL = "smollm2-135m-instruct"
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, Pair, encode, load_pairs, prepare
 from playground.finetune.events import append_event, read_events, summarize

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
+from playground.core.iterutil import last
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.runner import JobRunner
 from playground.finetune.train import complete_checkpoints
-from playground.generation import Generation, decode_with
-from playground.iterutil import last
-from playground.sampling import SamplingSettings
+from playground.generation.engine import Generation, decode_with
+from playground.generation.sampling import SamplingSettings
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
 
-from playground.errors import InvalidInputError
-from playground.generation import fit_context
-from playground.sampling import SamplingSettings
+from playground.core.errors import InvalidInputError
+from playground.generation.engine import fit_context
+from playground.generation.sampling import SamplingSettings
 
 MODEL = "smollm2-135m-instruct"
 PROMPT = "Write one sentence about the sea."
@@ -172,7 +172,7 @@ def test_chat_template_is_applied_and_can_be_turned_off(engine):
 def test_penalty_on_generated_tokens_only_keeps_the_few_shot_answer(engine):
     """Few-shot examples put " positive" in the prompt; a penalty that counts the prompt makes
     greedy decoding avoid the very answer the examples teach."""
-    from playground import prompts
+    from playground.prompting import techniques as prompts
 
     rendered = prompts.prompt_for("few-shot", "sentiment", prompts.task("sentiment").sample)
     answers = {flag: engine.generate(MODEL, rendered.prompt, SamplingSettings(
@@ -187,8 +187,8 @@ def test_show_code_reproduces_the_generation(engine, workspace):
     import contextlib
     import io
 
-    from playground.models import resolve
-    from playground.snippets import generation_code
+    from playground.generation.snippets import generation_code
+    from playground.models.registry import resolve
 
     for settings, system, chat in [(SamplingSettings(max_new_tokens=16), "Be brief.", True),
                                    (SamplingSettings(max_new_tokens=16, temperature=0.8, top_p=0.9, seed=5),

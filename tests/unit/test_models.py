@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from playground import embedded
-from playground.errors import UnknownModelError
-from playground.keyed_cache import KeyedCache
-from playground.models import EMBEDDED_MODELS, ModelStore, resolve
-from playground.settings import Settings
+from playground.core.errors import UnknownModelError
+from playground.core.keyed_cache import KeyedCache
+from playground.core.settings import Settings
+from playground.models import embedded
+from playground.models.registry import EMBEDDED_MODELS, resolve
+from playground.models.store import ModelStore
 
 
 @pytest.fixture
@@ -133,8 +134,8 @@ def test_concurrent_loads_give_intact_models():
 
     import torch
 
-    from playground.models import ModelStore
-    from playground.settings import Settings
+    from playground.core.settings import Settings
+    from playground.models.store import ModelStore
 
     ids = torch.tensor([[1, 504, 3437, 282, 4649, 314]])
     with torch.inference_mode():

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from playground import prompts
-from playground.errors import InvalidInputError
-from playground.prompts import Example, fill, render, technique, techniques, variables_in
+from playground.core.errors import InvalidInputError
+from playground.prompting import techniques as prompts
+from playground.prompting.techniques import Example, fill, render, technique, techniques, variables_in
 
 
 @pytest.mark.parametrize("task_name", list(prompts.tasks()))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.runner import RUN_ID, JobRunner
 from tests.unit.property_strategies import FAST, JSON, QUICK, TEXT, write

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from playground.errors import InvalidInputError
+from playground.core.errors import InvalidInputError
+from playground.core.records import Record, read_records, read_text_file, require_columns
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs
-from playground.records import Record, read_records, read_text_file, require_columns
 from tests.unit.property_strategies import CELL, FAST, JSON, LINE, SUFFIXES, TEXT, write
 
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from playground.chunking import MAX_CHUNK, MIN_CHUNK, chunk_text
-from playground.errors import InvalidInputError
-from playground.prompts import VARIABLE, Example, fill, prompt_for, render, tasks, techniques, variables_in
+from playground.core.errors import InvalidInputError
+from playground.prompting.techniques import VARIABLE, Example, fill, prompt_for, render, tasks, techniques, variables_in
+from playground.rag.chunking import MAX_CHUNK, MIN_CHUNK, chunk_text
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 QUICK = settings(max_examples=25, deadline=None, database=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from playground.quant_demo import NF4_LEVELS, int8_round_trip, nf4_round_trip, weight_demo
+from playground.quantization.figure import NF4_LEVELS, int8_round_trip, nf4_round_trip, weight_demo
 
 
 def test_int8_error_is_at_most_half_a_step():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground.errors import InvalidInputError
-from playground.metrics import first_difference, kl_and_agreement, perplexity, weight_bytes
-from playground.quantization import METHODS, available_methods, load_variant
+from playground.core.errors import InvalidInputError
+from playground.quantization.methods import METHODS, available_methods, load_variant
+from playground.quantization.metrics import first_difference, kl_and_agreement, perplexity, weight_bytes
 
 MODEL = "smollm2-135m-instruct"
 
@@ -69,7 +69,7 @@ def test_results_are_cached_per_model_method_and_prompt(lab):
 
 
 def test_a_failing_method_fails_its_row_only(lab, monkeypatch):
-    import playground.quant_compare as compare_module
+    import playground.quantization.lab as compare_module
 
     real = compare_module.load_variant
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from playground.queueing import FairGate
+from playground.generation.queueing import FairGate
 
 
 def test_admission_is_first_come_first_served():
@@ -55,8 +55,8 @@ def test_threads_run_in_order_and_within_the_limit(limit):
 
 
 def test_a_full_line_refuses_at_once_with_a_busy_message():
-    from playground.errors import BusyError
-    from playground.generation import GENERATIONS_PER_MODEL, WAITING_PER_MODEL, GenerationEngine
+    from playground.core.errors import BusyError
+    from playground.generation.engine import GENERATIONS_PER_MODEL, WAITING_PER_MODEL, GenerationEngine
 
     gate = FairGate(1, max_waiting=2)
     tickets = [gate.join() for _ in range(3)]  # one holds the model, two wait

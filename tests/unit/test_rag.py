@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from playground.chunking import chunk_text
-from playground.errors import InvalidInputError
-from playground.iterutil import last
-from playground.prompts import ASSETS
-from playground.rag import build_prompt, project_2d, read_upload, shipped_documents
-from playground.vector_index import Document
+from playground.core.errors import InvalidInputError
+from playground.core.iterutil import last
+from playground.prompting.techniques import ASSETS
+from playground.rag.chunking import chunk_text
+from playground.rag.index import Document
+from playground.rag.pipeline import build_prompt, project_2d, read_upload, shipped_documents
 
 MODEL = "smollm2-135m-instruct"
 QUESTIONS = [json.loads(line) for line in (ASSETS / "rag" / "questions.jsonl").read_text().splitlines()]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from playground.errors import InvalidInputError
-from playground.records import read_records, require_columns
+from playground.core.errors import InvalidInputError
+from playground.core.records import read_records, require_columns
 
 COLUMNS = {"input": ("input", "question"), "expected": ("expected", "answer")}
 

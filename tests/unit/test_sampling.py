@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from playground.errors import InvalidInputError
-from playground.sampling import DEFAULT_REPETITION_PENALTY, SamplingSettings, logits_processors
+from playground.core.errors import InvalidInputError
+from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, SamplingSettings, logits_processors
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

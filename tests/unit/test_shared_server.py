@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 import app
-from playground.errors import InvalidInputError, UnknownModelError
+from playground.core.errors import InvalidInputError, UnknownModelError
+from playground.core.settings import DEMO_LIMITS, Settings
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.runner import JobRunner
-from playground.models import resolve
-from playground.settings import DEMO_LIMITS, Settings
-from tabs import zerogpu
+from playground.models.registry import resolve
+from tabs.shared import zerogpu
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +120,7 @@ def test_auth_from_the_environment(monkeypatch):
 
 
 def test_cache_goes_to_persistent_storage_on_a_space(monkeypatch, tmp_path):
-    from playground import settings as settings_module
+    from playground.core import settings as settings_module
 
     monkeypatch.delenv("PLAYGROUND_CACHE", raising=False)
     monkeypatch.setenv("SPACE_ID", "someone/llm-playground")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from playground.tokenization import analyse
-from tabs import token_view
+from playground.text.analysis import analyse
+from tabs.shared import token_view
 
 
 def test_html_in_text_is_escaped(workspace):

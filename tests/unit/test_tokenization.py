@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from playground.errors import InvalidInputError, PlaygroundError, UnknownModelError
-from playground.tokenization import MAX_TEXT_CHARS, is_added, sanitize_text, validate_messages
+from playground.core.errors import InvalidInputError, PlaygroundError, UnknownModelError
+from playground.text.analysis import MAX_TEXT_CHARS, is_added, sanitize_text, validate_messages
 
 ODD_TEXTS = {
     "ascii": "Hello, world! Tokens are pieces of text.",

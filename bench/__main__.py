@@ -1,0 +1,40 @@
+"""``python -m bench <name> [--write]``: run one benchmark, print it, optionally record it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bench import DOC, write_section
+
+BENCHMARKS = {
+    "tokenize": "bench.tokenize_bench",
+    "startup": "bench.startup_bench",
+    "attention": "bench.attention_bench",
+    "generate": "bench.generate_bench",
+    "quant": "bench.quant_bench",
+    "rag": "bench.rag_bench",
+    "finetune": "bench.finetune_bench",
+    "load": "bench.load_bench",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument("--write", action="store_true",
+                        help="record the result in docs/benchmarks.md (load: docs/reliability.md)")
+    args, rest = parser.parse_known_args(argv)
+    module = importlib.import_module(BENCHMARKS[args.name])
+    markdown = module.run(rest)
+    print(markdown)
+    if args.write:
+        # a module may name its own document (and that document's opening lines)
+        write_section(args.name, markdown, getattr(module, "DOC", DOC),
+                      getattr(module, "HEADER", "# Benchmarks\n"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Every queue and concurrency setting of the app, in one place, each with the figure that chose it.
+
+The figures come from ``python -m bench load`` (30 students against one app on 2 cores; see
+docs/reliability.md). Gradio's settings are plain names and numbers here so the library stays free of
+gradio; the tabs pass them on as ``concurrency_id`` / ``concurrency_limit``.
+"""
+
+QUEUE_MAX_SIZE = 128
+"""Events waiting in Gradio's queue, all endpoints together: 4x the load benchmark's peak (30 students, 29
+in flight). Past it Gradio answers "queue is full, try again"; per model, the engine refuses sooner."""
+
+DEFAULT_CONCURRENCY = 4
+"""Events of one endpoint at once unless it says otherwise (tokenizing, say)."""
+
+GENERATION_QUEUE = "generation"
+"""One Gradio queue for every generating event; the engine's per-model line orders them fairly."""
+GENERATION_CONCURRENCY = 8
+
+GENERATIONS_PER_MODEL = 2
+"""Generations decoding at once on one model; later requests wait in line, first come first served."""
+
+WAITING_PER_MODEL = 40
+"""Past this many waiting, a generation is refused with "busy, try again". The load benchmark's class of
+30 students (one request each at a time) peaked at 27 waiting, so a class never sees it; a flood does."""
+
+ATTENTION_FORWARD_QUEUE = "attention-forward"
+ATTENTION_FORWARD_CONCURRENCY = 2
+"""Attention forward passes at once: at 4, tokenize's p95 in the first seconds of a class doubled."""
+
+ATTENTION_HEAD_DRAW_QUEUE = "attention-head-draw"
+ATTENTION_HEAD_DRAW_CONCURRENCY = 1
+"""Chained and slider head draws share one line of width 1, so a late chained draw cannot land after
+the user's own."""
+
+QUANT_QUEUE = "quantization"
+QUANT_CONCURRENCY = 4
+QUANT_RUNS_AT_ONCE = 1
+"""Comparisons measuring at once: timing figures are meaningless when two runs share the CPU."""
+
+GPU_QUEUES = frozenset({GENERATION_QUEUE, QUANT_QUEUE, ATTENTION_FORWARD_QUEUE, ATTENTION_HEAD_DRAW_QUEUE})
+"""The concurrency ids of events that run a model; the others (tokenizing, listing) need no GPU."""

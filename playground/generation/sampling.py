@@ -1,0 +1,166 @@
+"""Sampling settings and the per-token view of a next-token distribution.
+
+The logits are processed by transformers' own processors, in the order ``generate`` applies
+them (repetition penalty, then temperature, top-k, top-p), so the playground's greedy output
+is token for token what ``model.generate`` gives with the same settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from playground.core.errors import InvalidInputError
+
+MAX_NEW_TOKENS_LIMIT = 2048
+"""Most new tokens one request may ask for: about a minute of decoding for the 135M model on CPU."""
+
+DEFAULT_REPETITION_PENALTY = 1.2
+"""On by default: SmolLM2-135M loops under plain greedy decoding ("I'm sorry. I'm sorry...")."""
+
+MAX_STOP_STRINGS = 8
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How the next token is chosen. ``temperature == 0`` means greedy (argmax), reproducibly."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
+    seed: int = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+    alternatives: int = 5
+    penalize_prompt: bool = False
+    """False: the penalty counts only generated tokens. transformers' ``generate`` also counts the
+    prompt's, which punishes the very answer a few-shot prompt shows ("positive" in its examples)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "top_k", "seed", "alternatives"):
+            value = getattr(self, name)
+            if isinstance(value, float) and value.is_integer():  # sliders and JSON send 128.0
+                object.__setattr__(self, name, int(value))
+        _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT,
+                   "ask for fewer new tokens")
+        _check_float("temperature", self.temperature, 0.0, 5.0,
+                     "use 0 for greedy decoding, about 0.7 for varied text")
+        _check_int("top_k", self.top_k, 0, 1_000_000, "0 turns top-k off")
+        _check_float("top_p", self.top_p, 0.0, 1.0, "1.0 turns top-p off", low_open=True)
+        _check_float("repetition_penalty", self.repetition_penalty, 0.0, 10.0,
+                     "1.0 turns it off; 1.1 to 1.3 stops small models looping", low_open=True)
+        _check_int("seed", self.seed, 0, MAX_SEED, "any whole number from 0")
+        _check_int("alternatives", self.alternatives, 0, 20, "how many runner-up tokens to keep")
+        if isinstance(self.stop, str) or not all(isinstance(s, str) for s in self.stop):
+            raise InvalidInputError("stop must be a list of strings.")
+        if len(self.stop) > MAX_STOP_STRINGS or any(len(s) > 200 for s in self.stop):
+            raise InvalidInputError(f"At most {MAX_STOP_STRINGS} stop strings of up to 200 characters.")
+        object.__setattr__(self, "stop", tuple(s for s in self.stop if s))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stop": list(self.stop)}
+
+
+def _check_int(name: str, value: Any, low: int, high: int, hint: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{name} must be a whole number, got {value!r}.")
+    if not low <= value <= high:
+        raise InvalidInputError(f"{name} must be between {low:,} and {high:,}, got {value:,} ({hint}).")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, hint: str,
+                 low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}.")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        bound = f"above {low}" if low_open else f"at least {low}"
+        raise InvalidInputError(f"{name} must be {bound} and at most {high}, got {value} ({hint}).")
+
+
+def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
+    """transformers' processors for these settings, in ``generate``'s order."""
+    from transformers.generation.logits_process import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    processors = LogitsProcessorList()
+    if settings.repetition_penalty != 1.0:
+        ignore = None if settings.penalize_prompt else prompt_length
+        processors.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty),
+                                                           prompt_ignore_length=ignore))
+    if not settings.greedy:
+        if settings.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(float(settings.temperature)))
+        if settings.top_k:
+            processors.append(TopKLogitsWarper(top_k=settings.top_k))
+        if settings.top_p < 1.0:
+            processors.append(TopPLogitsWarper(top_p=float(settings.top_p)))
+    return processors
+
+
+def choose(scores: torch.Tensor, settings: SamplingSettings, rng: torch.Generator) -> tuple[int, float]:
+    """The next token id from processed scores, and its probability under them.
+
+    Sampling draws from a generator private to the request, so two users' seeds never
+    interfere; it is one ``multinomial`` draw per token, as ``generate`` does.
+    """
+    probs = torch.softmax(scores, dim=-1)
+    if settings.greedy:
+        token = int(torch.argmax(scores, dim=-1)[0])
+    else:
+        token = int(torch.multinomial(probs, num_samples=1, generator=rng)[0, 0])
+    return token, float(probs[0, token])
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A token the model also considered, with its probability."""
+
+    id: int
+    text: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    """One generated token as a learner wants to see it.
+
+    ``prob`` and ``entropy`` describe the model's own distribution (softmax of the raw
+    logits); ``sampled_prob`` is the chance it had under the settings actually used.
+    """
+
+    id: int
+    text: str
+    piece: str
+    prob: float
+    sampled_prob: float
+    entropy_bits: float
+    alternatives: tuple[Alternative, ...]
+    special: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "alternatives": [asdict(a) for a in self.alternatives]}
+
+
+def distribution_view(logits: torch.Tensor, token: int, k: int) -> tuple[float, float, list[tuple[int, float]]]:
+    """(probability of ``token``, entropy in bits, top-``k`` (id, probability)) of raw logits."""
+    log_probs = torch.log_softmax(logits[0].float(), dim=-1)
+    probs = log_probs.exp()
+    entropy = float(-(probs * log_probs).nan_to_num().sum()) / math.log(2)
+    top = torch.topk(probs, k) if k else None
+    alternatives = list(zip(top.indices.tolist(), top.values.tolist(), strict=True)) if top is not None else []
+    return float(probs[token]), max(entropy, 0.0), alternatives

@@ -1,0 +1,123 @@
+"""The shared store of loaded models and tokenizers: one load per key, shared by every user.
+
+What a name means is decided in :mod:`playground.models.registry`; this module loads and caches.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import MappingProxyType
+from typing import Any, Literal
+
+from playground.core.keyed_cache import KeyedCache
+from playground.core.progress import ProgressFn
+from playground.core.settings import Settings
+from playground.models.registry import EMBEDDED_MODELS, hub_kwargs, is_causal, load_error, resolve
+
+AUTO_CLASSES = MappingProxyType({
+    "hf-tokenizer": "AutoTokenizer",
+    "causal-lm": "AutoModelForCausalLM",
+    "encoder": "AutoModel",
+    "config": "AutoConfig",
+})
+
+
+_TRANSFORMERS_LOCK = threading.RLock()
+"""Serialises every model and tokenizer load in the process.
+
+transformers' loading is not thread-safe: with loads running in two threads (two tabs opening
+at once), models came back with ``lm_head.weight`` "MISSING" and random weights, and later
+loads stayed broken. Loads are rare and cached, so one at a time costs little.
+"""
+
+
+def auto_class_for(kind: str) -> Any:
+    """transformers' Auto class for ``kind`` (its lazy attributes resolve under the lock too)."""
+    with _TRANSFORMERS_LOCK:
+        import transformers
+
+        return getattr(transformers, AUTO_CLASSES[kind])
+
+
+class ModelStore:
+    """Loaded models and tokenizers, shared by every user of one app behind per-key locks.
+
+    Nothing here is mutated after loading: a caller that needs another configuration (for
+    example eager attention) asks for it by key and gets its own copy.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._cache: KeyedCache[Any] = KeyedCache()
+
+    def get_or_load(self, key: tuple[str, ...], load: Any) -> Any:
+        return self._cache.get_or_load(key, load)
+
+    def _from_pretrained(self, kind: str, name: str, part: Literal["tokenizer", "model"],
+                         progress: ProgressFn | None, **kwargs: Any) -> Any:
+        """Resolve ``name`` and load it with the transformers Auto class for ``kind``, once.
+
+        Every failure becomes an :class:`UnknownModelError` that says what was tried.
+        """
+
+        def load() -> Any:
+            return self._place(self._load_now(kind, name, part, progress, **kwargs))
+
+        variant = tuple(str(value) for value in kwargs.values())
+        return self.get_or_load((kind, name.strip(), *variant), load)
+
+    def _load_now(self, kind: str, name: str, part: Literal["tokenizer", "model"],
+                  progress: ProgressFn | None, **kwargs: Any) -> Any:
+        import torch
+
+        auto_class = auto_class_for(kind)
+        with _TRANSFORMERS_LOCK:
+            source = resolve(name, self.settings, part, progress)
+            if progress:
+                progress(0.6, f"Loading {source.name}")
+            try:
+                loaded = auto_class.from_pretrained(source.location, **kwargs,
+                                                    **hub_kwargs(source, self.settings))
+            except Exception as error:  # transformers raises many types; all mean "not loadable"
+                raise load_error(source, self.settings, error) from error
+        return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+
+    def _place(self, loaded: Any) -> Any:
+        """Move a shared model to the app's device (the GPU when there is one); tokenizers stay put."""
+        import torch
+
+        if isinstance(loaded, torch.nn.Module) and self.settings.device != "cpu":
+            return loaded.to(self.settings.device)
+        return loaded
+
+    def private_causal_lm(self, name: str, **kwargs: Any) -> Any:
+        """A fresh causal LM that no one else holds (a quantized copy, say): not cached, so it
+        is freed when the caller drops it. Loading still waits for the shared load lock."""
+        return self._load_now("causal-lm", name, "model", None, **kwargs)
+
+    def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:
+        """A transformers tokenizer for ``name`` (embedded, folder or Hub id)."""
+        return self._from_pretrained("hf-tokenizer", name, "tokenizer", progress)
+
+    def causal_lm(self, name: str, attn_implementation: str = "sdpa",
+                  progress: ProgressFn | None = None) -> Any:
+        """A causal LM in eval mode; each attention implementation is its own cached copy."""
+        return self._from_pretrained("causal-lm", name, "model", progress,
+                                     attn_implementation=attn_implementation)
+
+    def encoder(self, name: str, attn_implementation: str = "sdpa",
+                progress: ProgressFn | None = None) -> Any:
+        """A bidirectional encoder (BERT-style) in eval mode, without a task head."""
+        return self._from_pretrained("encoder", name, "model", progress,
+                                     attn_implementation=attn_implementation)
+
+    def config(self, name: str) -> Any:
+        """The model's config alone (no weights), to decide how to load it."""
+        return self._from_pretrained("config", name, "model", None)
+
+    def is_causal(self, name: str) -> bool:
+        """Whether ``name`` writes text left to right (a decoder) rather than reading it whole."""
+        spec = EMBEDDED_MODELS.get(name.strip())
+        if spec is not None:
+            return spec.kind == "causal-lm"
+        return is_causal(self.config(name))

@@ -1,0 +1,1 @@
+"""The Attention tab: ``page`` lays it out, ``plots`` draws the heatmaps."""

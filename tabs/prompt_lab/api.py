@@ -1,0 +1,79 @@
+"""Prompt lab endpoints: plain data for ``gradio_client``, notebooks and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from playground.core.errors import InvalidInputError
+from playground.core.iterutil import last
+from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.engine import stream_texts
+from playground.generation.sampling import SamplingSettings
+from playground.generation.side_by_side import Variant, compare
+from playground.prompting import techniques as prompts
+from playground.prompting.evaluation import evaluate, shipped_items
+from playground.workspace import Workspace
+from tabs.shared.common import friendly_errors
+
+
+def register_api(ws: Workspace) -> None:
+    engine = ws.generation
+
+    @friendly_errors
+    def generate(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
+                 seed: int) -> Iterator[str]:
+        """Stream the completion of `prompt` (the model's chat template applied, repetition penalty
+        1.2); the last value is the whole completion. temperature 0 = greedy."""
+        settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                    seed=seed)
+        yield from stream_texts(engine.stream(model, prompt, settings))
+
+    @friendly_errors
+    def generate_tokens(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
+                        seed: int) -> dict:
+        """Like /generate, but the finished result with every token's probability, entropy (bits)
+        and top-5 alternatives, plus timings."""
+        settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                    seed=seed)
+        return engine.generate(model, prompt, settings).to_dict()
+
+    @friendly_errors
+    def compare_prompts(prompts_list: list, model: str, max_new_tokens: int) -> list:
+        """Run 1-4 prompts together (greedy): a list of {prompt, output, tokens_in, tokens_out,
+        seconds, first_token_seconds, tokens_per_second, finish_reason, error}."""
+        if not isinstance(prompts_list, list) or not all(isinstance(p, str) for p in prompts_list):
+            raise InvalidInputError("prompts must be a list of strings.")
+        settings = SamplingSettings(max_new_tokens=max_new_tokens)
+        final = last(compare(engine, [Variant(p, model) for p in prompts_list], settings))
+        return [run.to_dict() for run in final.runs] if final else []
+
+    @friendly_errors
+    def prompt_techniques() -> list:
+        """The template library: name, title, description, template, system, samples."""
+        return [{"name": t.name, "title": t.title, "description": t.description, "template": t.template,
+                 "system": t.system, "samples": t.samples} for t in prompts.techniques().values()]
+
+    @friendly_errors
+    def render_prompt(technique: str, task: str, input: str) -> dict:  # noqa: A002 - the API's word
+        """A technique's prompt for one input of a shipped task (sentiment, arithmetic, extraction)."""
+        rendered = prompts.prompt_for(technique, task, input)
+        return {"prompt": rendered.prompt, "system": rendered.system, "stop": list(rendered.stop)}
+
+    @friendly_errors
+    def evaluate_prompts(task: str, techniques: list, model: str, limit: int) -> dict:
+        """Score techniques on the first `limit` items of a shipped task: accuracy, 95% interval,
+        tokens, seconds, and every answer."""
+        labelled = prompts.task(task)
+        items = shipped_items(labelled)[: max(1, int(limit))]
+        final = last(evaluate(engine, model, labelled, items, list(techniques)))
+        return final.to_dict() if final else {}
+
+    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+    gr.api(generate, api_name="generate", **queue)
+    gr.api(generate_tokens, api_name="generate_tokens", **queue)
+    gr.api(compare_prompts, api_name="compare_prompts", **queue)
+    gr.api(evaluate_prompts, api_name="evaluate_prompts", **queue)
+    gr.api(prompt_techniques, api_name="prompt_techniques")
+    gr.api(render_prompt, api_name="render_prompt")

@@ -1,0 +1,121 @@
+"""Evaluate: each technique on a labelled set, accuracy with a 95% interval, cost; a chart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.prompting import techniques as prompts
+from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
+from playground.workspace import Workspace
+from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.sampling_controls import SamplingControls, to_settings
+
+UPLOAD = "upload"
+SCORE_HEADERS = ["Technique", "Scored", "Correct", "Accuracy", "95% interval", "Tokens in", "Tokens out",
+                 "Seconds"]
+ITEM_HEADERS = ["Technique", "Input", "Expected", "Answer read", "Correct", "Output"]
+RULES = ("An answer is read after the last “Answer:”-style marker (or “the answer is”): labels by "
+         "word, numbers as the first number after a marker (else the last one), free text as the "
+         "first words of the first line; the JSON technique counts only parseable JSON with the key. "
+         "The interval is the Wilson score interval: with 10 items, ±25 points is normal.")
+
+
+def score_rows(run: EvalRun) -> list[list[Any]]:
+    rows = []
+    for score in run.scores:
+        data = score.to_dict(with_items=False)
+        accuracy = data["accuracy"]
+        rows.append([score.title, f"{data['scored']}/{data['total']}", data["correct"],
+                     None if accuracy is None else f"{accuracy:.0%}",
+                     f"{data['ci_low']:.0%}–{data['ci_high']:.0%}", data["tokens_in"], data["tokens_out"],
+                     data["seconds"]])
+    return rows
+
+
+def item_rows(run: EvalRun) -> list[list[Any]]:
+    return [[score.technique, item.input, item.expected, item.answer, "✔" if item.correct else "✘",
+             " ‖ ".join(item.outputs)[:400]] for score in run.scores for item in score.items]
+
+
+def accuracy_figure(run: EvalRun) -> go.Figure:
+    scored = [score for score in run.scores if score.items]
+    accuracy = [score.accuracy or 0.0 for score in scored]
+    lows, highs = zip(*(score.interval for score in scored), strict=True) if scored else ((), ())
+    figure = go.Figure(go.Bar(
+        x=[score.title for score in scored], y=accuracy, marker_color="#6366f1",
+        error_y=dict(type="data", symmetric=False, array=[h - a for h, a in zip(highs, accuracy, strict=True)],
+                     arrayminus=[a - low for low, a in zip(lows, accuracy, strict=True)]),
+        customdata=[[score.tokens_out, round(score.seconds, 1), len(score.items)] for score in scored],
+        hovertemplate="%{x}<br>accuracy %{y:.0%} over %{customdata[2]} items<br>%{customdata[0]} tokens "
+                      "out, %{customdata[1]} s<extra></extra>"))
+    figure.update_layout(title=f"Accuracy on {run.task} (bars: 95% interval)", height=320,
+                         yaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=40, r=10, t=40, b=60))
+    return figure
+
+
+def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None:
+    task_choices = [(f"{t.title}: {t.description}", t.name) for t in prompts.tasks().values()]
+    technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
+    with gr.Row():
+        task = gr.Dropdown(task_choices + [("Upload my own set (JSONL or CSV)", UPLOAD)],
+                           value=task_choices[0][1], label="Labelled set", elem_id="ev-task")
+        limit = gr.Slider(1, 40, value=8, step=1, label="Items to score (from the start of the set)",
+                          elem_id="ev-limit")
+        chat = gr.Checkbox(False, label="Use the chat template", elem_id="ev-chat",
+                           info="Off: the prompt is continued as plain text, which suits templates that "
+                                "end in “Answer:”. SmolLM2-135M follows few-shot patterns far better so.")
+    with gr.Row(visible=False) as upload_row:
+        upload = gr.File(label="input + expected columns (also: question/answer). The first 3 rows "
+                               "become the few-shot examples.", file_types=[".jsonl", ".csv", ".json"],
+                         elem_id="ev-upload")
+        instruction = gr.Textbox(label="Instruction for your set", value="Answer the question.")
+    techniques = gr.CheckboxGroup(technique_choices, value=["zero-shot", "few-shot"], label="Techniques",
+                                  elem_id="ev-techniques")
+    gr.Markdown(f"<span class='muted'>{RULES} Self-consistency costs 5 generations per item; "
+                "chain-of-thought up to 128 tokens each.</span>")
+    with gr.Row():
+        run_button = gr.Button("Evaluate", variant="primary", elem_id="ev-run")
+        stop_button = gr.Button("Stop", elem_id="ev-stop")
+    status = gr.Markdown(elem_id="ev-status")
+    with gr.Row():
+        table = gr.Dataframe(headers=SCORE_HEADERS, interactive=False, elem_id="ev-table", scale=3)
+        plot = gr.Plot(label="Accuracy", scale=2, elem_id="ev-plot")
+    with gr.Accordion("Every answer", open=False):
+        items = gr.Dataframe(headers=ITEM_HEADERS, interactive=False, wrap=True, elem_id="ev-items")
+    last = gr.State(None)
+    with gr.Row():
+        export_button = gr.Button("Export results (JSON)", size="sm")
+        exported = gr.File(label="Results", visible=False, elem_id="ev-file")
+
+    @friendly_errors
+    def run(model_name: str, task_name: str, upload_path: str | None, upload_instruction: str, count: float,
+            use_chat: bool, chosen: list[str], *sampling_values: Any
+            ) -> Iterator[tuple[str, list[list[Any]], go.Figure, list[list[Any]], dict[str, Any] | None]]:
+        settings = to_settings(*sampling_values)
+        if task_name == UPLOAD:
+            if not upload_path:
+                raise gr.Error("Upload a .jsonl or .csv file with input and expected columns first.")
+            task, all_items = uploaded_task(upload_path, upload_instruction)
+        else:
+            task = prompts.task(task_name)
+            all_items = shipped_items(task)
+        subset = all_items[: int(count)]
+        for state in evaluate(ws.generation, model_name, task, subset, list(chosen or []), settings, use_chat):
+            done, total = state.progress
+            message = (f"Scored {done} of {total} answers ({task.title}, {len(subset)} items"
+                       f"{', answer kind: ' + task.answer if task_name == UPLOAD else ''}).")
+            yield ("✅ " if state.done else "⏳ ") + message, score_rows(state), accuracy_figure(state), \
+                item_rows(state), state.to_dict() if state.done else None
+
+    task.change(lambda name: gr.Row(visible=name == UPLOAD), task, upload_row, api_visibility="undocumented")
+    event = run_button.click(run, [model, task, upload, instruction, limit, chat, techniques, *sampling.inputs],
+                             [status, table, plot, items, last], api_visibility="undocumented",
+                             concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
+                             show_progress="minimal", api_name="prompt_lab_page_evaluate")
+    stop_button.click(None, cancels=[event], api_visibility="undocumented")
+    wire_export(export_button, last, exported, "evaluation")

@@ -1,0 +1,147 @@
+"""Prompt lab tab: techniques as templates, streamed generation with token probabilities,
+prompts side by side, and evaluation on labelled sets.
+
+Endpoints (see ``tabs/prompt_lab/api.py``): ``/generate``, ``/generate_tokens``, ``/compare_prompts``,
+``/prompt_techniques``, ``/render_prompt``, ``/evaluate_prompts``.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import gradio as gr
+
+from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.engine import Generation
+from playground.generation.snippets import generation_code
+from playground.prompting import techniques as prompts
+from playground.prompting.answers import extract, majority
+from playground.workspace import Workspace
+from tabs.prompt_lab import api as prompt_api
+from tabs.prompt_lab import evaluate as prompt_eval
+from tabs.prompt_lab import side_by_side as prompt_compare
+from tabs.prompt_lab.fields import (
+    FIRST_TASK,
+    START,
+    build_prompt_fields,
+    render_fields,
+    stop_text,
+    task_or_custom,
+)
+from tabs.shared import generation_view
+from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.sampling_controls import (
+    build_sampling_controls,
+    to_settings,
+)
+
+UPDATE_SECONDS = 0.08
+"""Redraw at most this often while streaming: every token would resend the whole HTML."""
+
+
+def throttled(stream: Iterator[Generation]) -> Iterator[Generation]:
+    """Pass on the stream's states, skipping redraws closer than ``UPDATE_SECONDS``."""
+    last = 0.0
+    for generation in stream:
+        now = time.monotonic()
+        if generation.done or generation.queue_position or now - last >= UPDATE_SECONDS:
+            last = now
+            yield generation
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    engine = ws.generation
+    with gr.Row():
+        model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
+                            allow_custom_value=True, scale=2, elem_id="pl-model",
+                            label="Model (embedded, Hub id or local folder; causal models only)")
+        chat = gr.Checkbox(START.chat, label="Use the model's chat template", scale=1, elem_id="pl-chat",
+                           info="Off: the model continues your text as it is (best for templates "
+                                "ending in “Answer:”). On: your prompt is a user turn it answers.")
+    with gr.Accordion("Sampling settings", open=False):
+        sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name))
+
+    with gr.Tabs():
+        with gr.Tab("Write a prompt", id="pl-write"):
+            fields = build_prompt_fields(chat, sampling.stop)
+            preview_count = gr.Markdown(elem_id="pl-count")
+            preview = gr.Textbox(label="The prompt as the model reads it (chat template included)",
+                                 lines=6, max_lines=14, interactive=False, elem_id="pl-preview")
+            with gr.Row():
+                run_button = gr.Button("Generate", variant="primary", elem_id="pl-generate")
+                stop_button = gr.Button("Stop", elem_id="pl-stop")
+            output = gr.HTML(elem_id="pl-output")
+            with gr.Accordion("Show code: the transformers script that reproduces this", open=False):
+                code = gr.Code(language="python", elem_id="pl-code")
+        with gr.Tab("Side by side", id="pl-compare"):
+            prompt_compare.build(ws, model, chat, sampling, fields)
+        with gr.Tab("Evaluate", id="pl-evaluate"):
+            prompt_eval.build(ws, model, sampling)
+        with gr.Tab("How prompting works", id="pl-notes"):
+            gr.Markdown(read_asset("notes", "prompting.md"))
+
+    def preview_prompt(model_name: str, use_chat: bool, *values: Any) -> tuple[str, str]:
+        """Live preview; problems (a missing variable) show in place instead of popping up."""
+        try:
+            rendered = render_fields(*values)
+            prepared = engine.prepare(model_name, rendered.prompt, 1, system=rendered.system or None,
+                                      chat=use_chat)
+        except Exception as error:  # noqa: BLE001 - shown in the page, next to the prompt
+            return f"⚠️ {error}", ""
+        notes = "".join(f" · ⚠️ {n}" for n in prepared.notices)
+        return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
+
+    @friendly_errors
+    def generate_in_page(model_name: str, use_chat: bool, *values: Any,
+                 progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:
+        field_values, sampling_values = values[:7], values[7:]
+        settings = to_settings(*sampling_values)
+        rendered = render_fields(*field_values)
+        snippet = generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat)
+        technique = prompts.technique(field_values[1])
+        if technique.samples > 1:
+            yield from self_consistency(model_name, use_chat, rendered, settings, technique,
+                                        task_or_custom(field_values[0]), snippet)
+            return
+        stream = engine.stream(model_name, rendered.prompt, settings, system=rendered.system or None,
+                               chat=use_chat, progress=progress_callback(progress))
+        for generation in throttled(stream):
+            yield generation_view.render_generation(generation), snippet
+
+    def self_consistency(model_name: str, use_chat: bool, rendered: prompts.RenderedPrompt, settings: Any,
+                         technique: prompts.Technique, task: prompts.Task, snippet: str) -> Iterator[tuple[str, str]]:
+        """N sampled reasoning paths, then a majority vote over their final answers."""
+        temperature = settings.temperature or technique.temperature
+        paths: list[str] = []
+        answers: list[str | None] = []
+        for index in range(technique.samples):
+            path_settings = replace(settings, temperature=temperature, seed=settings.seed + index)
+            for generation in throttled(engine.stream(model_name, rendered.prompt, path_settings,
+                                                      system=rendered.system or None, chat=use_chat)):
+                head = f"<b>Path {index + 1} of {technique.samples}</b> (seed {path_settings.seed})"
+                yield "".join(paths) + head + generation_view.render_generation(generation), snippet
+            answer = extract(generation.text, task.answer, task.output_label, task.labels)
+            answers.append(answer)
+            paths.append(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
+                         f"</summary>{generation_view.render_tokens(generation)}</details>")
+        vote = majority(answers)
+        counts = ", ".join(f"{html.escape(str(a))}: {answers.count(a)}" for a in dict.fromkeys(answers))
+        summary = (f'<div class="gen-votes">🗳️ Majority answer: <b>{html.escape(str(vote))}</b> '
+                   f"(votes: {counts}; temperature {temperature})</div>")
+        yield summary + "".join(paths), snippet
+
+    preview_inputs = [model, chat, *fields.inputs]
+    for component in (model, chat, *fields.inputs):
+        component.change(preview_prompt, preview_inputs, [preview_count, preview],
+                         api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")
+    app.load(preview_prompt, preview_inputs, [preview_count, preview], api_visibility="undocumented")
+    event = run_button.click(generate_in_page, [*preview_inputs, *sampling.inputs], [output, code],
+                             api_visibility="undocumented", api_name="prompt_lab_page_generate",
+                             concurrency_id=GENERATION_QUEUE,
+                             concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal")
+    stop_button.click(None, cancels=[event], api_visibility="undocumented")
+    prompt_api.register_api(ws)

@@ -1,0 +1,101 @@
+"""Side by side: 2 to 4 prompts (or one prompt on several models) streamed into columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
+from playground.prompting import techniques as prompts
+from playground.workspace import Workspace
+from tabs.prompt_lab.fields import PromptFields, render_fields
+from tabs.shared import generation_view
+from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.sampling_controls import SamplingControls, to_settings
+
+SUMMARY_HEADERS = ["Variant", "Model", "Tokens in", "Tokens out", "First token (ms)", "Tokens/s",
+                   "Seconds", "Finish"]
+STARTERS = ("zero-shot", "few-shot", "chain-of-thought", "role")
+
+
+def summary_rows(state: Comparison) -> list[list[Any]]:
+    rows = []
+    for index, run in enumerate(state.runs):
+        data = run.to_dict()
+        first, speed = data.get("first_token_seconds"), data.get("tokens_per_second")
+        rows.append([index + 1, run.variant.model, data["tokens_in"], data["tokens_out"],
+                     round(first * 1000) if first else None, round(speed, 1) if speed else None,
+                     data["seconds"], run.error or data.get("finish_reason") or "running"])
+    return rows
+
+
+def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
+          fields: PromptFields) -> None:
+    gr.Markdown("Run 2 to 4 prompts together, or the same prompt on different models. The columns "
+                "fill a token each in turn; each column's timings count only its own work. "
+                "**Fill** writes the chosen technique's prompt for the task and input of "
+                "*Write a prompt* into that box.")
+    count = gr.Radio([2, 3, 4], value=2, label="Variants", elem_id="cmp-count")
+    prompts_boxes, models, columns = [], [], []
+    with gr.Row():
+        for index in range(MAX_VARIANTS):
+            with gr.Column(visible=index < 2, min_width=220) as column:
+                box = gr.Textbox(label=f"Prompt {index + 1}", lines=6, elem_id=f"cmp-prompt-{index}")
+                variant_model = gr.Textbox(label="Model (blank = the lab's model)", max_lines=1,
+                                           elem_id=f"cmp-model-{index}")
+                with gr.Row():
+                    starter = gr.Dropdown(list(STARTERS), value=STARTERS[index], show_label=False,
+                                          min_width=120, scale=2)
+                    fill = gr.Button("Fill", size="sm", scale=1, elem_id=f"cmp-fill-{index}")
+                fill.click(fill_from_technique, [starter, *fields.inputs[:1], *fields.inputs[2:5]], box,
+                           api_visibility="undocumented")
+            prompts_boxes.append(box)
+            models.append(variant_model)
+            columns.append(column)
+    with gr.Row():
+        run_button = gr.Button("Run all", variant="primary", elem_id="cmp-run")
+        stop_button = gr.Button("Stop", elem_id="cmp-stop")
+    status = gr.Markdown(elem_id="cmp-status")
+    output = gr.HTML(elem_id="cmp-output")
+    summary = gr.Dataframe(headers=SUMMARY_HEADERS, interactive=False, elem_id="cmp-summary")
+    last = gr.State(None)
+    with gr.Row():
+        export_button = gr.Button("Export comparison (JSON)", size="sm", elem_id="cmp-export")
+        exported = gr.File(label="Comparison", visible=False, elem_id="cmp-file")
+
+    @friendly_errors
+    def run_all(lab_model: str, use_chat: bool, shown: int, *values: Any
+                ) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
+        texts, names, sampling_values = values[:MAX_VARIANTS], values[MAX_VARIANTS:2 * MAX_VARIANTS], \
+            values[2 * MAX_VARIANTS:]
+        settings = to_settings(*sampling_values)
+        variants = [Variant(texts[i] or "", (names[i] or "").strip() or lab_model) for i in range(int(shown))]
+        state = None
+        for state in compare(ws.generation, variants, settings, chat=use_chat):
+            waiting = (f"⏳ Waiting for the model: {state.queue_position} request(s) ahead of you."
+                       if state.queue_position else "")
+            yield waiting, generation_view.render_columns(state.runs), summary_rows(state), None
+        if state is not None:
+            yield "", generation_view.render_columns(state.runs), summary_rows(state), state.to_dict()
+
+    count.change(lambda shown: [gr.Column(visible=i < int(shown)) for i in range(MAX_VARIANTS)],
+                 count, columns, api_visibility="undocumented")
+    event = run_button.click(run_all, [model, chat, count, *prompts_boxes, *models, *sampling.inputs],
+                             [status, output, summary, last], api_visibility="undocumented",
+                             concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
+                             show_progress="minimal", api_name="prompt_lab_page_compare")
+    stop_button.click(None, cancels=[event], api_visibility="undocumented")
+    wire_export(export_button, last, exported, "comparison")
+
+
+@friendly_errors
+def fill_from_technique(technique_name: str, task_name: str, instruction: str, input_text: str,
+                        examples: Any) -> str:
+    """The technique's own template and system text for the lab's task and input."""
+    technique = prompts.technique(technique_name)
+    rendered = render_fields(task_name, technique_name, instruction, input_text, examples,
+                             technique.system, technique.template)
+    return (f"{rendered.system}\n\n{rendered.prompt}" if rendered.system else rendered.prompt)

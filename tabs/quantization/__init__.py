@@ -1,0 +1,1 @@
+"""The Quantization tab: ``page`` lays it out, ``view`` turns the lab's rows into tables and charts."""

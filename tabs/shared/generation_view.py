@@ -1,0 +1,90 @@
+"""HTML for generated text: each token coloured by how likely the model found it.
+
+Hover (or click, which keeps it open) shows the token's probability, the distribution's
+entropy and the runner-ups: what the model almost said.
+"""
+
+from __future__ import annotations
+
+import html
+
+from playground.generation.engine import Generation
+from playground.generation.sampling import TokenChoice
+from playground.generation.side_by_side import VariantRun
+from tabs.shared.token_view import visible
+
+LEGEND = ('<div class="gen-legend">probability of each token: '
+          '<span style="background:hsl(0,80%,85%)">&nbsp;&lt;10%&nbsp;</span>'
+          '<span style="background:hsl(36,80%,85%)">&nbsp;30%&nbsp;</span>'
+          '<span style="background:hsl(72,80%,85%)">&nbsp;60%&nbsp;</span>'
+          '<span style="background:hsl(120,80%,85%)">&nbsp;&gt;99%&nbsp;</span>'
+          " · hover or click a token for the alternatives</div>")
+
+
+def colour(prob: float) -> str:
+    """Red for a surprising token, green for a near-certain one."""
+    return f"hsl({120 * max(0.0, min(prob, 1.0)):.0f}, 80%, 85%)"
+
+
+def token_tip(index: int, token: TokenChoice) -> str:
+    lines = [f"#{index + 1} {token.piece!r} · id {token.id}",
+             f"p = {token.prob:.1%} (as sampled: {token.sampled_prob:.1%}) · entropy {token.entropy_bits:.2f} bits"]
+    lines += [f"{'→' if alt.id == token.id else '  '} {alt.text!r}  {alt.prob:.1%}" for alt in token.alternatives]
+    return "\n".join(lines)
+
+
+def render_tokens(generation: Generation) -> str:
+    parts = []
+    for index, token in enumerate(generation.tokens):
+        shown = visible(token.text, show_whitespace=False) if token.text else (
+            f"<small>{html.escape(token.piece)}</small>" if token.special else "")
+        if not shown:
+            continue  # half a character: its other half's token carries the text
+        parts.append(f'<span class="tok gen-tok" tabindex="0" style="background:{colour(token.prob)}" '
+                     f'data-tip="{html.escape(token_tip(index, token))}">{shown}</span>')
+    return f'<div class="tok-spans gen-text">{"".join(parts)}</div>'
+
+
+FINISH = {"eos": "the model ended its turn", "length": "reached max new tokens",
+          "stop": "hit a stop string", "cancelled": "stopped"}
+
+
+def stats_line(generation: Generation) -> str:
+    if generation.queue_position:
+        return (f"⏳ Waiting for {html.escape(generation.model)}: "
+                f"{generation.queue_position} request(s) ahead of you.")
+    parts = [f"{generation.tokens_in:,} tokens in", f"{generation.tokens_out:,} out"]
+    if generation.first_token_seconds is not None:
+        parts.append(f"first token {generation.first_token_seconds * 1000:,.0f} ms")
+    if generation.decode_tokens_per_second:
+        parts.append(f"{generation.decode_tokens_per_second:.1f} tokens/s")
+    if generation.done:
+        parts.append(FINISH[generation.finish_reason or "cancelled"])
+    return " · ".join(parts)
+
+
+def notices_html(generation: Generation) -> str:
+    return "".join(f'<div class="gen-notice">⚠️ {html.escape(n)}</div>' for n in generation.prompt.notices)
+
+
+def render_generation(generation: Generation) -> str:
+    return (f'<div class="gen-stats">{stats_line(generation)}</div>{notices_html(generation)}'
+            f"{LEGEND}{render_tokens(generation)}")
+
+
+def render_run(index: int, run: VariantRun, title: str | None = None) -> str:
+    """One column of the side-by-side view."""
+    head = (f'<div class="tok-head"><b>{html.escape(title or f"Variant {index + 1}")}</b> · '
+            f'<span class="muted">{html.escape(run.variant.model)}</span></div>')
+    if run.error:
+        return f'<div class="tok-col tok-error">{head}<div class="error-text">{html.escape(run.error)}</div></div>'
+    if run.generation is None:
+        return f'<div class="tok-col">{head}<div class="muted">waiting…</div></div>'
+    generation = run.generation
+    return (f'<div class="tok-col">{head}<div class="gen-stats">{stats_line(generation)}</div>'
+            f"{notices_html(generation)}{render_tokens(generation)}</div>")
+
+
+def render_columns(runs: list[VariantRun], titles: list[str] | None = None) -> str:
+    columns = "".join(render_run(index, run, titles[index] if titles else None) for index, run in enumerate(runs))
+    return f'{LEGEND}<div class="tok-grid">{columns}</div>'

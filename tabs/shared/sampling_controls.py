@@ -1,0 +1,66 @@
+"""The sampling settings every generating tab shows, and their conversion to the library's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS_LIMIT, SamplingSettings
+
+
+@dataclass(frozen=True)
+class SamplingControls:
+    max_new_tokens: gr.Slider
+    temperature: gr.Slider
+    top_k: gr.Slider
+    top_p: gr.Slider
+    repetition_penalty: gr.Slider
+    seed: gr.Number
+    stop: gr.Textbox
+    penalize_prompt: gr.Checkbox
+
+    @property
+    def inputs(self) -> list[gr.components.Component]:
+        return [self.max_new_tokens, self.temperature, self.top_k, self.top_p, self.repetition_penalty,
+                self.seed, self.stop, self.penalize_prompt]
+
+
+def build_sampling_controls(max_new_tokens: int = 96, prefix: str = "gen", stop: str = "") -> SamplingControls:
+    """Sliders inside the caller's layout; ``prefix`` keeps element ids unique per tab."""
+    with gr.Row():
+        new_tokens = gr.Slider(1, min(1024, MAX_NEW_TOKENS_LIMIT), value=max_new_tokens, step=1,
+                               label="Max new tokens", elem_id=f"{prefix}-max-new")
+        temperature = gr.Slider(0, 2, value=0, step=0.05, label="Temperature (0 = greedy)",
+                                elem_id=f"{prefix}-temperature")
+        seed = gr.Number(0, precision=0, minimum=0, label="Seed (sampling is reproducible)",
+                         elem_id=f"{prefix}-seed")
+    with gr.Row():
+        top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
+        top_p = gr.Slider(0.05, 1, value=1, step=0.01, label="Top-p (1 = off)")
+        penalty = gr.Slider(0.5, 2, value=DEFAULT_REPETITION_PENALTY, step=0.05,
+                            label="Repetition penalty (1 = off)")
+    with gr.Row():
+        stops = gr.Textbox(stop, label="Stop strings, one per line (\\n for a newline)", lines=1,
+                           max_lines=4, placeholder="e.g. \\n\\n or ###", elem_id=f"{prefix}-stop", scale=2)
+        penalize_prompt = gr.Checkbox(False, label="Penalty also counts the prompt's tokens", scale=1,
+                                      info="transformers' generate() does; it punishes answers a "
+                                           "few-shot prompt shows (hover a token to see it happen).")
+    return SamplingControls(new_tokens, temperature, top_k, top_p, penalty, seed, stops, penalize_prompt)
+
+
+def parse_stops(text: str | None) -> tuple[str, ...]:
+    r"""One stop string per line; ``\n`` and ``\t`` written out become the characters."""
+    lines = (text or "").splitlines()
+    return tuple(line.replace("\\n", "\n").replace("\\t", "\t") for line in lines if line)
+
+
+def to_settings(max_new_tokens: float, temperature: float, top_k: float, top_p: float,
+                repetition_penalty: float, seed: float | None, stop: str | None,
+                penalize_prompt: bool = False, alternatives: int = 5) -> SamplingSettings:
+    """Widget values (floats, blanks) to validated settings; bad values raise clear errors."""
+    return SamplingSettings(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
+                            top_k=int(top_k), top_p=float(top_p),
+                            repetition_penalty=float(repetition_penalty), seed=int(seed or 0),
+                            stop=parse_stops(stop), alternatives=alternatives,
+                            penalize_prompt=bool(penalize_prompt))
