@@ -27,12 +27,19 @@ def append_event(run_dir: Path, kind: str, **data: Any) -> None:
 
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete event; a line cut short by a crash is skipped."""
+    """Every complete event; a line cut short by a crash is skipped.
+
+    Lines end at a line feed only: not str.splitlines(), which also breaks at U+2028, U+2029 and
+    U+0085, and json.dumps(..., ensure_ascii=False) writes those raw inside a probe answer or a
+    message. A character torn by the crash is replaced, so only its own line is lost.
+    """
     path = run_dir / EVENTS
     if not path.exists():
         return []
     events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+        if not line.strip():
+            continue
         try:
             events.append(json.loads(line))
         except json.JSONDecodeError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,7 @@ from playground.core.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, Pair, encode, load_pairs, prepare
 from playground.finetune.events import append_event, read_events, summarize
+from playground.finetune.runner import JobRunner
 from playground.finetune.train import failure_message, make_callback
 
 
@@ -102,3 +104,24 @@ def test_failure_messages():
     assert "Out of memory" in failure_message(MemoryError())
     assert "disk is full" in failure_message(OSError(errno.ENOSPC, "No space left on device"))
     assert failure_message(ValueError("bad thing")) == "ValueError: bad thing"
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_events_keep_text_with_unicode_line_separators(tmp_path, separator):
+    """JSON writes these raw (ensure_ascii=False); a reader splitting at them would drop the event,
+    and a finished run would show as interrupted."""
+    folder = tmp_path / "20261123-101500-separators"
+    folder.mkdir()
+    FinetuneConfig(max_steps=2).save(folder / "config.json")
+    answer = f"Arr{separator}matey"
+    append_event(folder, "started", max_steps=2)
+    append_event(folder, "eval", step=1, eval_loss=2.0, samples=[{"prompt": "p", "output": answer}])
+    append_event(folder, "finished", message=f"Done{separator}", adapter="adapter", step=2)
+    with open(folder / "events.jsonl", "ab") as handle:
+        handle.write('{"event": "note", "message": "\u2028'.encode()[:-1])  # a crash mid-character
+    events = read_events(folder)
+    assert [event["event"] for event in events] == ["started", "eval", "finished"]
+    (folder / "worker.pid").write_text("999999999", encoding="utf-8")  # a worker long gone
+    os.utime(folder / "worker.pid", (0, 0))
+    summary = JobRunner(tmp_path).status(folder.name)
+    assert summary.status == "finished" and summary.probes[0]["samples"][0]["output"] == answer
