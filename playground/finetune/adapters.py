@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from playground.core.errors import InvalidInputError
+from playground.core.errors import InvalidInputError, first_line
 from playground.core.keyed_cache import LRUCache
 from playground.models.store import ModelStore
 
@@ -67,6 +67,6 @@ def push_adapter(adapter: Path, repo_id: str, token: str | None) -> str:
         api.create_repo(repo_id, exist_ok=True, private=True)
         api.upload_folder(folder_path=str(adapter), repo_id=repo_id, commit_message="LoRA adapter from LLM Playground")
     except Exception as error:  # noqa: BLE001 - network, auth, name: one clear message without the token
-        message = str(error).replace(token, "***").splitlines()[0][:300]
+        message = first_line(str(error).replace(token, "***")) or type(error).__name__
         raise InvalidInputError(f"Could not push to {repo_id}: {message}") from error
     return f"https://huggingface.co/{repo_id}"

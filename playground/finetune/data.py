@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playground.core.errors import InvalidInputError
+from playground.core.errors import InvalidInputError, first_line
 from playground.core.paths import ASSETS
 from playground.core.records import Record, read_records
 from playground.finetune.config import FinetuneConfig
@@ -71,7 +71,7 @@ def _hub_file(repo_id: str) -> Path:
         raise
     except Exception as error:  # noqa: BLE001 - offline, unknown repo, auth: all one message
         raise InvalidInputError(f"Could not fetch the Hub dataset {repo_id} (no network here, or no such "
-                                f"dataset): {str(error).splitlines()[0][:200]}") from error
+                                f"dataset): {first_line(error, 200)}") from error
 
 
 def load_pairs(config: FinetuneConfig) -> list[Pair]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from playground.core.errors import PlaygroundError, is_out_of_memory
+from playground.core.errors import PlaygroundError, first_line, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, prepare, with_default_probes
 from playground.finetune.events import append_event
@@ -229,5 +229,4 @@ def failure_message(error: BaseException) -> str:
         return "Interrupted."
     if isinstance(error, PlaygroundError):
         return str(error)
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:400] if text else ''}"
+    return first_line(error, 400, with_type=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from playground.core.errors import PlaygroundError, UnknownModelError, is_out_of_memory
+from playground.core.errors import PlaygroundError, UnknownModelError, first_line, is_out_of_memory
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
 from playground.models import embedded
@@ -174,12 +174,10 @@ def _short_reason(error: Exception) -> str:
     if is_out_of_memory(error):
         return ("out of memory while loading it: pick a smaller model, a quantized variant, or free memory "
                 "(the app keeps serving; nothing half-loaded is kept)")
-    text = str(error).strip().splitlines()
-    first = text[0] if text else type(error).__name__
     lowered = str(error).lower()
     if any(word in lowered for word in ("connection", "resolve", "offline", "timed out", "network")):
-        return "the Hub could not be reached (no network?): " + first[:300]
-    return first[:300]
+        return "the Hub could not be reached (no network?): " + first_line(error)
+    return first_line(error)
 
 
 def hub_kwargs(source: ModelSource, settings: Settings) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from playground.core.errors import InvalidInputError, PlaygroundError, is_out_of_memory
+from playground.core.errors import InvalidInputError, PlaygroundError, first_line, is_out_of_memory
 from playground.core.iterutil import last
 from playground.core.keyed_cache import LRUCache
 from playground.core.paths import ASSETS
@@ -200,7 +200,6 @@ class QuantLab:
 
 
 def _failure(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if is_out_of_memory(error):
         return "Out of memory while loading or running this method; the other rows are unaffected."
-    return f"{type(error).__name__}: {text[:300]}"
+    return first_line(error, with_type=True)

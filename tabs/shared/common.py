@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from playground.core.errors import PlaygroundError, is_out_of_memory
+from playground.core.errors import PlaygroundError, first_line, is_out_of_memory
 from playground.core.paths import ASSETS
 from playground.core.progress import ProgressFn
 
@@ -31,7 +31,7 @@ def as_user_error(error: BaseException) -> gr.Error:
     if is_out_of_memory(error):
         return gr.Error("Out of memory: try a shorter input or a smaller model. The app is still running.")
     log.exception("unexpected error in a handler")
-    return gr.Error(f"Unexpected error ({type(error).__name__}): {error}. The app is still running.")
+    return gr.Error(f"Unexpected error ({first_line(error, with_type=True)}). The app is still running.")
 
 
 def friendly_errors(fn: F) -> F:
