@@ -6,21 +6,49 @@ not in a log line.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from playground.core.errors import InvalidInputError, first_line
-from playground.core.keyed_cache import LRUCache
+from playground.core.keyed_cache import KeyedCache
+from playground.generation.engine import Generation, GenerationEngine, decode_with
+from playground.generation.sampling import SamplingSettings
 from playground.models.store import ModelStore
+
+ADAPTERS_KEPT = 2
+"""Fine-tuned models held at once: each is a whole private copy of its base."""
+MERGED_STAMP = ".adapter-stamp"
+"""In a merged folder, the adapter it was merged from; written last, so it also marks a whole folder."""
+
+
+def adapter_stamp(adapter: Path) -> str:
+    """Which save of the adapter this is: a resumed run saves a new one under the same path."""
+    weights = adapter / "adapter_model.safetensors"
+    if not weights.is_file():
+        weights = adapter / "adapter_config.json"
+    try:
+        stat = weights.stat()
+    except FileNotFoundError:
+        return "none"
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
 class AdapterModels:
-    """Base models with a run's adapter applied, on private copies (two kept at most)."""
+    """Base models with a run's adapter applied, on private copies, shared by every user.
 
-    def __init__(self, store: ModelStore) -> None:
+    One load per adapter however many ask at once, and only the last few kept. Merges of one
+    run take turns, so two users merging at once get one complete folder.
+    """
+
+    def __init__(self, store: ModelStore, kept: int = ADAPTERS_KEPT) -> None:
         self.store = store
-        self._loaded: LRUCache[Any] = LRUCache(2)
+        self._loaded: KeyedCache[Any] = KeyedCache(maxsize=kept)
+        self._merge_locks: KeyedCache[threading.Lock] = KeyedCache()
 
     def model(self, base_model: str, adapter: Path) -> Any:
         def load() -> Any:
@@ -28,9 +56,93 @@ class AdapterModels:
 
             if not (adapter / "adapter_config.json").exists():
                 raise InvalidInputError(f"No adapter in {adapter.name}: the run has not saved one yet.")
-            return PeftModel.from_pretrained(self.store.private_causal_lm(base_model), str(adapter)).eval()
+            tuned = PeftModel.from_pretrained(self.store.private_causal_lm(base_model), str(adapter)).eval()
+            return tuned.to(self.store.settings.device)  # beside the shared base model it is compared with
 
-        return self._loaded.get_or_compute((base_model, str(adapter)), load)
+        key = (base_model.strip(), str(adapter.resolve()), adapter_stamp(adapter))
+        return self._loaded.get_or_load(key, load)
+
+    def merge(self, base_model: str, adapter: Path, destination: Path) -> Path:
+        """``destination`` holding base + adapter as plain weights; merged once per saved adapter."""
+        lock = self._merge_locks.get_or_load(str(destination.resolve()), threading.Lock)
+        with lock:
+            stamp = adapter_stamp(adapter)
+            if _read_stamp(destination) == stamp:
+                return destination
+
+            def build(folder: Path) -> None:
+                merge(self.store, base_model, adapter, folder)
+                (folder / MERGED_STAMP).write_text(stamp, encoding="utf-8")
+
+            return publish_folder(build, destination)
+
+
+def _read_stamp(folder: Path) -> str | None:
+    try:
+        return (folder / MERGED_STAMP).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def publish_folder(build: Callable[[Path], None], target: Path) -> Path:
+    """Build into a temporary sibling folder, then rename it into place, replacing any old one.
+
+    Readers see the old folder or the new one, never half of either; a failure half way leaves
+    neither a broken ``target`` nor a temporary folder behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+    retired: Path | None = None
+    try:
+        build(staging)
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if retired is not None:
+                os.replace(retired / target.name, target)  # put the old one back
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+    return target
+
+
+def side_by_side(engine: GenerationEngine, tuned: Any, base_model: str, prompt: str,
+                 settings: SamplingSettings, label: str = "fine-tuned") -> Iterator[tuple[Generation, Generation]]:
+    """The base model's and the fine-tuned model's answers to one prompt, a token each in turn.
+
+    Both decode in one place in the base model's first-come-first-served line: the tuned copy
+    is as big as its base and runs on the same processor, so it waits its turn like any
+    generation instead of decoding beside every queue.
+    """
+    prepared = engine.prepare(base_model, prompt, settings.max_new_tokens)
+    pair = (Generation(base_model.strip(), prepared, settings), Generation(label, prepared, settings))
+
+    def waiting(position: int) -> tuple[Generation, Generation]:
+        for generation in pair:
+            generation.queue_position = position
+        return pair
+
+    def rounds() -> Iterator[tuple[Generation, Generation]]:
+        base, tokenizer = engine.load(base_model)
+        streams = [decode_with(model, tokenizer, generation)
+                   for model, generation in zip((base, tuned), pair, strict=True)]
+        waiting(0)
+        try:
+            while not all(generation.done for generation in pair):
+                for generation, stream in zip(pair, streams, strict=True):
+                    if not generation.done:
+                        next(stream, None)
+                yield pair
+        finally:
+            for stream in streams:
+                stream.close()
+
+    yield from engine.queued([base_model], rounds, waiting)
 
 
 def zip_adapter(adapter: Path, destination: Path) -> Path:
@@ -41,9 +153,12 @@ def zip_adapter(adapter: Path, destination: Path) -> Path:
 
 
 def merge(store: ModelStore, base_model: str, adapter: Path, destination: Path) -> Path:
-    """Base + adapter folded into plain weights, saved as a standalone model folder."""
+    """Base + adapter folded into plain weights, saved into ``destination`` (callers publish it:
+    :meth:`AdapterModels.merge` builds in a temporary folder and renames it into place)."""
     from peft import PeftModel
 
+    if not (adapter / "adapter_config.json").exists():
+        raise InvalidInputError("This run has no saved adapter yet.")
     model = PeftModel.from_pretrained(store.private_causal_lm(base_model), str(adapter)).merge_and_unload()
     model.save_pretrained(str(destination))
     store.hf_tokenizer(base_model).save_pretrained(str(destination))
@@ -52,8 +167,6 @@ def merge(store: ModelStore, base_model: str, adapter: Path, destination: Path) 
 
 def push_adapter(adapter: Path, repo_id: str, token: str | None) -> str:
     """Upload the adapter folder to ``repo_id``; returns its URL. Offline is a clear error, not a hang."""
-    import os
-
     token = (token or "").strip() or os.environ.get("HF_TOKEN")
     if not token:
         raise InvalidInputError("A Hugging Face token is needed: paste one (it is not stored) or set HF_TOKEN.")

@@ -8,14 +8,43 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground.finetune.adapters import merge, push_adapter, zip_adapter
+from playground.finetune.adapters import push_adapter, side_by_side, zip_adapter
 from playground.finetune.config import FinetuneConfig
-from playground.generation.engine import Generation, decode_with
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, VariantRun
 from playground.workspace import Workspace
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors
+
+TRY_TOKENS = 64
+COLUMN_TITLES = ["Base model", "Fine-tuned"]
+
+
+def adapter_of(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, Path]:
+    if not run_id:
+        raise gr.Error("Choose a run first.")
+    folder = ws.finetune.run_dir(run_id)
+    return FinetuneConfig.load(folder / "config.json"), folder / "adapter"
+
+
+def try_both(ws: Workspace, run_id: str | None, text: str, max_new_tokens: int = TRY_TOKENS) -> Iterator[str]:
+    """Both columns as they grow; the pair waits in the base model's line like any generation."""
+    config, adapter = adapter_of(ws, run_id)
+    tuned = ws.adapters.model(config.base_model, adapter)
+    settings = SamplingSettings(max_new_tokens=max_new_tokens)
+    runs = [VariantRun(Variant("base", config.base_model)), VariantRun(Variant("fine-tuned", config.base_model))]
+    for pair in side_by_side(ws.generation, tuned, config.base_model, text, settings, label=str(run_id)):
+        for run, generation in zip(runs, pair, strict=True):
+            run.generation = generation
+        yield generation_view.render_columns(runs, COLUMN_TITLES)
+
+
+def merge_run(ws: Workspace, run_id: str | None) -> str:
+    """Merge once per saved adapter, into ``merged/`` beside it (published whole, one merge at a time)."""
+    config, adapter = adapter_of(ws, run_id)
+    destination = ws.adapters.merge(config.base_model, adapter, adapter.parent / "merged")
+    return (f"Merged weights saved in `{destination}`: load them like any model (the Prompt lab takes the "
+            "folder as a model name).")
 
 
 def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
@@ -36,40 +65,19 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
             push_button = gr.Button("Push the adapter")
         pushed = gr.Markdown()
 
-    def adapter_of(run_id: str | None) -> tuple[FinetuneConfig, Path]:
-        if not run_id:
-            raise gr.Error("Choose a run first.")
-        folder = ws.finetune.run_dir(run_id)
-        return FinetuneConfig.load(folder / "config.json"), folder / "adapter"
-
     @friendly_errors
-    def try_both(run_id: str | None, text: str) -> Iterator[str]:
-        config, adapter = adapter_of(run_id)
-        tuned = ws.adapters.model(config.base_model, adapter)
-        prepared = ws.generation.prepare(config.base_model, text, 64)
-        settings = SamplingSettings(max_new_tokens=64)
-        runs = []
-        for label, stream in (("base", ws.generation.stream(config.base_model, text, settings)),
-                              ("fine-tuned", decode_with(tuned, ws.generation.load(config.base_model)[1],
-                                                         Generation(f"{run_id}", prepared, settings)))):
-            run = VariantRun(Variant(label, config.base_model))
-            runs.append(run)
-            for generation in stream:
-                run.generation = generation
-                yield generation_view.render_columns(runs, ["Base model", "Fine-tuned"][:len(runs)])
+    def try_run(run_id: str | None, text: str) -> Iterator[str]:
+        yield from try_both(ws, run_id, text)
 
     @friendly_errors
     def download(run_id: str | None) -> gr.File:
-        _, adapter = adapter_of(run_id)
+        _, adapter = adapter_of(ws, run_id)
         archive = zip_adapter(adapter, Path(tempfile.mkdtemp(prefix="adapter-")) / f"{run_id}-adapter")
         return gr.File(str(archive), visible=True)
 
     @friendly_errors
-    def merge_run(run_id: str | None) -> str:
-        config, adapter = adapter_of(run_id)
-        destination = merge(ws.store, config.base_model, adapter, adapter.parent / "merged")
-        return (f"Merged weights saved in `{destination}`: load them like any model (the Prompt lab takes the "
-                "folder as a model name).")
+    def merge(run_id: str | None) -> str:
+        return merge_run(ws, run_id)
 
     @friendly_errors
     def push(run_id: str | None, repo: str, secret: str) -> str:
@@ -78,8 +86,8 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
         return f"Pushed: {push_adapter(ws.finetune.adapter(run_id), repo.strip(), secret)}"
 
     hidden = dict(api_visibility="undocumented")
-    try_button.click(try_both, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)
+    try_button.click(try_run, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)
     download_button.click(download, run_choice, exported, **hidden)
-    merge_button.click(merge_run, run_choice, merged, **hidden)
+    merge_button.click(merge, run_choice, merged, **hidden)
     push_button.click(push, [run_choice, repo_id, token], pushed, **hidden)
 
