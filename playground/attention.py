@@ -16,6 +16,7 @@ import torch
 from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.core.keyed_cache import LRUCache
 from playground.core.progress import ProgressFn
+from playground.core.validation import whole_number
 from playground.models.store import ModelStore
 from playground.text.analysis import TokenizerRegistry, is_added, sanitize_text
 from playground.text.backends import Token
@@ -127,11 +128,10 @@ class AttentionExplorer:
         cleaned, _ = sanitize_text(text)
         if not cleaned.strip():
             raise InvalidInputError("Type some text to see its attention.")
-        if not isinstance(max_tokens, (int, np.integer)) or not 2 <= max_tokens <= MAX_TOKENS_LIMIT:
-            raise InvalidInputError(f"max_tokens must be between 2 and {MAX_TOKENS_LIMIT}.")
-        key = (model.strip(), cleaned, int(max_tokens))
-        return self._results.get_or_compute(key, lambda: self._forward(cleaned, model.strip(),
-                                                                       int(max_tokens), progress))
+        max_tokens = whole_number("max_tokens", max_tokens, 2, MAX_TOKENS_LIMIT, "longer texts are truncated")
+        key = (model.strip(), cleaned, max_tokens)
+        return self._results.get_or_compute(key, lambda: self._forward(cleaned, model.strip(), max_tokens,
+                                                                       progress))
 
     def _forward(self, text: str, model_name: str, max_tokens: int,
                  progress: ProgressFn | None) -> AttentionMaps:

@@ -6,7 +6,6 @@ The same file drives the worker from the page, from the shell and under ``accele
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Literal
 
 from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
+from playground.core.validation import number, whole_number
 
 TARGET_PRESETS = {
     "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
@@ -21,6 +21,20 @@ TARGET_PRESETS = {
 }
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" lets "name\n" in
 TEXT_SETTINGS = ("base_model", "method", "dataset", "prompt_column", "response_column", "run_name")
+WHOLE_NUMBERS = (  # (setting, lowest, highest, hint); JSON bodies and sliders may send 30.0, which counts as 30
+    ("max_steps", 1, 100_000, "each step trains on one batch"),
+    ("batch_size", 1, 512, "lower it if memory runs out"),
+    ("gradient_accumulation", 1, 1024, "1 updates the weights after every batch"),
+    ("max_seq_length", 16, 8192, "sequences shorter than 16 tokens cannot hold a prompt and an answer"),
+    ("lora_r", 1, 1024, "rank 0 would train nothing"),
+    ("lora_alpha", 1, 4096, "usually twice lora_r"),
+    ("eval_every", 1, 100_000, "steps between two evaluations"),
+    ("eval_size", 1, 10_000, "how many held-out examples to score"),
+    ("save_every", 1, 100_000, "steps between two checkpoints"),
+    ("warmup_steps", 0, 100_000, "0 starts at the full learning rate"),
+    ("seed", 0, 2**31 - 1, "any whole number from 0"),
+    ("probe_tokens", 1, 512, "how many tokens each probe answer may have"),
+)
 
 
 @dataclass(frozen=True)
@@ -62,24 +76,14 @@ class FinetuneConfig:
             elif not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
                 raise InvalidInputError(f"{name} must be a list of text (or one comma-separated text), got {value!r}.")
             object.__setattr__(self, name, tuple(value))
-        _int("max_steps", self.max_steps, 1, 100_000)
-        _int("batch_size", self.batch_size, 1, 512)
-        _int("gradient_accumulation", self.gradient_accumulation, 1, 1024)
-        _int("max_seq_length", self.max_seq_length, 16, 8192, "sequences shorter than 16 tokens cannot hold "
-             "a prompt and an answer")
-        _int("lora_r", self.lora_r, 1, 1024, "rank 0 would train nothing")
-        _int("lora_alpha", self.lora_alpha, 1, 4096)
-        _int("eval_every", self.eval_every, 1, 100_000)
-        _int("eval_size", self.eval_size, 1, 10_000)
-        _int("save_every", self.save_every, 1, 100_000)
-        _int("warmup_steps", self.warmup_steps, 0, 100_000)
-        _int("seed", self.seed, 0, 2**31 - 1)
-        _int("probe_tokens", self.probe_tokens, 1, 512)
-        if not _is_number(self.learning_rate) or math.isnan(self.learning_rate) or not 0 < self.learning_rate <= 0.1:
-            raise InvalidInputError(f"learning_rate must be above 0 and at most 0.1, got {self.learning_rate} "
-                                    "(LoRA usually takes 1e-4 to 1e-3; 10 would blow the weights up at once).")
-        if not _is_number(self.lora_dropout) or not 0 <= self.lora_dropout < 1:
-            raise InvalidInputError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
+        for name, low, high, hint in WHOLE_NUMBERS:
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), low, high, hint))
+        object.__setattr__(self, "learning_rate", number(
+            "learning_rate", self.learning_rate, 0, 0.1, "LoRA usually takes 1e-4 to 1e-3; 10 would blow the "
+            "weights up at once", low_open=True))
+        object.__setattr__(self, "lora_dropout", number(
+            "lora_dropout", self.lora_dropout, 0, 1, "0 keeps every input; 0.05 to 0.1 is usual",
+            high_open=True))
         if self.method not in ("lora", "qlora"):
             raise InvalidInputError(f"method must be 'lora' or 'qlora', got {self.method!r}.")
         if not self.target_modules:
@@ -117,17 +121,6 @@ class FinetuneConfig:
 
     def with_changes(self, **changes: Any) -> FinetuneConfig:
         return replace(self, **changes)
-
-
-def _is_number(value: Any) -> bool:
-    """An int or float, not a bool (True would pass as 1) and not text like "0.1"."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _int(name: str, value: Any, low: int, high: int, hint: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        extra = f" ({hint})" if hint else ""
-        raise InvalidInputError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}{extra}.")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from playground.core.errors import InvalidInputError
+from playground.core.validation import number, whole_number
 
 MAX_NEW_TOKENS_LIMIT = 2048
 """Most new tokens one request may ask for: about a minute of decoding for the 135M model on CPU."""
@@ -23,6 +24,18 @@ DEFAULT_REPETITION_PENALTY = 1.2
 
 MAX_STOP_STRINGS = 8
 MAX_SEED = 2**63 - 1
+
+WHOLE_NUMBERS = (  # (field, lowest, highest, hint); sliders and JSON send 128.0, which counts as 128
+    ("max_new_tokens", 1, MAX_NEW_TOKENS_LIMIT, "ask for fewer new tokens"),
+    ("top_k", 0, 1_000_000, "0 turns top-k off"),
+    ("seed", 0, MAX_SEED, "any whole number from 0"),
+    ("alternatives", 0, 20, "how many runner-up tokens to keep"),
+)
+NUMBERS = (  # (field, lowest, highest, hint, whether the lowest itself is refused)
+    ("temperature", 0.0, 5.0, "use 0 for greedy decoding, about 0.7 for varied text", False),
+    ("top_p", 0.0, 1.0, "1.0 turns top-p off", True),
+    ("repetition_penalty", 0.0, 10.0, "1.0 turns it off; 1.1 to 1.3 stops small models looping", True),
+)
 
 
 @dataclass(frozen=True)
@@ -42,20 +55,10 @@ class SamplingSettings:
     prompt's, which punishes the very answer a few-shot prompt shows ("positive" in its examples)."""
 
     def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "top_k", "seed", "alternatives"):
-            value = getattr(self, name)
-            if isinstance(value, float) and value.is_integer():  # sliders and JSON send 128.0
-                object.__setattr__(self, name, int(value))
-        _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS_LIMIT,
-                   "ask for fewer new tokens")
-        _check_float("temperature", self.temperature, 0.0, 5.0,
-                     "use 0 for greedy decoding, about 0.7 for varied text")
-        _check_int("top_k", self.top_k, 0, 1_000_000, "0 turns top-k off")
-        _check_float("top_p", self.top_p, 0.0, 1.0, "1.0 turns top-p off", low_open=True)
-        _check_float("repetition_penalty", self.repetition_penalty, 0.0, 10.0,
-                     "1.0 turns it off; 1.1 to 1.3 stops small models looping", low_open=True)
-        _check_int("seed", self.seed, 0, MAX_SEED, "any whole number from 0")
-        _check_int("alternatives", self.alternatives, 0, 20, "how many runner-up tokens to keep")
+        for name, low, high, hint in WHOLE_NUMBERS:
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), low, high, hint))
+        for name, low, high, hint, low_open in NUMBERS:
+            object.__setattr__(self, name, number(name, getattr(self, name), low, high, hint, low_open=low_open))
         if isinstance(self.stop, str) or not all(isinstance(s, str) for s in self.stop):
             raise InvalidInputError("stop must be a list of strings.")
         if len(self.stop) > MAX_STOP_STRINGS or any(len(s) > 200 for s in self.stop):
@@ -68,23 +71,6 @@ class SamplingSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "stop": list(self.stop)}
-
-
-def _check_int(name: str, value: Any, low: int, high: int, hint: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be a whole number, got {value!r}.")
-    if not low <= value <= high:
-        raise InvalidInputError(f"{name} must be between {low:,} and {high:,}, got {value:,} ({hint}).")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, hint: str,
-                 low_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise InvalidInputError(f"{name} must be a number, got {value!r}.")
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high:
-        bound = f"above {low}" if low_open else f"at least {low}"
-        raise InvalidInputError(f"{name} must be {bound} and at most {high}, got {value} ({hint}).")
 
 
 def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:

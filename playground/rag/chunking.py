@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from playground.core.errors import InvalidInputError
+from playground.core.validation import whole_number
 
 MIN_CHUNK, MAX_CHUNK = 16, 1024
 
@@ -23,21 +23,11 @@ class Chunk:
     token_end: int
 
 
-def _whole(name: str, value: Any) -> int:
-    """``value`` as an int: sliders and API callers may send 96.0 (fine) or 96.5, "96", None (refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or (isinstance(value, float) and not value.is_integer()):
-        raise InvalidInputError(f"{name} must be a whole number of tokens, got {value!r}.")
-    return int(value)
-
-
 def check_sizes(chunk_size: int, overlap: int) -> tuple[int, int]:
-    """The sizes as ints, or the project's error for a size out of range or not a whole number."""
-    chunk_size, overlap = _whole("chunk_size", chunk_size), _whole("overlap", overlap)
-    if not MIN_CHUNK <= chunk_size <= MAX_CHUNK:
-        raise InvalidInputError(f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK} tokens, got {chunk_size}.")
-    if not 0 <= overlap < chunk_size:
-        raise InvalidInputError(f"overlap must be at least 0 and less than chunk_size ({chunk_size}), got {overlap}.")
+    """The sizes as ints (a slider's 96.0 counts as 96), or the project's error for a bad one."""
+    chunk_size = whole_number("chunk_size", chunk_size, MIN_CHUNK, MAX_CHUNK, "tokens per chunk")
+    overlap = whole_number("overlap", overlap, 0, chunk_size - 1,
+                           "tokens two neighbouring chunks share; less than chunk_size, so each chunk moves on")
     return chunk_size, overlap
 
 

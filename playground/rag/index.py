@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from playground.core.errors import InvalidInputError
+from playground.core.validation import whole_number
 from playground.rag.chunking import Chunk, chunk_text
 from playground.rag.embeddings import Embedder
 
@@ -122,8 +123,7 @@ class DocumentIndex:
         return IndexReport(total, len(documents), embedded, reused, len([s for s in removed if s not in wanted]))
 
     def search(self, owner: str, question: str, top_k: int) -> list[Hit]:
-        if not 1 <= top_k <= 20:
-            raise InvalidInputError(f"top_k must be between 1 and 20, got {top_k}.")
+        top_k = whole_number("top_k", top_k, 1, 20, "how many chunks to put in the prompt")
         name = self._collection(owner, create=False)
         vector = self.embedder.embed([question])[0]
         with self._lock:

@@ -58,9 +58,9 @@ def parse_stops(text: str | None) -> tuple[str, ...]:
 def to_settings(max_new_tokens: float, temperature: float, top_k: float, top_p: float,
                 repetition_penalty: float, seed: float | None, stop: str | None,
                 penalize_prompt: bool = False, alternatives: int = 5) -> SamplingSettings:
-    """Widget values (floats, blanks) to validated settings; bad values raise clear errors."""
-    return SamplingSettings(max_new_tokens=int(max_new_tokens), temperature=float(temperature),
-                            top_k=int(top_k), top_p=float(top_p),
-                            repetition_penalty=float(repetition_penalty), seed=int(seed or 0),
+    """Widget values to validated settings. Numbers pass as they are: the settings accept 128.0 as
+    128 and refuse 32.5 by the library's one rule, rather than ``int()`` quietly making it 32."""
+    return SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                            repetition_penalty=repetition_penalty, seed=0 if seed is None else seed,
                             stop=parse_stops(stop), alternatives=alternatives,
                             penalize_prompt=bool(penalize_prompt))

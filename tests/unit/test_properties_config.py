@@ -53,11 +53,14 @@ def test_valid_configs_round_trip_through_save_load_and_dicts(folder, config):
 @example(name="seed", value=2**31)
 @example(name="max_steps", value=True)
 @example(name="batch_size", value=4.0)
+@example(name="batch_size", value=4.5)
 def test_whole_number_bounds_are_enforced(name, value):
     low, high = INT_BOUNDS[name]
-    valid = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-    if valid:
-        assert getattr(FinetuneConfig(**{name: value}), name) == value
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or \
+        (isinstance(value, float) and value.is_integer())
+    if whole and low <= value <= high:  # 4.0 from JSON or a slider counts as 4, as everywhere else
+        config = FinetuneConfig(**{name: value})
+        assert getattr(config, name) == value and type(getattr(config, name)) is int
     else:
         with pytest.raises(InvalidInputError, match=f"{name} must be a whole number from {low:,} to {high:,}"):
             FinetuneConfig(**{name: value})

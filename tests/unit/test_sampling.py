@@ -11,13 +11,13 @@ from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, SamplingS
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("temperature", -0.5, "temperature must be at least 0"),
     ("temperature", float("nan"), "temperature must be a number"),
-    ("max_new_tokens", 0, "max_new_tokens must be between 1"),
-    ("max_new_tokens", 100_000, "max_new_tokens must be between 1 and 2,048, got 100,000"),
+    ("max_new_tokens", 0, "max_new_tokens must be a whole number from 1"),
+    ("max_new_tokens", 100_000, "max_new_tokens must be a whole number from 1 to 2,048, got 100,000"),
     ("top_p", 0.0, "top_p must be above 0"),
     ("top_p", 1.5, "top_p"),
     ("top_k", -1, "top_k"),
     ("repetition_penalty", 0, "repetition_penalty must be above 0"),
-    ("seed", -3, "seed must be between 0"),
+    ("seed", -3, "seed must be a whole number from 0"),
     ("max_new_tokens", 2.5, "whole number"),
 ])
 def test_absurd_settings_are_refused(field, value, message):
