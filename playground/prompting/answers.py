@@ -12,8 +12,10 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from playground.prompting.techniques import AnswerKind
+from playground.prompting.techniques import AnswerKind, Task, Technique
 
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 TEXT_ANSWER_WORDS = 6
@@ -97,6 +99,37 @@ def majority(answers: list[str | None]) -> str | None:
         return None
     best = max(counts.values())
     return next(answer for answer in answers if answer is not None and counts[answer] == best)
+
+
+def read_answer(output: str, task: Task, technique: Technique) -> str | None:
+    """The answer one output gives by ``task``'s rules, read from JSON when ``technique`` asked for JSON."""
+    json_key = task.output_label.lower() if technique.output == "json" else None
+    return extract(output, task.answer, task.output_label, task.labels, json_key)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """Self-consistency's verdict on sampled paths: each path's answer, and the majority of them.
+
+    The page (one prompt, paths streamed) and the evaluation (every item scored) both count
+    votes here, so a learner sees the very answer the scores count.
+    """
+
+    answers: tuple[str | None, ...]
+
+    @property
+    def answer(self) -> str | None:
+        return majority(list(self.answers))
+
+    @property
+    def counts(self) -> dict[str | None, int]:
+        """Votes per answer in the order answers first appeared; None counts the unreadable paths."""
+        return dict(Counter(self.answers))
+
+
+def vote(outputs: Iterable[str], task: Task, technique: Technique) -> Vote:
+    """The vote of sampled outputs (one per path) on ``task``'s answer."""
+    return Vote(tuple(read_answer(output, task, technique) for output in outputs))
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:

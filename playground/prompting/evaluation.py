@@ -17,7 +17,7 @@ from playground.core.paths import ASSETS
 from playground.core.records import read_records, require_columns
 from playground.generation.engine import GenerationEngine
 from playground.generation.sampling import SamplingSettings
-from playground.prompting.answers import extract, is_correct, majority, wilson_interval
+from playground.prompting.answers import is_correct, vote, wilson_interval
 from playground.prompting.techniques import AnswerKind, Example, Task, Technique, render, technique
 
 INPUT_COLUMNS = ("input", "question", "prompt", "text")
@@ -164,8 +164,7 @@ def evaluate(engine: GenerationEngine, model: str, task: Task, items: list[EvalI
 def answer_item(engine: GenerationEngine, model: str, task: Task, method: Technique, item: EvalItem,
                 base: SamplingSettings, score: TechniqueScore, chat: bool) -> ItemResult:
     rendered = render(method, task.variables(item.input), list(task.examples))
-    outputs, answers = [], []
-    json_key = task.output_label.lower() if method.output == "json" else None
+    outputs = []
     for sample in range(method.samples):
         settings = replace(base, max_new_tokens=method.max_new_tokens, temperature=method.temperature,
                            top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0)
@@ -175,6 +174,5 @@ def answer_item(engine: GenerationEngine, model: str, task: Task, method: Techni
         score.tokens_out += generation.tokens_out
         score.seconds += generation.compute_seconds
         outputs.append(generation.text)
-        answers.append(extract(generation.text, task.answer, task.output_label, task.labels, json_key))
-    answer = majority(answers)
+    answer = vote(outputs, task, method).answer
     return ItemResult(item.input, item.expected, outputs, answer, is_correct(answer, item.expected, task.answer))

@@ -16,10 +16,11 @@ from typing import Any
 import gradio as gr
 
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
-from playground.generation.engine import Generation
+from playground.generation.engine import Generation, GenerationEngine
+from playground.generation.sampling import SamplingSettings
 from playground.generation.snippets import generation_code
 from playground.prompting import techniques as prompts
-from playground.prompting.answers import extract, majority
+from playground.prompting.answers import Vote, read_answer
 from playground.workspace import Workspace
 from tabs.prompt_lab import api as prompt_api
 from tabs.prompt_lab import evaluate as prompt_eval
@@ -51,6 +52,33 @@ def throttled(stream: Iterator[Generation]) -> Iterator[Generation]:
         if generation.done or generation.queue_position or now - last >= UPDATE_SECONDS:
             last = now
             yield generation
+
+
+def self_consistency(engine: GenerationEngine, model_name: str, use_chat: bool, rendered: prompts.RenderedPrompt,
+                     settings: SamplingSettings, technique: prompts.Technique, task: prompts.Task,
+                     snippet: str) -> Iterator[tuple[str, str]]:
+    """N sampled reasoning paths streamed one after another, then the library's majority vote."""
+    temperature = settings.temperature or technique.temperature
+    paths: list[str] = []
+    answers: list[str | None] = []
+    for index in range(technique.samples):
+        path_settings = replace(settings, temperature=temperature, seed=settings.seed + index)
+        for generation in throttled(engine.stream(model_name, rendered.prompt, path_settings,
+                                                  system=rendered.system or None, chat=use_chat)):
+            head = f"<b>Path {index + 1} of {technique.samples}</b> (seed {path_settings.seed})"
+            yield "".join(paths) + head + generation_view.render_generation(generation), snippet
+        answer = read_answer(generation.text, task, technique)
+        answers.append(answer)
+        paths.append(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
+                     f"</summary>{generation_view.render_tokens(generation)}</details>")
+    yield vote_summary(Vote(tuple(answers)), temperature) + "".join(paths), snippet
+
+
+def vote_summary(result: Vote, temperature: float) -> str:
+    """The vote as the page shows it above the paths."""
+    counts = ", ".join(f"{html.escape(str(answer))}: {count}" for answer, count in result.counts.items())
+    return (f'<div class="gen-votes">🗳️ Majority answer: <b>{html.escape(str(result.answer))}</b> '
+            f"(votes: {counts}; temperature {temperature})</div>")
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:
@@ -104,35 +132,13 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         snippet = generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat)
         technique = prompts.technique(field_values[1])
         if technique.samples > 1:
-            yield from self_consistency(model_name, use_chat, rendered, settings, technique,
+            yield from self_consistency(engine, model_name, use_chat, rendered, settings, technique,
                                         task_or_custom(field_values[0]), snippet)
             return
         stream = engine.stream(model_name, rendered.prompt, settings, system=rendered.system or None,
                                chat=use_chat, progress=progress_callback(progress))
         for generation in throttled(stream):
             yield generation_view.render_generation(generation), snippet
-
-    def self_consistency(model_name: str, use_chat: bool, rendered: prompts.RenderedPrompt, settings: Any,
-                         technique: prompts.Technique, task: prompts.Task, snippet: str) -> Iterator[tuple[str, str]]:
-        """N sampled reasoning paths, then a majority vote over their final answers."""
-        temperature = settings.temperature or technique.temperature
-        paths: list[str] = []
-        answers: list[str | None] = []
-        for index in range(technique.samples):
-            path_settings = replace(settings, temperature=temperature, seed=settings.seed + index)
-            for generation in throttled(engine.stream(model_name, rendered.prompt, path_settings,
-                                                      system=rendered.system or None, chat=use_chat)):
-                head = f"<b>Path {index + 1} of {technique.samples}</b> (seed {path_settings.seed})"
-                yield "".join(paths) + head + generation_view.render_generation(generation), snippet
-            answer = extract(generation.text, task.answer, task.output_label, task.labels)
-            answers.append(answer)
-            paths.append(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
-                         f"</summary>{generation_view.render_tokens(generation)}</details>")
-        vote = majority(answers)
-        counts = ", ".join(f"{html.escape(str(a))}: {answers.count(a)}" for a in dict.fromkeys(answers))
-        summary = (f'<div class="gen-votes">🗳️ Majority answer: <b>{html.escape(str(vote))}</b> '
-                   f"(votes: {counts}; temperature {temperature})</div>")
-        yield summary + "".join(paths), snippet
 
     preview_inputs = [model, chat, *fields.inputs]
     for component in (model, chat, *fields.inputs):
