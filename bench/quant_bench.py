@@ -13,7 +13,7 @@ from bench import machine_line
 from playground.core.iterutil import last
 from playground.core.settings import Settings
 from playground.quantization.lab import QuantLab
-from playground.quantization.methods import METHODS, current_device
+from playground.quantization.methods import METHODS
 from playground.workspace import Workspace
 
 COMMAND = "python -m bench quant --write"
@@ -39,7 +39,7 @@ def run(argv: list[str]) -> str:
             row.prefill_seconds = statistics.median(r.prefill_seconds for r in done)
             row.load_seconds = statistics.median(r.load_seconds for r in done)
     reference = state.rows[0]
-    device = current_device()
+    device = state.device
     lines = [
         f"## Quantization: {args.model} on {device.upper()}",
         "",

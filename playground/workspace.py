@@ -40,5 +40,5 @@ class Workspace:
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
                    quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)),
                    finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
-                                    local_paths=settings.local_paths),
+                                    local_paths=settings.local_paths, device=settings.device),
                    adapters=AdapterModels(store))

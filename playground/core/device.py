@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
+
+Device = Literal["cpu", "cuda"]
 
 
 def detect_device() -> str:
@@ -13,6 +16,16 @@ def detect_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def device_kind(device: str) -> Device:
+    """``cuda`` for any CUDA device (``cuda``, ``cuda:1``), else ``cpu``.
+
+    What picks dtypes and quantization methods. Callers pass the one decision (``Settings.device``,
+    or :func:`detect_device` in a worker) rather than asking torch themselves, so ``PLAYGROUND_DEVICE=cpu``
+    on a GPU machine means the CPU everywhere.
+    """
+    return "cuda" if device.strip().lower().startswith("cuda") else "cpu"
 
 
 def describe(device: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from playground.core.device import device_kind
 from playground.finetune.config import FinetuneConfig
 
 CPU_SECONDS_PER_TOKEN = 3.5 / (4 * 128)
@@ -33,6 +34,8 @@ class Estimate:
 
 
 def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate:
+    """Memory and minutes for ``config`` on ``device`` (the app's ``Settings.device``: "cuda:1" counts as CUDA)."""
+    device = device_kind(device)
     hidden = int(model_config.hidden_size)
     layers = int(model_config.num_hidden_layers)
     vocab = int(model_config.vocab_size)

@@ -74,11 +74,12 @@ class JobRunner:
     """Start, stop and list fine-tuning runs under ``runs_dir``."""
 
     def __init__(self, runs_dir: Path, tokenizer_of: Any = None, limits: Limits | None = None,
-                 local_paths: bool = True) -> None:
+                 local_paths: bool = True, device: str | None = None) -> None:
         self.runs_dir = Path(runs_dir)
         self.tokenizer_of = tokenizer_of
         self.limits = limits or Limits()
         self.local_paths = local_paths
+        self.device = device  # the app's Settings.device for every worker; None: it decides as the app would
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
@@ -147,15 +148,25 @@ class JobRunner:
         command = [sys.executable, "-m", "playground.finetune", "--config", str(folder / "config.json")]
         if resume:
             command.append("--resume")
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-        environment.pop("HF_TOKEN", None)  # the worker needs no token; it must never see or log one
         log = open(folder / "worker.log", "ab")  # noqa: SIM115 - handed to the child process
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   env=self.worker_environment(), start_new_session=True)
         log.close()
         (folder / PID_FILE).write_text(str(process.pid), encoding="utf-8")
         self._children[run_id] = process
+
+    def worker_environment(self) -> dict[str, str]:
+        """The worker's environment: this one, the repository importable, the app's device, no token.
+
+        ``PLAYGROUND_DEVICE`` carries the app's decision, so a worker trains where the app runs its
+        models even when that was chosen in code (``Settings(device=...)``) rather than inherited.
+        """
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        environment.pop("HF_TOKEN", None)  # the worker needs no token; it must never see or log one
+        if self.device:
+            environment["PLAYGROUND_DEVICE"] = self.device
+        return environment
 
     def _worker_alive(self, run_id: str, folder: Path) -> bool:
         child = self._children.get(run_id)

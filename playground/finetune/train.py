@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from playground.core.device import Device, detect_device, device_kind
 from playground.core.errors import PlaygroundError, first_line, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import IGNORE, prepare, with_default_probes
@@ -32,8 +33,30 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def load_model(config: FinetuneConfig) -> tuple[Any, Any]:
-    """The base model ready for LoRA: fp32 on CPU, bf16 on GPU; 4-bit NF4 base weights for QLoRA."""
+def training_device() -> Device:
+    """The worker's device: ``PLAYGROUND_DEVICE`` (the runner passes the app's ``Settings.device``),
+    else CUDA when present; the same decision as the app's, never torch asked on its own."""
+    return device_kind(detect_device())
+
+
+def model_kwargs(config: FinetuneConfig, device: Device) -> dict[str, Any]:
+    """How the base loads: fp32 on CPU, bf16 on GPU; 4-bit NF4 base weights for QLoRA.
+
+    On the CPU QLoRA says so: bitsandbytes would otherwise put the weights on any GPU it sees.
+    """
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    if config.method != "qlora":
+        return {"dtype": dtype}
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                      bnb_4bit_compute_dtype=dtype)
+    return {"quantization_config": quantization, **({"device_map": {"": "cpu"}} if device == "cpu" else {})}
+
+
+def load_model(config: FinetuneConfig, device: Device | None = None) -> tuple[Any, Any]:
+    """The base model ready for LoRA, loaded as :func:`model_kwargs` says for ``device``
+    (default: :func:`training_device`)."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     from playground.core.settings import Settings
@@ -41,16 +64,9 @@ def load_model(config: FinetuneConfig) -> tuple[Any, Any]:
 
     store = ModelStore(Settings.from_env())
     tokenizer = store.hf_tokenizer(config.base_model)
-    cuda = torch.cuda.is_available()
+    model = store.private_causal_lm(config.base_model, **model_kwargs(config, device or training_device()))
     if config.method == "qlora":
-        from transformers import BitsAndBytesConfig
-
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                          bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32)
-        model = store.private_causal_lm(config.base_model, quantization_config=quantization)
         model = prepare_model_for_kbit_training(model)
-    else:
-        model = store.private_causal_lm(config.base_model, dtype=torch.bfloat16 if cuda else torch.float32)
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")
     return get_peft_model(model, lora), tokenizer
@@ -153,23 +169,30 @@ def train(run_dir: Path, resume: bool = False) -> int:
         return 1
 
 
-def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
-    from transformers import Trainer, TrainingArguments
+def training_arguments(run_dir: Path, config: FinetuneConfig, device: Device) -> Any:
+    """The Trainer's settings: the CPU in fp32, or the GPU in bf16, as ``device`` says."""
+    from transformers import TrainingArguments
 
-    torch.manual_seed(config.seed)
-    model, tokenizer = load_model(config)
-    train_set, eval_set, notes = prepare(config, tokenizer)
-    for note in notes:
-        append_event(run_dir, "note", message=note)
-    arguments = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(run_dir / CHECKPOINTS), max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_steps, lr_scheduler_type="cosine", logging_steps=1,
         eval_strategy="steps", eval_steps=config.eval_every, save_strategy="steps", save_steps=config.save_every,
         save_total_limit=2, save_only_model=False, report_to=[], seed=config.seed, disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(), dataloader_pin_memory=False,
-        remove_unused_columns=False)
+        use_cpu=device == "cpu", bf16=device == "cuda", dataloader_pin_memory=False, remove_unused_columns=False)
+
+
+def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
+    from transformers import Trainer
+
+    torch.manual_seed(config.seed)
+    device = training_device()
+    model, tokenizer = load_model(config, device)
+    train_set, eval_set, notes = prepare(config, tokenizer)
+    for note in notes:
+        append_event(run_dir, "note", message=note)
+    arguments = training_arguments(run_dir, config, device)
     callback = make_callback(run_dir, config, tokenizer)
     trainer = Trainer(model=model, args=arguments, train_dataset=train_set, eval_dataset=eval_set,
                       data_collator=collate(tokenizer.pad_token_id or 0), callbacks=[callback])

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from playground.core.device import device_kind
 from playground.core.errors import InvalidInputError, PlaygroundError, first_line, is_out_of_memory
 from playground.core.iterutil import last
 from playground.core.keyed_cache import LRUCache
@@ -24,7 +25,7 @@ from playground.core.queues import QUANT_RUNS_AT_ONCE
 from playground.generation.engine import Generation, GenerationEngine, PreparedPrompt, decode_with
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.sampling import SamplingSettings
-from playground.quantization.methods import METHODS, current_device, load_variant, method
+from playground.quantization.methods import METHODS, load_variant, method
 from playground.quantization.metrics import first_difference, kl_and_agreement, perplexity
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,11 @@ class QuantLab:
         self._references: LRUCache[_Reference] = LRUCache(8)
         self.gate = FairGate(QUANT_RUNS_AT_ONCE)
 
+    @property
+    def device(self) -> str:
+        """Where the variants load: the store's device, the app's one decision (``Settings.device``)."""
+        return self.store.settings.device
+
     def compare(self, model: str, methods: list[str], prompt: str | None,
                 max_new_tokens: int = DEFAULT_NEW_TOKENS) -> Iterator[QuantComparison]:
         """Yield the comparison after every step; rows fill one method at a time."""
@@ -108,7 +114,7 @@ class QuantLab:
             names.insert(0, REFERENCE)  # everything is measured against fp32
         model = (model or "").strip()
         prepared = self.engine.prepare(model, prompt, max_new_tokens)
-        state = QuantComparison(model, prepared.text, current_device(),
+        state = QuantComparison(model, prepared.text, device_kind(self.device),
                                 [QuantRow(n, METHODS[n].title, METHODS[n].bits) for n in names])
         ticket = self.gate.join()
         try:
@@ -142,7 +148,7 @@ class QuantLab:
         yield state
         variant = None
         try:
-            variant = load_variant(self.store, state.model, row.method)
+            variant = load_variant(self.store, state.model, row.method, self.device)
             row.load_seconds, row.weight_bytes = variant.load_seconds, variant.weight_bytes
             row.step = "perplexity on the reference text"
             yield state

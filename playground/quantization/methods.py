@@ -13,15 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from playground.core.device import Device, detect_device, device_kind
 from playground.core.errors import InvalidInputError
 from playground.models.store import ModelStore
 from playground.quantization.metrics import weight_bytes
 
-Device = Literal["cpu", "cuda"]
 LLAMA_CPP = "llama.cpp-q4_1"
 
 
@@ -37,7 +37,9 @@ logging.getLogger("bitsandbytes.autograd._functions").addFilter(_CastNotice())
 
 
 def current_device() -> Device:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """Where methods run when no device is given: the app's one decision (``PLAYGROUND_DEVICE``,
+    else CUDA when present), never torch asked on its own. The lab passes its store's device."""
+    return device_kind(detect_device())
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,9 @@ def method(name: str) -> QuantMethod:
     return METHODS[name]
 
 
-def available_methods(device: Device | None = None) -> list[dict[str, Any]]:
+def available_methods(device: str | None = None) -> list[dict[str, Any]]:
     """Every method with whether it runs here and, if not, why (the /quant_methods endpoint)."""
-    device = device or current_device()
+    device = device_kind(device) if device else current_device()
     rows = []
     for item in METHODS.values():
         reason = item.unavailable_reason(device)
@@ -148,25 +150,26 @@ class LoadedVariant:
             torch.cuda.empty_cache()
 
 
-def load_variant(store: ModelStore, model: str, name: str, device: Device | None = None,
+def load_variant(store: ModelStore, model: str, name: str, device: str | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> LoadedVariant:
-    """Load ``model`` afresh in method ``name``; the load-and-quantize time is measured."""
+    """Load ``model`` afresh in method ``name`` on ``device`` (default: :func:`current_device`);
+    the load-and-quantize time is measured."""
     chosen = method(name)
-    device = device or current_device()
-    reason = chosen.unavailable_reason(device)
+    place = device or current_device()  # "cuda:1" stays "cuda:1"; its kind picks methods and dtypes
+    kind = device_kind(place)
+    reason = chosen.unavailable_reason(kind)
     if reason:
         raise InvalidInputError(reason)
     started = clock()
     if name == LLAMA_CPP:
         return _load_llama_cpp(store, model, chosen, started, clock)
     if name.startswith("bnb-"):
-        kwargs: dict[str, Any] = {"quantization_config": _bnb_config(name, device)}
-        if device == "cuda":
-            kwargs["device_map"] = "cuda"
+        # on the CPU it is said too: bitsandbytes would otherwise place the weights on a GPU it sees
+        kwargs: dict[str, Any] = {"quantization_config": _bnb_config(name, kind), "device_map": place}
         loaded = store.private_causal_lm(model, **kwargs)
     else:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(name, torch.float32)
-        loaded = store.private_causal_lm(model, dtype=dtype).to(device)
+        loaded = store.private_causal_lm(model, dtype=dtype).to(place)
         if name == "torchao-int8":
             loaded = _torchao_int8(loaded)
     return LoadedVariant(chosen, loaded, clock() - started, weight_bytes(loaded))

@@ -16,7 +16,6 @@ from playground.finetune.adapters import push_adapter
 from playground.finetune.config import PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
-from playground.quantization.methods import current_device
 from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
@@ -69,7 +68,7 @@ def config_diff(configs: dict[str, dict[str, Any]]) -> list[list[Any]]:
 
 def build(ws: Workspace, app: gr.Blocks) -> None:
     runner = ws.finetune
-    device = current_device()
+    device = ws.settings.device  # the app's one decision, as the worker is told
     defaults = FinetuneConfig()
     with gr.Row():
         with gr.Column(scale=3):

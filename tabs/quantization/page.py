@@ -42,7 +42,7 @@ def status_line(state: QuantComparison) -> str:
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:
-    methods = available_methods()
+    methods = available_methods(ws.settings.device)
     choices = [(m["title"] if m["available"] else f"{m['title']} (unavailable here)", m["method"]) for m in methods]
     with gr.Row():
         with gr.Column(scale=3):
@@ -110,7 +110,7 @@ def register_api(ws: Workspace) -> None:
     @friendly_errors
     def quant_methods() -> list:
         """Every method with `available` on this machine and, if not, the `reason`."""
-        return available_methods()
+        return available_methods(ws.settings.device)
 
     gr.api(quantize_compare, api_name="quantize_compare", concurrency_limit=QUANT_CONCURRENCY,
            concurrency_id=QUANT_QUEUE)
