@@ -1,8 +1,7 @@
-"""Several prompts (or one prompt on several models) generated together, a token each in turn.
+"""Several prompts (or one prompt on several models) generated together, as one batch submission.
 
-Round-robin in one thread rather than one thread per variant: the columns fill at the same
-pace, and each generation times only its own steps, so its latency and tokens per second are
-its own even though the variants share the processor.
+The variants on one model share each forward pass, so the columns fill at the same pace and the
+whole comparison costs about what one generation does; each column still times its own tokens.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from playground.core.errors import InvalidInputError, PlaygroundError
-from playground.generation.engine import Generation, GenerationEngine
+from playground.core.errors import InvalidInputError
+from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
 
 MAX_VARIANTS = 4
@@ -70,34 +69,17 @@ class Comparison:
 
 def compare(engine: GenerationEngine, variants: list[Variant], settings: SamplingSettings | None = None,
             chat: bool = True) -> Iterator[Comparison]:
-    """Yield the comparison after each round of tokens; a variant that fails shows its error."""
+    """Yield the comparison after each step; a variant that fails shows its error in its column."""
     if not 1 <= len(variants) <= MAX_VARIANTS:
         raise InvalidInputError(f"Compare 1 to {MAX_VARIANTS} prompts at once (got {len(variants)}).")
     settings = settings or SamplingSettings()
     state = Comparison([VariantRun(v) for v in variants], settings, chat=chat)
-    streams = [engine.stream(v.model, v.prompt, settings, system=v.system or None, chat=chat, wait=False)
-               for v in variants]
-
-    def waiting(position: int) -> Comparison:
-        state.queue_position = position
-        return state
-
-    def rounds() -> Iterator[Comparison]:
-        state.queue_position = 0
-        while not state.done:
-            for run, stream in zip(state.runs, streams, strict=True):
-                if run.done:
-                    continue
-                try:
-                    run.generation = next(stream)
-                except StopIteration:
-                    run.error = run.error or "stopped"
-                except PlaygroundError as error:
-                    run.error = str(error)
-            yield state
-
-    try:
-        yield from engine.queued([v.model for v in variants], rounds, waiting)
-    finally:
-        for stream in streams:
-            stream.close()
+    asks = [Ask(v.model, v.prompt, settings, system=v.system or None, chat=chat) for v in variants]
+    for generations in engine.stream_many(asks):
+        for run, generation in zip(state.runs, generations, strict=True):
+            if generation.finish_reason == "error":
+                run.error = generation.error
+            else:
+                run.generation = generation
+        state.queue_position = max(generation.queue_position for generation in generations)
+        yield state

@@ -85,13 +85,13 @@ def test_cancelling_a_generation_frees_the_model(client, workspace):
     import time
 
     job = client.submit("Write a very long essay about the sea.", MODEL, 600, 0.0, 1.0, 0, api_name="/generate")
-    gate = workspace.generation.gate(MODEL)
+    engine = workspace.generation
     deadline = time.monotonic() + 60
     while not any(job.outputs()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert gate.busy[0] == 1
+    assert engine.busy(MODEL)[0] == 1
     job.cancel()
     deadline = time.monotonic() + 15
-    while gate.busy != (0, 0) and time.monotonic() < deadline:
+    while engine.busy(MODEL) != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert gate.busy == (0, 0)
+    assert engine.busy(MODEL) == (0, 0)

@@ -26,11 +26,12 @@ def test_variants_run_together_and_match_single_runs(workspace):
     for run in final.runs:
         alone = engine.generate(MODEL, run.variant.prompt, settings, system=run.variant.system or None)
         assert run.generation.text == alone.text
-    # the columns fill together: after the first round both have one token
-    assert states[0] == [1, 1]
+    # the columns fill together (one batch): when the first token shows, both have it
+    first = next(state for state in states if any(state))
+    assert first[0] == first[1] >= 1
     rows = [run.to_dict() for run in final.runs]
     assert {"prompt", "output", "tokens_in", "tokens_out", "seconds"} <= set(rows[0])
-    assert engine.gate(MODEL).busy == (0, 0)
+    assert engine.busy(MODEL) == (0, 0)
 
 
 def test_a_failing_variant_does_not_stop_the_others(workspace):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
@@ -108,32 +106,22 @@ def test_stopping_a_stream_frees_the_model(engine):
         generation = next(stream)
     stream.close()
     assert generation.finish_reason == "cancelled"
-    assert engine.gate(MODEL).busy == (0, 0)
+    assert engine.busy(MODEL) == (0, 0)
 
 
-def test_requests_beyond_the_limit_wait_their_turn(engine):
-    """Two places per model: a third request reports its position in line, then runs."""
-    gate = engine.gate(MODEL)
-    held = [gate.join(), gate.join()]
-    positions: list[int] = []
-    done = threading.Event()
+def test_requests_beyond_the_row_cap_wait_their_turn(workspace):
+    """One row per batch here: a second request reports its place in line, then runs."""
+    from playground.generation.engine import GenerationEngine
+    from playground.generation.scheduler import BatchLimits
 
-    def third() -> None:
-        for generation in engine.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=2)):
-            positions.append(generation.queue_position)
-        done.set()
-
-    worker = threading.Thread(target=third)
-    worker.start()
-    try:
-        assert not done.wait(1.2)
-        assert positions and positions[0] == 1
-    finally:
-        for ticket in held:
-            gate.leave(ticket)
-    assert done.wait(30)
-    worker.join()
-    assert positions[-1] == 0
+    narrow = GenerationEngine(workspace.store, BatchLimits(max_rows=1))
+    long = narrow.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=40))
+    while next(long).tokens_out == 0:  # until it decodes
+        pass
+    positions = [g.queue_position for g in narrow.stream(MODEL, PROMPT, SamplingSettings(max_new_tokens=2))]
+    long.close()
+    assert positions[0] == 1 and positions[-1] == 0
+    assert narrow.busy(MODEL) == (0, 0)
 
 
 @pytest.mark.parametrize("prompt", ["", "   \n"])

@@ -1,0 +1,81 @@
+"""What one generation request is, as it grows: its prepared prompt, settings, tokens and text.
+
+Plain data shared by the engine, the batch scheduler and every caller; no model code here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from playground.generation.sampling import SamplingSettings, TokenChoice
+
+FinishReason = Literal["length", "eos", "stop", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    """The exact token ids the model reads, the text they spell, and what was changed on the way."""
+
+    ids: tuple[int, ...]
+    text: str
+    notices: tuple[str, ...] = ()
+    max_new_tokens: int = 0
+
+
+@dataclass
+class Generation:
+    """A generation as it grows; a stream yields the same object after every token."""
+
+    model: str
+    prompt: PreparedPrompt
+    settings: SamplingSettings
+    tokens: list[TokenChoice] = field(default_factory=list)
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    queue_position: int = 0
+    first_token_seconds: float | None = None
+    compute_seconds: float = 0.0
+    """Seconds from the start of its prefill to its latest token: what this request waited for, whatever
+    else shared its batch."""
+    error: str | None = None
+    """Why it failed, when ``finish_reason`` is "error" (a batch of many keeps its other rows)."""
+
+    @property
+    def done(self) -> bool:
+        return self.finish_reason is not None
+
+    @property
+    def tokens_in(self) -> int:
+        return len(self.prompt.ids)
+
+    @property
+    def tokens_out(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def decode_tokens_per_second(self) -> float | None:
+        """Tokens after the first over the time they took (prefill excluded, as LLM-Perf measures)."""
+        if self.first_token_seconds is None or self.tokens_out < 2:
+            return None
+        decode = self.compute_seconds - self.first_token_seconds
+        return (self.tokens_out - 1) / decode if decode > 0 else None
+
+    def to_dict(self, with_tokens: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "model": self.model, "prompt": self.prompt.text, "output": self.text,
+            "tokens_in": self.tokens_in, "tokens_out": self.tokens_out,
+            "finish_reason": self.finish_reason, "seconds": round(self.compute_seconds, 4),
+            "first_token_seconds": _round(self.first_token_seconds),
+            "tokens_per_second": _round(self.decode_tokens_per_second),
+            "notices": list(self.prompt.notices), "settings": self.settings.to_dict(),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        if with_tokens:
+            data["tokens"] = [token.to_dict() for token in self.tokens]
+        return data
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,135 @@
+"""One request's decoding state inside a batch: its ids, processors, random generator, text, KV cache.
+
+Everything that makes a request's output its own lives here, so that sharing a forward pass with
+other requests changes nothing about it: the repetition penalty reads only its ids, sampling draws
+from its own generator, stop strings and the token view are its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+import torch
+
+from playground.generation.detokenize import IncrementalDetokenizer
+from playground.generation.request import Generation
+from playground.generation.sampling import Alternative, TokenChoice, choose, distribution_view, logits_processors
+from playground.generation.stops import StopStrings
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Every id that ends a turn: the generation config may list several (chat models do)."""
+    ids: set[int] = set()
+    for value in (getattr(model.generation_config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int))
+    return ids
+
+
+def model_device(lm: Any) -> torch.device:
+    return getattr(lm, "device", torch.device("cpu"))  # a GPU model decodes on its GPU
+
+
+def takes_logits_to_keep(lm: Any) -> bool:
+    """Whether the model can skip the LM head for all but the last position (most can)."""
+    return "logits_to_keep" in inspect.signature(lm.forward).parameters
+
+
+class Row:
+    """A request being decoded; ``generation`` is private to the decoding thread until published."""
+
+    def __init__(self, lm: Any, tokenizer: Any, generation: Generation) -> None:
+        self.generation = generation
+        self.settings = generation.settings
+        self.tokenizer = tokenizer
+        self.prompt_length = len(generation.prompt.ids)
+        self.ids: list[int] = list(generation.prompt.ids)
+        device = model_device(lm)
+        self.processors = logits_processors(self.settings, self.prompt_length)
+        self.rng = torch.Generator(device=device).manual_seed(self.settings.seed)
+        self.detokenizer = IncrementalDetokenizer(tokenizer)
+        self.stop_strings = StopStrings(tokenizer, self.settings.stop) if self.settings.stop else None
+        self.stops = stop_token_ids(lm, tokenizer)
+        self.special = set(tokenizer.all_special_ids)
+        self.cache: Any = None
+        """Its own KV cache while it is prefilled alone; the batch's once it joins one."""
+        self.cached = 0
+        """How many of ``ids`` the KV cache holds."""
+        self.started: float | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.generation.done
+
+    @property
+    def cost(self) -> int:
+        """KV positions it may come to hold: its prompt and every token it may write."""
+        return self.prompt_length + self.generation.prompt.max_new_tokens
+
+    def start_clock(self) -> None:
+        if self.started is None:
+            self.started = time.perf_counter()
+
+    def accept(self, logits: torch.Tensor) -> None:
+        """Choose the next token from this row's raw logits (shape ``[1, vocab]``) and record it."""
+        with torch.inference_mode():
+            history = torch.tensor([self.ids], dtype=torch.long, device=logits.device)
+            scores = self.processors(history, logits.clone())
+            token, sampled_prob = choose(scores, self.settings, self.rng)
+            prob, entropy, top = distribution_view(logits, token, self.settings.alternatives)
+        self.ids.append(token)
+        self._record(token, prob, sampled_prob, entropy, top)
+
+    def fail(self, message: str) -> None:
+        self.generation.error = message
+        self.generation.finish_reason = "error"
+
+    def _record(self, token: int, prob: float, sampled_prob: float, entropy: float,
+                top: list[tuple[int, float]]) -> None:
+        generation = self.generation
+        before = generation.text
+        finished = token in self.stops or len(self.ids) - self.prompt_length >= generation.prompt.max_new_tokens
+        piece = self.detokenizer.add(token, final=finished)
+        text = before + piece
+        generation.tokens.append(TokenChoice(
+            id=token, text=piece, piece=self.tokenizer.convert_ids_to_tokens(token), prob=prob,
+            sampled_prob=sampled_prob, entropy_bits=entropy,
+            alternatives=tuple(Alternative(i, self.tokenizer.decode([i]), p) for i, p in top),
+            special=token in self.special))
+        generation.text = text
+        assert self.started is not None
+        generation.compute_seconds = time.perf_counter() - self.started
+        if generation.first_token_seconds is None:
+            generation.first_token_seconds = generation.compute_seconds
+        cut = self.stop_strings.cut(self.ids, text, before) if self.stop_strings and piece else None
+        if cut is not None:
+            generation.text = text[:cut]
+            generation.finish_reason = "stop"
+        elif token in self.stops:
+            generation.finish_reason = "eos"
+        elif finished:
+            generation.finish_reason = "length"
+
+
+def prefill(lm: Any, row: Row, budget: int) -> int:
+    """Read up to ``budget`` of the row's uncached prompt tokens into its own KV cache.
+
+    When the last prompt token is read the row chooses its first token. Returns the tokens read.
+    Chunking bounds how long a newcomer's prefill holds up the rows already decoding.
+    """
+    row.start_clock()
+    chunk = row.ids[row.cached:row.cached + max(1, budget)]
+    device = model_device(lm)
+    extra = {"logits_to_keep": 1} if takes_logits_to_keep(lm) else {}
+    with torch.inference_mode():
+        output = lm(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
+                    past_key_values=row.cache, use_cache=True, **extra)
+    row.cache = output.past_key_values
+    row.cached += len(chunk)
+    if row.cached == len(row.ids):
+        row.accept(output.logits[:, -1, :].float())
+    return len(chunk)
