@@ -16,7 +16,15 @@ import gradio as gr
 from playground.core.device import describe
 from playground.core.errors import UnknownModelError
 from playground.core.paths import ASSETS
-from playground.core.queues import DEFAULT_CONCURRENCY, GENERATIONS_PER_MODEL, QUEUE_MAX_SIZE, WAITING_PER_MODEL
+from playground.core.queues import (
+    BATCH_KV_TOKENS,
+    BATCH_ROWS,
+    DEFAULT_CONCURRENCY,
+    GENERATIONS_PER_MODEL,
+    QUEUE_MAX_SIZE,
+    WAITING_PER_MODEL,
+    WORKER_THREADS,
+)
 from playground.core.settings import Settings
 from playground.models.registry import resolve
 from playground.workspace import Workspace
@@ -60,7 +68,9 @@ def describe_server(app: gr.Blocks, settings: Settings) -> dict:
     return {"device": describe(settings.device), "demo": settings.demo,
             "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
             "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
-                      "per_model": GENERATIONS_PER_MODEL, "waiting_per_model": WAITING_PER_MODEL,
+                      "per_model": BATCH_ROWS, "waiting_per_model": WAITING_PER_MODEL,
+                      "batch": {"rows": BATCH_ROWS, "kv_tokens": BATCH_KV_TOKENS,
+                                "alone_per_model": GENERATIONS_PER_MODEL},
                       "endpoints": endpoints}}
 
 
@@ -89,7 +99,7 @@ def launch_options(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
     options = {"css": (ASSETS / "style.css").read_text(encoding="utf-8"),
                "theme": gr.themes.Soft(primary_hue="indigo"),
-               "max_file_size": settings.limits.upload_bytes}
+               "max_file_size": settings.limits.upload_bytes, "max_threads": WORKER_THREADS}
     credentials = auth_from_env()
     if credentials:
         options["auth"] = credentials

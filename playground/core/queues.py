@@ -13,15 +13,29 @@ DEFAULT_CONCURRENCY = 4
 """Events of one endpoint at once unless it says otherwise (tokenizing, say)."""
 
 GENERATION_QUEUE = "generation"
-"""One Gradio queue for every generating event; the engine's per-model line orders them fairly."""
-GENERATION_CONCURRENCY = 8
+"""One Gradio queue for every generating event; the engine's per-model batch admits them fairly."""
+GENERATION_CONCURRENCY = 32
+"""Generating events Gradio lets through at once. The engine decodes them together (up to
+``BATCH_ROWS`` rows per model, the rest waiting in its line with their place shown), so this only has
+to be large enough for a class's requests to reach the batch; a waiting event costs one idle thread."""
+
+BATCH_ROWS = 16
+"""Rows one model decodes together: 16 gave 6x the one-by-one rate on 2 cores (docs/benchmarks.md)."""
+
+BATCH_KV_TOKENS = 32_768
+"""KV positions one model's batch may hold, padding included (rows x longest row): about 1.5 GB for the
+135M model in fp32. A request's worst case (prompt + max_new_tokens) is reserved when it joins."""
+
+WORKER_THREADS = 96
+"""Gradio's worker threads (its default is 40): every queue's limit above together, with room."""
 
 GENERATIONS_PER_MODEL = 2
-"""Generations decoding at once on one model; later requests wait in line, first come first served."""
+"""Decodes at once on one model *outside* its batch (a fine-tuned adapter's chat, say): they run alone."""
 
 WAITING_PER_MODEL = 40
-"""Past this many waiting, a generation is refused with "busy, try again". The load benchmark's class of
-30 students (one request each at a time) peaked at 27 waiting, so a class never sees it; a flood does."""
+"""Past this many waiting (a batch submission counts once), a generation is refused with "busy, try
+again". The load benchmark's class of 30 students (one request each at a time) peaked at 27 waiting
+before batching, so a class never sees it; a flood does."""
 
 ATTENTION_FORWARD_QUEUE = "attention-forward"
 ATTENTION_FORWARD_CONCURRENCY = 2

@@ -61,7 +61,7 @@ class GenerationEngine:
     def __init__(self, store: ModelStore, limits: BatchLimits | None = None,
                  per_model: int = GENERATIONS_PER_MODEL) -> None:
         self.store = store
-        self.limits = limits or BatchLimits(max_waiting=WAITING_PER_MODEL)
+        self.limits = limits or BatchLimits()
         self.per_model = per_model
         self._schedulers: KeyedCache[BatchScheduler] = KeyedCache()
         self._gates: KeyedCache[FairGate] = KeyedCache()

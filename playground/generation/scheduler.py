@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.core.errors import BusyError, is_out_of_memory
+from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, WAITING_PER_MODEL
 from playground.generation.batch import Batch, mergeable
 from playground.generation.prefix_cache import PrefixCache
 from playground.generation.request import Generation
@@ -29,16 +30,13 @@ from playground.generation.rows import Row, prefill
 class BatchLimits:
     """How much one model's batch may hold; past it, requests wait in line."""
 
-    max_rows: int = 16
-    """Rows decoding together. 16 gave 6x the one-by-one rate on 2 cores (docs/benchmarks.md)."""
-    max_kv_tokens: int = 32_768
-    """KV positions the batch may hold, padding included (rows x longest row): about 1.5 GB for the
-    135M model in fp32. A request's worst case (prompt + max_new_tokens) is reserved when it joins."""
+    max_rows: int = BATCH_ROWS
+    max_kv_tokens: int = BATCH_KV_TOKENS
     prefill_tokens_per_step: int = 256
     """Prompt tokens read between two decode steps; a longer prompt is read in chunks."""
     prefix_cache_tokens: int = 8_192
     """Prompt positions kept for reuse by later prompts that start the same way."""
-    max_waiting: int = 40
+    max_waiting: int = WAITING_PER_MODEL
     """Submissions waiting past which a new one is refused with "busy, try again"."""
 
 

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from playground.core.errors import InvalidInputError
+from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.core.paths import ASSETS
 from playground.core.records import read_records, require_columns
-from playground.generation.engine import GenerationEngine
+from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
 from playground.prompting.answers import is_correct, vote, wilson_interval
 from playground.prompting.techniques import AnswerKind, Example, Task, Technique, render, technique
@@ -141,10 +141,12 @@ class EvalRun:
 def evaluate(engine: GenerationEngine, model: str, task: Task, items: list[EvalItem],
              technique_names: list[str], base: SamplingSettings | None = None,
              chat: bool = False) -> Iterator[EvalRun]:
-    """Score each technique on ``items``, yielding the running scores after every answer.
+    """Score each technique on ``items``, yielding the running scores as answers come in.
 
-    ``chat`` off (the default) continues the prompt as plain text, which suits templates that
-    end in "Answer:"; the small instruct model follows few-shot patterns far better that way.
+    Every sample of every item of every technique is one batch submission: the model decodes them
+    together (the few-shot prefix they share is read once), and the scores fill in as items finish,
+    listed in item order. ``chat`` off (the default) continues the prompt as plain text, which suits
+    templates that end in "Answer:"; the small instruct model follows few-shot patterns far better.
     """
     if not items:
         raise InvalidInputError("No items to evaluate.")
@@ -153,26 +155,49 @@ def evaluate(engine: GenerationEngine, model: str, task: Task, items: list[EvalI
     chosen = [technique(name) for name in technique_names]
     base = base or SamplingSettings()
     run = EvalRun(task.name, model, [TechniqueScore(t.name, t.title, len(items)) for t in chosen], chat)
-    for method, score in zip(chosen, run.scores, strict=True):
-        for item in items:
-            score.items.append(answer_item(engine, model, task, method, item, base, score, chat))
+    slots = [(t_index, i_index, sample) for t_index, method in enumerate(chosen)
+             for i_index in range(len(items)) for sample in range(method.samples)]
+    asks = [ask_for(model, task, chosen[t], items[i], base, sample, chat) for t, i, sample in slots]
+    scored: list[dict[int, ItemResult]] = [{} for _ in chosen]
+    for generations in engine.stream_many(asks):
+        if record_finished(run, chosen, task, items, slots, generations, scored):
             yield run
     run.done = True
     yield run
 
 
-def answer_item(engine: GenerationEngine, model: str, task: Task, method: Technique, item: EvalItem,
-                base: SamplingSettings, score: TechniqueScore, chat: bool) -> ItemResult:
+def ask_for(model: str, task: Task, method: Technique, item: EvalItem, base: SamplingSettings,
+            sample: int, chat: bool) -> Ask:
+    """One sampled path of one item: the technique's own length, temperature and stop strings."""
     rendered = render(method, task.variables(item.input), list(task.examples))
-    outputs = []
-    for sample in range(method.samples):
-        settings = replace(base, max_new_tokens=method.max_new_tokens, temperature=method.temperature,
-                           top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0)
-        generation = engine.generate(model, rendered.prompt, settings, system=rendered.system or None,
-                                     chat=chat)
-        score.tokens_in += generation.tokens_in
-        score.tokens_out += generation.tokens_out
-        score.seconds += generation.compute_seconds
-        outputs.append(generation.text)
-    answer = vote(outputs, task, method).answer
-    return ItemResult(item.input, item.expected, outputs, answer, is_correct(answer, item.expected, task.answer))
+    settings = replace(base, max_new_tokens=method.max_new_tokens, temperature=method.temperature,
+                       top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0)
+    return Ask(model, rendered.prompt, settings, system=rendered.system or None, chat=chat)
+
+
+def record_finished(run: EvalRun, chosen: list[Technique], task: Task, items: list[EvalItem],
+                    slots: list[tuple[int, int, int]], generations: list[Generation],
+                    scored: list[dict[int, ItemResult]]) -> bool:
+    """Score every item whose samples have all finished and was not scored yet; True if any was."""
+    paths: dict[tuple[int, int], list[Generation]] = {}
+    for (t_index, i_index, _), generation in zip(slots, generations, strict=True):
+        paths.setdefault((t_index, i_index), []).append(generation)
+    changed = False
+    for (t_index, i_index), samples in paths.items():
+        if i_index in scored[t_index] or not all(g.done for g in samples):
+            continue
+        failed = next((g for g in samples if g.finish_reason == "error"), None)
+        if failed is not None:
+            raise PlaygroundError(failed.error or "Generation failed.")
+        score, item = run.scores[t_index], items[i_index]
+        for generation in samples:
+            score.tokens_in += generation.tokens_in
+            score.tokens_out += generation.tokens_out
+            score.seconds += generation.compute_seconds
+        outputs = [generation.text for generation in samples]
+        answer = vote(outputs, task, chosen[t_index]).answer
+        scored[t_index][i_index] = ItemResult(item.input, item.expected, outputs, answer,
+                                              is_correct(answer, item.expected, task.answer))
+        score.items = [scored[t_index][index] for index in sorted(scored[t_index])]
+        changed = True
+    return changed

@@ -11,12 +11,13 @@ import html
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import gradio as gr
 
+from playground.core.errors import PlaygroundError
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
-from playground.generation.engine import Generation, GenerationEngine
+from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
 from playground.generation.snippets import generation_code
 from playground.prompting import techniques as prompts
@@ -43,35 +44,47 @@ from tabs.shared.sampling_controls import (
 UPDATE_SECONDS = 0.08
 """Redraw at most this often while streaming: every token would resend the whole HTML."""
 
+S = TypeVar("S", Generation, list[Generation])
 
-def throttled(stream: Iterator[Generation]) -> Iterator[Generation]:
-    """Pass on the stream's states, skipping redraws closer than ``UPDATE_SECONDS``."""
+
+def throttled(stream: Iterator[S]) -> Iterator[S]:
+    """Pass on the stream's states (a generation, or a batch's list of them), skipping redraws closer
+    than ``UPDATE_SECONDS``; the last state and every change of place in line always pass."""
     last = 0.0
-    for generation in stream:
+    for state in stream:
+        generations = state if isinstance(state, list) else [state]
         now = time.monotonic()
-        if generation.done or generation.queue_position or now - last >= UPDATE_SECONDS:
+        if (all(g.done for g in generations) or any(g.queue_position for g in generations)
+                or now - last >= UPDATE_SECONDS):
             last = now
-            yield generation
+            yield state
 
 
 def self_consistency(engine: GenerationEngine, model_name: str, use_chat: bool, rendered: prompts.RenderedPrompt,
                      settings: SamplingSettings, technique: prompts.Technique, task: prompts.Task,
                      snippet: str) -> Iterator[tuple[str, str]]:
-    """N sampled reasoning paths streamed one after another, then the library's majority vote."""
+    """N sampled reasoning paths decoded together (one batch submission), then the library's vote."""
     temperature = settings.temperature or technique.temperature
-    paths: list[str] = []
-    answers: list[str | None] = []
-    for index in range(technique.samples):
-        path_settings = replace(settings, temperature=temperature, seed=settings.seed + index)
-        for generation in throttled(engine.stream(model_name, rendered.prompt, path_settings,
-                                                  system=rendered.system or None, chat=use_chat)):
-            head = f"<b>Path {index + 1} of {technique.samples}</b> (seed {path_settings.seed})"
-            yield "".join(paths) + head + generation_view.render_generation(generation), snippet
-        answer = read_answer(generation.text, task, technique)
-        answers.append(answer)
-        paths.append(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
-                     f"</summary>{generation_view.render_tokens(generation)}</details>")
-    yield vote_summary(Vote(tuple(answers)), temperature) + "".join(paths), snippet
+    seeds = [settings.seed + index for index in range(technique.samples)]
+    asks = [Ask(model_name, rendered.prompt, replace(settings, temperature=temperature, seed=seed),
+                system=rendered.system or None, chat=use_chat) for seed in seeds]
+    generations: list[Generation] = []
+    for generations in throttled(engine.stream_many(asks)):
+        blocks = (path_block(index, seed, g) for index, (seed, g) in enumerate(zip(seeds, generations, strict=True)))
+        yield "".join(blocks), snippet
+    failed = next((g for g in generations if g.finish_reason == "error"), None)
+    if failed is not None:
+        raise PlaygroundError(failed.error or "Generation failed.")
+    answers = tuple(read_answer(g.text, task, technique) for g in generations)
+    paths = "".join(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
+                    f"</summary>{generation_view.render_tokens(g)}</details>"
+                    for index, (answer, g) in enumerate(zip(answers, generations, strict=True)))
+    yield vote_summary(Vote(answers), temperature) + paths, snippet
+
+
+def path_block(index: int, seed: int, generation: Generation) -> str:
+    """One path while the paths decode side by side."""
+    return f"<b>Path {index + 1}</b> (seed {seed})" + generation_view.render_generation(generation)
 
 
 def vote_summary(result: Vote, temperature: float) -> str:

@@ -8,7 +8,7 @@ from playground.core.errors import InvalidInputError
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, compare
 from playground.prompting import techniques as prompts
-from playground.prompting.evaluation import evaluate, guess_answer_kind, shipped_items, uploaded_task
+from playground.prompting.evaluation import ask_for, evaluate, guess_answer_kind, shipped_items, uploaded_task
 
 MODEL = "smollm2-135m-instruct"
 
@@ -49,9 +49,10 @@ def test_compare_refuses_too_many_variants(workspace):
 def test_evaluate_scores_each_technique_with_an_interval(workspace):
     task = prompts.task("sentiment")
     items = shipped_items(task)[:4]
-    runs = list(evaluate(workspace.generation, MODEL, task, items, ["zero-shot", "few-shot"]))
-    assert len(runs) == 9  # one update per answer, then the finished run
-    final = runs[-1]
+    progress = [run.progress[0] for run in evaluate(workspace.generation, MODEL, task, items,
+                                                    ["zero-shot", "few-shot"])]
+    assert 2 <= len(progress) <= 9 and progress == sorted(progress)  # scores fill in as items finish
+    final = list(evaluate(workspace.generation, MODEL, task, items, ["zero-shot", "few-shot"]))[-1]
     assert final.done and final.progress == (8, 8)
     for score in final.scores:
         assert len(score.items) == 4 and score.tokens_out > 0 and score.seconds > 0
@@ -60,6 +61,12 @@ def test_evaluate_scores_each_technique_with_an_interval(workspace):
         assert all(item.answer in (None, "positive", "negative") for item in score.items)
     data = final.to_dict()
     assert data["scores"][1]["technique"] == "few-shot" and len(data["scores"][1]["items"]) == 4
+    # decoded as one batch, each answer is the one the item gets alone
+    method = prompts.technique("few-shot")
+    for item, result in zip(items, final.scores[1].items, strict=True):
+        ask = ask_for(MODEL, task, method, item, SamplingSettings(), 0, False)
+        alone = workspace.generation.generate(MODEL, ask.prompt, ask.settings, system=ask.system, chat=False)
+        assert (result.input, result.outputs) == (item.input, [alone.text])
 
 
 def test_shipped_sets_have_at_least_30_items_per_task():
