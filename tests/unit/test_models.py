@@ -182,3 +182,62 @@ def test_a_load_that_runs_out_of_memory_leaves_nothing_behind(monkeypatch, works
     model = store.causal_lm("smollm2-135m-instruct")
     assert len(calls) == 2 and not model.training
     assert store.causal_lm("smollm2-135m-instruct") is model
+
+
+def test_a_slow_resolve_holds_up_no_other_models_load(monkeypatch, workspace):
+    """A model stuck finding its files (a Hub download, the GGUF's ~20 s dequantizing) used to hold
+    the one lock every load waited on, a tokenizer's too; now it holds up only its own key."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playground.models import store as store_module
+
+    started, release = threading.Event(), threading.Event()
+    real_resolve = store_module.resolve
+
+    def slow_resolve(name, settings, part="model", progress=None):
+        if name == "some-org/slow-model":
+            started.set()
+            release.wait(60)
+            raise UnknownModelError("gave up waiting")
+        return real_resolve(name, settings, part, progress)
+
+    monkeypatch.setattr(store_module, "resolve", slow_resolve)
+    store = ModelStore(replace(workspace.settings))
+    with ThreadPoolExecutor(2) as pool:
+        stuck = pool.submit(store.causal_lm, "some-org/slow-model")
+        try:
+            assert started.wait(30)
+            tokenizer = pool.submit(store.hf_tokenizer, "minilm-l6").result(timeout=30)
+            encoder = pool.submit(store.encoder, "minilm-l6").result(timeout=60)
+            assert tokenizer("hello")["input_ids"] and not encoder.training and not stuck.done()
+        finally:
+            release.set()
+        with pytest.raises(UnknownModelError, match="gave up waiting"):
+            stuck.result(timeout=30)
+
+
+def test_model_builds_still_take_turns(monkeypatch, workspace):
+    """transformers swaps process-wide state while building a model: two builds must never overlap."""
+    import transformers
+
+    real = transformers.AutoModel.from_pretrained
+    inside, most = [], []
+
+    def recording(*args, **kwargs):
+        inside.append(1)
+        most.append(len(inside))
+        time.sleep(0.3)  # long enough for a second build to start, if nothing stopped it
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", recording)
+    store = ModelStore(replace(workspace.settings))
+    threads = [threading.Thread(target=store.encoder, args=("minilm-l6", attention))
+               for attention in ("sdpa", "eager")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(most) == 2 and max(most) == 1
