@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def machine_line() -> str:

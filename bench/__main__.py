@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     if args.write:
         # a module may name its own document (and that document's opening lines)
-        write_section(args.name, markdown, getattr(module, "DOC", DOC),
+        name = getattr(module, "section", lambda _: args.name)(rest)
+        write_section(name, markdown, getattr(module, "DOC", DOC),
                       getattr(module, "HEADER", "# Benchmarks\n"))
     return 0
 

@@ -111,10 +111,25 @@ def llama_cpp_row(text: str) -> Callable[[], tuple[float, float, int]] | None:
     return measure
 
 
+def levels(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def section(argv: list[str]) -> str:
+    """The concurrent run records its own section beside the single-request one."""
+    return "generate-batch" if any(arg.startswith("--concurrent") for arg in argv) else "generate"
+
+
 def run(argv: list[str]) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench generate")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--concurrent", type=levels, default=None,
+                        help="users at once, e.g. 1,4,16,32: the batched engine under concurrency")
     args = parser.parse_args(argv)
+    if args.concurrent:
+        from bench import batch_bench
+
+        return batch_bench.run(args.concurrent)
     ws = Workspace.create(Settings.from_env())
     text = text_of(ws, PROMPT_TOKENS)
     prepared = ws.generation.prepare(MODEL, text, NEW_TOKENS, chat=False)

@@ -30,7 +30,7 @@ from bench.load_app import (
 from bench.load_report import report
 from bench.load_students import DEFAULT_MIX, Record, make_clients, parse_mix, student, warm_up
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 """``--write`` records this benchmark here rather than in docs/benchmarks.md."""
 HEADER = """# Reliability

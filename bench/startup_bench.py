@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import machine_line
 
 COMMAND = "python -m bench startup --write"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
