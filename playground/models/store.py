@@ -91,9 +91,10 @@ class ModelStore:
 
     def causal_lm(self, name: str, attn_implementation: str = "sdpa",
                   progress: ProgressFn | None = None) -> Any:
-        """A causal LM in eval mode; each attention implementation is its own cached copy."""
+        """A causal LM in eval mode, its weights in the server's dtype; each attention implementation
+        is its own cached copy."""
         return self._from_pretrained("causal-lm", name, "model", progress,
-                                     attn_implementation=attn_implementation)
+                                     attn_implementation=attn_implementation, dtype=self.settings.weights_dtype)
 
     def encoder(self, name: str, attn_implementation: str = "sdpa",
                 progress: ProgressFn | None = None) -> Any:
