@@ -25,7 +25,7 @@ from playground.core.errors import InvalidInputError
 from playground.core.keyed_cache import LRUCache
 from playground.core.settings import Limits
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import load_pairs, names_server_file, prepare, with_default_probes
+from playground.finetune.data import load_pairs, names_server_file, refuse_full_prompts, with_default_probes
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
@@ -107,42 +107,60 @@ class JobRunner:
         """Validate the data, create the run folder, spawn the worker; returns the run id.
 
         ``dataset_file`` is a file the user uploaded: it is copied into the run folder, so the run
-        (and a later resume) never depends on an upload cache that may be cleaned.
+        (and a later resume) never depends on an upload cache that may be cleaned. The data is
+        checked before the start lock is taken: a big upload being checked holds up no one else's
+        start, resume or run list; the lock covers only "is a job running, claim the slot, spawn".
         """
+        if resume:
+            return self._resume(resume)
         if dataset_file is not None:
             config = config.with_changes(dataset=str(dataset_file))
-        if not resume:
-            self.check_allowed(config, uploaded=dataset_file is not None)
+        self.check_allowed(config, uploaded=dataset_file is not None)
+        self._refuse_while_running()  # no need to read a dataset that cannot start now
+        config = self._validated(config)
         with self._lock:
-            running = self.active()
-            if running:
-                summary = self.status(running)
-                raise InvalidInputError(f"A job is already running ({running}, step {summary.step} of "
-                                        f"{summary.max_steps}): wait for it or stop it first.")
-            if resume:
-                folder = self.run_dir(resume)
-                config = FinetuneConfig.load(folder / "config.json")
-                if not complete_checkpoints(folder):
-                    raise InvalidInputError(f"Run {resume} has no checkpoint to resume from.")
-                (folder / STOP_FILE).unlink(missing_ok=True)
-                run_id = resume
-            else:
-                # a malformed dataset is refused here, before any process starts
-                if self.tokenizer_of is not None:
-                    prepare(config, self.tokenizer_of(config.base_model))
-                else:
-                    load_pairs(config)
-                config = with_default_probes(config)
-                run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
-                folder = self.runs_dir / run_id
-                folder.mkdir()
-                if dataset_file is not None:
-                    copy = folder / f"dataset{Path(dataset_file).suffix.lower()}"
-                    shutil.copyfile(dataset_file, copy)
-                    config = config.with_changes(dataset=str(copy))
-                config.save(folder / "config.json")
-            self._spawn(run_id, folder, resume=bool(resume))
-            return run_id
+            self._refuse_while_running()
+            run_id, folder = self._create(config, dataset_file)
+            self._spawn(run_id, folder, resume=False)
+        return run_id
+
+    def _validated(self, config: FinetuneConfig) -> FinetuneConfig:
+        """A malformed dataset is refused here, with line numbers, before any process starts."""
+        pairs = load_pairs(config)  # missing columns and empty cells, before any tokenizer loads
+        if self.tokenizer_of is not None:
+            refuse_full_prompts(pairs, config, self.tokenizer_of(config.base_model))
+        return with_default_probes(config)
+
+    def _refuse_while_running(self) -> None:
+        running = self.active()
+        if running:
+            summary = self.status(running)
+            raise InvalidInputError(f"A job is already running ({running}, step {summary.step} of "
+                                    f"{summary.max_steps}): wait for it or stop it first.")
+
+    def _create(self, config: FinetuneConfig, dataset_file: str | Path | None) -> tuple[str, Path]:
+        """The new run's folder with its config (and its copy of an uploaded dataset)."""
+        run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
+        folder = self.runs_dir / run_id
+        folder.mkdir()
+        if dataset_file is not None:
+            copy = folder / f"dataset{Path(dataset_file).suffix.lower()}"
+            shutil.copyfile(dataset_file, copy)
+            config = config.with_changes(dataset=str(copy))
+        config.save(folder / "config.json")
+        return run_id, folder
+
+    def _resume(self, run_id: str) -> str:
+        """Spawn a worker that continues ``run_id`` from its last complete checkpoint."""
+        folder = self.run_dir(run_id)
+        FinetuneConfig.load(folder / "config.json")  # an unreadable config is refused before anything starts
+        if not complete_checkpoints(folder):
+            raise InvalidInputError(f"Run {run_id} has no checkpoint to resume from.")
+        with self._lock:
+            self._refuse_while_running()
+            (folder / STOP_FILE).unlink(missing_ok=True)
+            self._spawn(run_id, folder, resume=True)
+        return run_id
 
     def _spawn(self, run_id: str, folder: Path, resume: bool) -> None:
         command = [sys.executable, "-m", "playground.finetune", "--config", str(folder / "config.json")]
