@@ -13,6 +13,7 @@ BENCHMARKS = {
     "startup": "bench.startup_bench",
     "attention": "bench.attention_bench",
     "generate": "bench.generate_bench",
+    "evaluate": "bench.eval_bench",
     "quant": "bench.quant_bench",
     "rag": "bench.rag_bench",
     "finetune": "bench.finetune_bench",

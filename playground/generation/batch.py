@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from playground.generation.rows import Row, model_device
+from playground.generation.sampling import distribution_views
 
 
 def mergeable(cache: Any) -> bool:
@@ -113,9 +114,19 @@ class Batch:
                              past_key_values=self.cache, use_cache=True)
         self.cache, self.mask = output.past_key_values, mask
         logits = output.logits[:, -1, :].float()
+        chosen: dict[int, tuple[int, float]] = {}
         for index, row in enumerate(self.rows):
             row.cached += 1
             try:
-                row.accept(logits[index:index + 1])
+                chosen[index] = row.choose(logits[index:index + 1])
             except Exception as error:  # one row's sampling failing must not take the others down
                 row.fail(f"This request failed while choosing a token ({type(error).__name__}: {error}).")
+        if not chosen:
+            return
+        indices = list(chosen)
+        with torch.inference_mode():
+            views = distribution_views(logits[indices], [chosen[i][0] for i in indices],
+                                       [self.rows[i].settings.alternatives for i in indices])
+        for index, view in zip(indices, views, strict=True):
+            token, sampled_prob = chosen[index]
+            self.rows[index].record(token, sampled_prob, view)

@@ -31,7 +31,7 @@ from playground.models.store import ModelStore
 from playground.text.analysis import sanitize_text
 
 __all__ = ["Ask", "BatchLimits", "FinishReason", "Generation", "GenerationEngine", "PreparedPrompt",
-           "decode_with", "stop_token_ids", "stream_texts"]
+           "decode_together", "decode_with", "stop_token_ids", "stream_texts"]
 
 T = TypeVar("T")
 
@@ -233,6 +233,25 @@ def decode_with(lm: Any, tokenizer: Any, generation: Generation) -> Iterator[Gen
     finally:
         if not generation.done:
             generation.finish_reason = "cancelled"
+
+
+def decode_together(lm: Any, tokenizer: Any, generations: list[Generation]) -> list[Generation]:
+    """Decode several prepared generations as one batch in the caller's thread, to the end.
+
+    For a model no scheduler holds (the model being trained, for its probes): one forward pass per
+    step serves every prompt, as in the app's batches.
+    """
+    rows = [Row(lm, tokenizer, generation) for generation in generations]
+    batch = Batch(lm)
+    for row in rows:
+        while row.cached < row.prompt_length:
+            prefill(lm, row, row.prompt_length)
+    batch.join([row for row in rows if not row.done])
+    batch.drop_finished()
+    while len(batch):
+        batch.step()
+        batch.drop_finished()
+    return generations
 
 
 def render(tokenizer: Any, text: str, system: str | None, chat: bool, notices: list[str]) -> str:

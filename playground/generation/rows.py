@@ -15,7 +15,14 @@ import torch
 
 from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
-from playground.generation.sampling import Alternative, TokenChoice, choose, distribution_view, logits_processors
+from playground.generation.sampling import (
+    Alternative,
+    TokenChoice,
+    View,
+    choose,
+    distribution_view,
+    logits_processors,
+)
 from playground.generation.stops import StopStrings
 
 
@@ -76,11 +83,21 @@ class Row:
 
     def accept(self, logits: torch.Tensor) -> None:
         """Choose the next token from this row's raw logits (shape ``[1, vocab]``) and record it."""
+        token, sampled_prob = self.choose(logits)
+        with torch.inference_mode():
+            view = distribution_view(logits, token, self.settings.alternatives)
+        self.record(token, sampled_prob, view)
+
+    def choose(self, logits: torch.Tensor) -> tuple[int, float]:
+        """The next token from this row's raw logits, by its own settings and random generator."""
         with torch.inference_mode():
             history = torch.tensor([self.ids], dtype=torch.long, device=logits.device)
             scores = self.processors(history, logits.clone())
-            token, sampled_prob = choose(scores, self.settings, self.rng)
-            prob, entropy, top = distribution_view(logits, token, self.settings.alternatives)
+            return choose(scores, self.settings, self.rng)
+
+    def record(self, token: int, sampled_prob: float, view: View) -> None:
+        """Append ``token`` with its view of the distribution; update text and finish state."""
+        prob, entropy, top = view
         self.ids.append(token)
         self._record(token, prob, sampled_prob, entropy, top)
 

@@ -142,11 +142,27 @@ class TokenChoice:
         return {**asdict(self), "alternatives": [asdict(a) for a in self.alternatives]}
 
 
-def distribution_view(logits: torch.Tensor, token: int, k: int) -> tuple[float, float, list[tuple[int, float]]]:
-    """(probability of ``token``, entropy in bits, top-``k`` (id, probability)) of raw logits."""
-    log_probs = torch.log_softmax(logits[0].float(), dim=-1)
+View = tuple[float, float, list[tuple[int, float]]]
+"""(probability of the chosen token, entropy in bits, top-k (id, probability)) of raw logits."""
+
+
+def distribution_view(logits: torch.Tensor, token: int, k: int) -> View:
+    """The view of one row's raw logits (shape ``[1, vocab]``)."""
+    return distribution_views(logits, [token], [k])[0]
+
+
+def distribution_views(logits: torch.Tensor, tokens: list[int], ks: list[int]) -> list[View]:
+    """The view of every row of ``[rows, vocab]`` raw logits at once: four vocabulary-wide operations
+    for the whole batch instead of four per row (they dominate a step's Python side)."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
     probs = log_probs.exp()
-    entropy = float(-(probs * log_probs).nan_to_num().sum()) / math.log(2)
-    top = torch.topk(probs, k) if k else None
-    alternatives = list(zip(top.indices.tolist(), top.values.tolist(), strict=True)) if top is not None else []
-    return float(probs[token]), max(entropy, 0.0), alternatives
+    entropies = (-(probs * log_probs).nan_to_num().sum(dim=-1) / math.log(2)).clamp(min=0.0).tolist()
+    k_max = max(ks, default=0)
+    top = torch.topk(probs, k_max) if k_max else None
+    chosen = probs.gather(1, torch.tensor(tokens, device=probs.device)[:, None])[:, 0].tolist()
+    views: list[View] = []
+    for row, k in enumerate(ks):
+        alternatives = (list(zip(top.indices[row, :k].tolist(), top.values[row, :k].tolist(), strict=True))
+                        if top is not None and k else [])
+        views.append((chosen[row], entropies[row], alternatives))
+    return views

@@ -237,3 +237,12 @@ def test_concurrent_callers_share_the_batch(workspace):
     assert len(results) == len(REAL_PROMPTS)
     assert engine.scheduler(MODEL).peak_rows >= 2
     assert results[0] == engine.generate(MODEL, REAL_PROMPTS[0], SamplingSettings(max_new_tokens=12)).text
+
+
+def test_decode_together_equals_each_alone(tiny_lm, tokenizer):
+    from playground.generation.engine import decode_together
+
+    requests = [generation(tokenizer, text, **settings) for text, settings in zip(PROMPTS, MIXED, strict=True)]
+    decode_together(tiny_lm, tokenizer, requests)
+    assert all(r.done for r in requests)
+    assert differing(requests, [alone(tiny_lm, tokenizer, r) for r in requests]) == []
