@@ -35,7 +35,7 @@ def _pad_left(tensor: torch.Tensor, length: int) -> torch.Tensor:
     return F.pad(tensor, (0, 0, missing, 0)) if missing > 0 else tensor
 
 
-def _stack(caches: list[Any], masks: list[torch.Tensor]) -> tuple[Any, torch.Tensor]:
+def stack_caches(caches: list[Any], masks: list[torch.Tensor]) -> tuple[Any, torch.Tensor]:
     """One cache (and mask) holding the rows of every given cache, left-padded to the longest."""
     from transformers.cache_utils import DynamicCache
 
@@ -77,7 +77,7 @@ class Batch:
             self.cache, self.mask = newcomers[0].cache, masks[0]
         else:
             caches = ([self.cache] if self.rows else []) + [row.cache for row in newcomers]
-            self.cache, self.mask = _stack(caches, ([self.mask] if self.rows else []) + masks)
+            self.cache, self.mask = stack_caches(caches, ([self.mask] if self.rows else []) + masks)
         for row in newcomers:
             row.cache = None  # its positions now live in the batch's cache
         self.rows.extend(newcomers)

@@ -23,7 +23,7 @@ from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, WAITING_PER_MODE
 from playground.generation.batch import Batch, mergeable
 from playground.generation.prefix_cache import PrefixCache
 from playground.generation.request import Generation
-from playground.generation.rows import Row, prefill
+from playground.generation.rows import Row, prefill, prefill_together
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,13 @@ class BatchScheduler:
         return any(r.group != request.group for r in self._waiting)
 
     def _prefill(self, prefilling: list[Request]) -> None:
-        """Outside the lock: read prompt tokens of newcomers, within this step's budget."""
+        """Outside the lock: read prompt tokens of newcomers, within this step's budget.
+
+        Newcomers whose (rest of the) prompt fits the budget are read together in one forward pass;
+        a longer prompt is read alone, a chunk per step. A prompt that fails fails its own request.
+        """
         budget = self.limits.prefill_tokens_per_step
+        together: list[Row] = []
         for request in prefilling:
             row = request.row
             if budget <= 0 or row is None or row.done:
@@ -191,11 +196,40 @@ class BatchScheduler:
             try:
                 if row.cached == 0 and row.cache is None:
                     row.cached, row.cache = self.prefix_cache.lookup(row.ids)
-                budget -= prefill(self.lm, row, budget)
-                if row.cached == row.prompt_length and row.cache is not None and mergeable(row.cache):
-                    self.prefix_cache.add(row.ids[:row.prompt_length], row.cache)
-            except Exception as error:  # a failing prompt fails its own request only
+                rest = len(row.ids) - row.cached
+                if rest <= budget and mergeable_or_empty(row.cache):
+                    together.append(row)
+                    budget -= rest
+                else:
+                    budget -= prefill(self.lm, row, budget)
+                    self._keep_prefix(row)
+            except Exception as error:
                 row.fail(_failure(error))
+        for group in (g for g in _by_prefix(together) if g):
+            try:
+                if len(group) > 1:
+                    prefill_together(self.lm, group)
+                else:
+                    prefill(self.lm, group[0], len(group[0].ids))
+            except Exception:  # one bad prompt: read them one by one so only it fails
+                for row in group:
+                    self._prefill_alone(row)
+                continue
+            for row in group:
+                self._keep_prefix(row)
+
+    def _prefill_alone(self, row: Row) -> None:
+        try:
+            row.cached, row.cache = self.prefix_cache.lookup(row.ids)
+            while row.cached < row.prompt_length:
+                prefill(self.lm, row, row.prompt_length)
+            self._keep_prefix(row)
+        except Exception as error:
+            row.fail(_failure(error))
+
+    def _keep_prefix(self, row: Row) -> None:
+        if row.cached >= row.prompt_length and row.cache is not None and mergeable(row.cache):
+            self.prefix_cache.add(row.ids[:row.prompt_length], row.cache)
 
     def _join_prefilled(self) -> None:
         """Under the lock: rows that have their first token join the batch together.
@@ -262,6 +296,15 @@ class BatchScheduler:
             if request.public.queue_position != place:
                 request.public.queue_position = place
                 request.version += 1
+
+
+def mergeable_or_empty(cache: Any) -> bool:
+    return cache is None or mergeable(cache)
+
+
+def _by_prefix(rows: list[Row]) -> tuple[list[Row], list[Row]]:
+    """Rows starting from a kept prefix, and rows starting from nothing: each kind is read together."""
+    return [row for row in rows if row.cache is not None], [row for row in rows if row.cache is None]
 
 
 def _failure(error: BaseException) -> str:

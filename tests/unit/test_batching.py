@@ -186,10 +186,12 @@ def test_a_shared_prefix_is_read_once_and_changes_nothing(scheduler, tiny_lm, to
     shared = "Answer each question with one word. " * 8
     first = generation(tokenizer, shared + "Question: sky colour? Answer:")
     second = generation(tokenizer, shared + "Question: grass colour? Answer:")
+    longer = generation(tokenizer, shared + "Question: what colour is the sea on a grey winter day? Answer:")
     run_together(scheduler, [first])
-    run_together(scheduler, [second])
-    assert scheduler.prefix_cache.hits == 1 and scheduler.prefix_cache.tokens_reused >= 32
-    assert differing([first, second], [alone(tiny_lm, tokenizer, first), alone(tiny_lm, tokenizer, second)]) == []
+    run_together(scheduler, [second, longer])  # read together, each from the kept prefix
+    assert scheduler.prefix_cache.hits == 2 and scheduler.prefix_cache.tokens_reused >= 64
+    requests = [first, second, longer]
+    assert differing(requests, [alone(tiny_lm, tokenizer, r) for r in requests]) == []
 
 
 def test_incremental_text_equals_decoding_everything(tokenizer):
