@@ -2,7 +2,7 @@
 
 ``python -m bench evaluate --write``: the shipped sentiment set (40 items) with zero-shot, few-shot and
 role prompting, greedy, each technique's own answer budget and stop strings. The item-by-item path is
-what the evaluation did before batching: one ``generate`` after another, each reading its whole prompt.
+what the evaluation did before batching: one request alone after another, each reading its whole prompt.
 Both paths must give the same answers; the table says how many differ.
 """
 
@@ -12,7 +12,9 @@ import argparse
 import time
 
 from bench import machine_line
+from playground.core.iterutil import last
 from playground.core.settings import Settings
+from playground.generation.engine import Generation, decode_with
 from playground.generation.sampling import SamplingSettings
 from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import ask_for, evaluate, shipped_items
@@ -33,13 +35,16 @@ def run(argv: list[str]) -> str:
     base = SamplingSettings()
     ws.generation.generate(MODEL, "Warm up.", SamplingSettings(max_new_tokens=2))
 
+    lm, tokenizer = ws.generation.load(MODEL)
     started = time.perf_counter()
     serial: list[str] = []
     for name in TECHNIQUES:
-        for item in items:
+        for item in items:  # the old path: one request alone at a time, every prompt read in full
             ask = ask_for(MODEL, task, prompts.technique(name), item, base, 0, False)
-            serial.append(ws.generation.generate(MODEL, ask.prompt, ask.settings, system=ask.system,
-                                                 chat=False).text)
+            prepared = ws.generation.prepare(MODEL, ask.prompt, ask.settings.max_new_tokens, system=ask.system,
+                                             chat=False)
+            result = last(decode_with(lm, tokenizer, Generation(MODEL, prepared, ask.settings)))
+            serial.append(result.text if result else "")
     serial_seconds = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -19,8 +19,10 @@ GENERATION_CONCURRENCY = 32
 ``BATCH_ROWS`` rows per model, the rest waiting in its line with their place shown), so this only has
 to be large enough for a class's requests to reach the batch; a waiting event costs one idle thread."""
 
-BATCH_ROWS = 16
-"""Rows one model decodes together: 16 gave 6x the one-by-one rate on 2 cores (docs/benchmarks.md)."""
+BATCH_ROWS = 32
+"""Rows one model decodes together: a class of 30 fits in one batch. With 32 students asking at once on
+2 cores, 32 rows gave 141 tokens/s (answer p95 7.0 s) against 131 (p95 7.5 s) with 16 rows; a step
+costs little more per extra row because it reads the weights once (docs/benchmarks.md)."""
 
 BATCH_KV_TOKENS = 32_768
 """KV positions one model's batch may hold, padding included (rows x longest row): about 1.5 GB for the

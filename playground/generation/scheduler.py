@@ -21,7 +21,7 @@ from typing import Any
 from playground.core.errors import BusyError, is_out_of_memory
 from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, WAITING_PER_MODEL
 from playground.generation.batch import Batch, mergeable
-from playground.generation.prefix_cache import PrefixCache
+from playground.generation.prefix_cache import MIN_SHARED_TOKENS, PrefixCache, shared_length
 from playground.generation.request import Generation
 from playground.generation.rows import Row, prefill, prefill_together
 
@@ -189,6 +189,7 @@ class BatchScheduler:
         """
         budget = self.limits.prefill_tokens_per_step
         together: list[Row] = []
+        leaders: list[list[int]] = []
         for request in prefilling:
             row = request.row
             if budget <= 0 or row is None or row.done:
@@ -196,6 +197,10 @@ class BatchScheduler:
             try:
                 if row.cached == 0 and row.cache is None:
                     row.cached, row.cache = self.prefix_cache.lookup(row.ids)
+                    if row.cache is None and any(shares_prefix(leader, row.ids) for leader in leaders):
+                        continue  # waits one step for a newcomer like it, then starts from its prefix
+                    if row.cache is None:
+                        leaders.append(row.ids)
                 rest = len(row.ids) - row.cached
                 if rest <= budget and mergeable_or_empty(row.cache):
                     together.append(row)
@@ -296,6 +301,11 @@ class BatchScheduler:
             if request.public.queue_position != place:
                 request.public.queue_position = place
                 request.version += 1
+
+
+def shares_prefix(a: list[int], b: list[int]) -> bool:
+    """Whether two prompts start alike for long enough that the second should reuse the first's KV."""
+    return shared_length(tuple(a), b) >= MIN_SHARED_TOKENS
 
 
 def mergeable_or_empty(cache: Any) -> bool:
