@@ -113,36 +113,40 @@ def publish_folder(build: Callable[[Path], None], target: Path) -> Path:
 
 def side_by_side(engine: GenerationEngine, tuned: Any, base_model: str, prompt: str,
                  settings: SamplingSettings, label: str = "fine-tuned") -> Iterator[tuple[Generation, Generation]]:
-    """The base model's and the fine-tuned model's answers to one prompt, a token each in turn.
+    """The base model's and the fine-tuned model's answers to one prompt, as they grow.
 
-    Both decode in one place in the base model's first-come-first-served line: the tuned copy
-    is as big as its base and runs on the same processor, so it waits its turn like any
-    generation instead of decoding beside every queue.
+    The base model answers in its batch like any generation. The tuned copy decodes alone, and
+    it is as big as its base and runs on the same processor, so it takes a place in the base
+    model's first-come-first-served line (:meth:`GenerationEngine.gate`) rather than decoding
+    beside every queue; while it waits its column says so.
     """
     prepared = engine.prepare(base_model, prompt, settings.max_new_tokens)
-    pair = (Generation(base_model.strip(), prepared, settings), Generation(label, prepared, settings))
+    mine = Generation(label, prepared, settings)
 
-    def waiting(position: int) -> tuple[Generation, Generation]:
-        for generation in pair:
-            generation.queue_position = position
-        return pair
+    def waiting(position: int) -> Generation:
+        mine.queue_position = position
+        return mine
 
-    def rounds() -> Iterator[tuple[Generation, Generation]]:
-        base, tokenizer = engine.load(base_model)
-        streams = [decode_with(model, tokenizer, generation)
-                   for model, generation in zip((base, tuned), pair, strict=True)]
-        waiting(0)
-        try:
-            while not all(generation.done for generation in pair):
-                for generation, stream in zip(pair, streams, strict=True):
-                    if not generation.done:
-                        next(stream, None)
-                yield pair
-        finally:
-            for stream in streams:
-                stream.close()
+    def decode() -> Iterator[Generation]:
+        mine.queue_position = 0
+        yield from decode_with(tuned, engine.load(base_model)[1], mine)
 
-    yield from engine.queued([base_model], rounds, waiting)
+    streams = (engine.stream(base_model, prompt, settings), engine.queued([base_model], decode, waiting))
+    latest: list[Generation | None] = [None, mine]
+    live = [True, True]
+    try:
+        while any(live):
+            for index, stream in enumerate(streams):
+                if live[index]:
+                    value = next(stream, None)  # run to the end: the tuned copy leaves the line at once
+                    live[index] = value is not None
+                    if value is not None:
+                        latest[index] = value
+            if latest[0] is not None:
+                yield latest[0], mine
+    finally:
+        for stream in streams:
+            stream.close()
 
 
 def zip_adapter(adapter: Path, destination: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.finetune.adapters import AdapterModels
+from playground.finetune.adapters import AdapterModels, side_by_side
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.runner import JobRunner
 from playground.models.store import ModelStore
@@ -106,25 +106,33 @@ def test_base_and_fine_tuned_chat_waits_in_the_models_line(ws):
 
     gate = ws.generation.gate(MODEL)
     ws.adapters.model(MODEL, ws.finetune.run_dir(RUN) / "adapter")  # loaded before the line fills
-    held = [gate.join() for _ in range(gate.limit)]  # every place taken: the chat must wait
-    seen: list[tuple[str, tuple[int, int]]] = []
-
-    def chat() -> None:
-        for html in try_both(ws, RUN, "What is the capital of France?", max_new_tokens=6):
-            seen.append((html, gate.busy))
-
-    worker = threading.Thread(target=chat)
+    held = [gate.join() for _ in range(gate.limit)]  # every place taken: the fine-tuned column must wait
+    seen: list[str] = []
+    worker = threading.Thread(target=lambda: seen.extend(try_both(ws, RUN, "What is the capital of France?",
+                                                                  max_new_tokens=6)))
     try:
         worker.start()
         deadline = time.monotonic() + 60
         while not seen and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert seen and "Waiting for" in seen[0][0] and gate.busy[1] == 1  # in line, nothing decoded
+        assert seen and f"Waiting for {RUN}" in seen[0] and gate.busy[1] == 1  # in line
     finally:
         for ticket in held:
             gate.leave(ticket)
     worker.join(timeout=300)
-    decoding = [busy for html, busy in seen if "Waiting for" not in html]
-    assert decoding and all(running >= 1 for running, _ in decoding)  # both columns decode holding a place
+    assert seen[-1].count("tokens in") == 2 and "Waiting for" not in seen[-1]  # both columns answered
+    assert gate.busy == (0, 0)  # and the place was given back
+
+
+def test_the_fine_tuned_column_decodes_only_holding_a_place(ws):
+    from playground.generation.sampling import SamplingSettings
+
+    gate = ws.generation.gate(MODEL)
+    tuned = ws.adapters.model(MODEL, ws.finetune.run_dir(RUN) / "adapter")
+    steps, pair = [], None
+    for pair in side_by_side(ws.generation, tuned, MODEL, "Name a colour.", SamplingSettings(max_new_tokens=6)):
+        steps.append((len(pair[1].tokens), pair[1].done, gate.busy[0]))
+    assert pair is not None and pair[0].done and pair[1].done and steps[-1][0] >= 1
+    decoding = [running for tokens, done, running in steps if tokens and not done]
+    assert decoding and all(running >= 1 for running in decoding)
     assert gate.busy == (0, 0)
-    assert seen[-1][0].count("tokens in") == 2  # both columns finished
