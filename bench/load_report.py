@@ -44,11 +44,12 @@ Chosen from these figures (in `playground/core/queues.py`):
 - `/attention` and the page's attention pass: concurrency_id `attention-forward`, limit 2 (was 4).
   A repeated text is cached, and on 2 cores more passes at once only add contention.
 - Tokenize: its own group, limit 4; its p95 met the target with it.
-- Generation: Gradio's `generation` group (limit 8) plus the engine's line per model, 2 decoding at
-  once. Gradio fixes a concurrency_id per endpoint while the model is a request argument, so the
-  per-model line lives in the engine (`FairGate`). It refuses a request with "The model ... is busy:
-  N requests are already waiting for it. Try again in a minute." once 40 wait: a class of 30 (27
-  waiting at peak) never sees it, a flood does, instead of waits of minutes.
+- Generation: Gradio's `generation` group (limit 32) feeds the engine, which decodes every request on
+  a model together in one batch (continuous batching, up to 32 rows; see "Generation: concurrent
+  requests, batched" in docs/benchmarks.md). Before batching the engine decoded 2 per model at once and a
+  16-token answer waited 24 s at the median with 30 students. Past the batch's caps requests wait first
+  come, first served; the engine refuses with "The model ... is busy: N requests are already waiting for
+  it. Try again in a minute." once 40 submissions wait: a class never sees it, a flood does.
 - Gradio's `max_size` 128 for all endpoints together (4x the peak of 29 events), past which it
   answers "queue is full, please try again"."""
 
@@ -213,9 +214,9 @@ def queue_line(queue: dict | None) -> str:
             shared = f"concurrency_id `{row['id']}`" if row["id"] else "its own concurrency id"
             parts.append(f"`/{name}` concurrency_limit {row['limit']} ({shared})")
     return (f"Queue settings of the app under test (its `/server_info`): `max_size` {queue['max_size']}, default "
-            f"concurrency_limit {queue['default_limit']}; {'; '.join(parts)}; and the engine decodes at most "
-            f"{queue['per_model']} generations per model at once (first come, first served), refusing past "
-            f"{queue['waiting_per_model']} waiting.")
+            f"concurrency_limit {queue['default_limit']}; {'; '.join(parts)}; and the engine decodes up to "
+            f"{queue['per_model']} generations per model together in one batch (the rest first come, first "
+            f"served), refusing past {queue['waiting_per_model']} waiting.")
 
 
 def what_it_shows(records: Sequence[Record], queue: dict | None, elapsed: float, seconds: float,
@@ -236,10 +237,9 @@ def what_it_shows(records: Sequence[Record], queue: dict | None, elapsed: float,
         if queue is not None and peak > per_model:
             sentences.append(
                 f"Gradio runs {queue['endpoints'].get('generate', {}).get('limit', '?')} generating events at "
-                f"once (concurrency_id `generation`) and the engine decodes {queue['per_model']} per model; "
-                "the others wait in line (the engine's first come, first served line, then Gradio's queue). "
-                "No queue setting shortens that wait: only fewer or shorter generations, or a faster "
-                "engine, would.")
+                f"once (concurrency_id `generation`) and the engine decodes up to {queue['per_model']} per "
+                "model together in one batch; the others wait in line (the engine's first come, first served "
+                "line, then Gradio's queue).")
     step = max(5.0, seconds / 6)
     tok = [r for r in records if r.endpoint == "tokenize" and r.error is None]
     first = [r.seconds for r in tok if r.started < step]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from playground.generation.batch import Batch, mergeable
 from playground.generation.prefix_cache import MIN_SHARED_TOKENS, PrefixCache, shared_length
 from playground.generation.request import Generation
 from playground.generation.rows import Row, prefill, prefill_together
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -135,18 +138,37 @@ class BatchScheduler:
                 self._condition.wait_for(lambda: self._closing or self._waiting or self._prefilling or self._running)
                 if self._closing:
                     return
-                self._drop_finished()
-                self._admit()
-                prefilling = list(self._prefilling)
-            self._prefill(prefilling)
-            with self._condition:
-                self._join_prefilled()
-                running = bool(self._running)
-            if running:
-                self._step()
-            with self._condition:
-                self._publish()
-                self._condition.notify_all()
+            try:
+                self._turn()
+            except Exception as error:  # a bug here must not leave every caller waiting forever
+                log.exception("batch loop of %s failed; its requests are failed and the batch reset", self.name)
+                self._fail_everything(_failure(error))
+
+    def _turn(self) -> None:
+        """One turn of the loop: admit, prefill, one decode step, publish."""
+        with self._condition:
+            self._drop_finished()
+            self._admit()
+            prefilling = list(self._prefilling)
+        self._prefill(prefilling)
+        with self._condition:
+            self._join_prefilled()
+            running = bool(self._running)
+        if running:
+            self._step()
+        with self._condition:
+            self._publish()
+            self._condition.notify_all()
+
+    def _fail_everything(self, message: str) -> None:
+        with self._condition:
+            for request in self._prefilling + self._running:
+                if request.row is not None:
+                    request.row.fail(message)
+            self._publish()
+            self._prefilling, self._running = [], []
+            self._batch = Batch(self.lm)
+            self._condition.notify_all()
 
     def _drop_finished(self) -> None:
         """Under the lock: forget finished and cancelled requests, freeing their rows."""

@@ -248,3 +248,22 @@ def test_decode_together_equals_each_alone(tiny_lm, tokenizer):
     decode_together(tiny_lm, tokenizer, requests)
     assert all(r.done for r in requests)
     assert differing(requests, [alone(tiny_lm, tokenizer, r) for r in requests]) == []
+
+
+def test_a_bug_in_the_batch_loop_fails_its_requests_instead_of_hanging(tiny_lm, tokenizer, monkeypatch):
+    sched = BatchScheduler("tiny", tiny_lm, tokenizer)
+    calls = {"n": 0}
+    join = sched._join_prefilled
+
+    def broken_once() -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug")
+        join()
+
+    monkeypatch.setattr(sched, "_join_prefilled", broken_once)
+    first = generation(tokenizer, PROMPTS[0])
+    run_together(sched, [first])
+    assert first.finish_reason == "error" and "a bug" in (first.error or "")
+    again = run_together(sched, [generation(tokenizer, PROMPTS[0])])[0]  # the loop still serves
+    assert token_ids(again) == token_ids(alone(tiny_lm, tokenizer, again))
