@@ -84,25 +84,25 @@ def collate(pad_id: int) -> Any:
 
 
 def probe(model: Any, tokenizer: Any, config: FinetuneConfig) -> list[dict[str, str]]:
-    """The probe prompts' greedy answers, through the same decode loop as the rest of the app."""
-    from playground.core.iterutil import last
-    from playground.generation.engine import Generation, PreparedPrompt, decode_with
+    """The probe prompts' greedy answers, decoded together in one batch by the app's own step code."""
+    from playground.generation.engine import Generation, PreparedPrompt, decode_together
     from playground.generation.sampling import SamplingSettings
 
-    samples = []
     was_training = model.training
     model.eval()
+    settings = SamplingSettings(max_new_tokens=config.probe_tokens, alternatives=0)
+    generations = []
     for prompt in config.probe_prompts:
         text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                             tokenize=False)
         ids = tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
-        settings = SamplingSettings(max_new_tokens=config.probe_tokens, alternatives=0)
-        generation = last(decode_with(model, tokenizer, Generation(config.base_model, PreparedPrompt(
-            ids, text, (), config.probe_tokens), settings)))
-        samples.append({"prompt": prompt, "output": generation.text if generation else ""})
+        generations.append(Generation(config.base_model, PreparedPrompt(ids, text, (), config.probe_tokens),
+                                      settings))
+    decode_together(model, tokenizer, generations)
     if was_training:
         model.train()
-    return samples
+    return [{"prompt": prompt, "output": generation.text}
+            for prompt, generation in zip(config.probe_prompts, generations, strict=True)]
 
 
 def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
