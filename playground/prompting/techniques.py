@@ -7,14 +7,13 @@ The techniques live in ``assets/prompts/techniques.toml`` and the tasks in
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
-
-import tomllib
 
 from playground.core.errors import InvalidInputError
 from playground.core.paths import ASSETS
