@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-import torch
 
 from playground.core.errors import BusyError
 from playground.core.iterutil import last
@@ -19,24 +18,7 @@ from playground.generation.engine import Ask, Generation, PreparedPrompt, decode
 from playground.generation.sampling import SamplingSettings
 from playground.generation.scheduler import BatchLimits, BatchScheduler
 
-MODEL = "smollm2-135m-instruct"
-
-
-@pytest.fixture(scope="module")
-def tokenizer(workspace):
-    return workspace.store.hf_tokenizer(MODEL)
-
-
-@pytest.fixture(scope="module")
-def tiny_lm(tokenizer):
-    """A 2-layer Llama with random weights over the embedded tokenizer's vocabulary."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
-    return LlamaForCausalLM(config).eval()
+MODEL = "smollm2-135m-instruct"  # tiny_lm and tokenizer come from tests/unit/conftest.py
 
 
 def generation(tokenizer, text: str, **settings) -> Generation:
