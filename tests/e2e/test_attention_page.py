@@ -9,6 +9,8 @@ from tests.e2e.typing import set_number
 
 pytestmark = pytest.mark.e2e
 
+MODEL = "smollm2-135m-instruct"  # the tab's default model
+
 
 
 
@@ -30,14 +32,19 @@ def test_heatmap_appears_and_follows_layer_and_head(page):
     expect(title).to_contain_text("layer 7 · head 4", timeout=30_000)
 
 
-def test_a_late_refresh_does_not_undo_the_users_slider(page):
+def test_a_late_refresh_does_not_undo_the_users_slider(page, workspace):
     page.get_by_role("tab", name="Attention").click()
     title = page.locator("#attn-head-plot .gtitle")
     expect(title).to_contain_text("layer 0", timeout=60_000)
-    page.locator("#attn-text textarea").type(" And then the dog barked loudly.", delay=2)
+    box = page.locator("#attn-text textarea")
+    box.type(" And then the dog barked loudly.", delay=2)
     set_number(page, "attn-layer", 12)  # while the refreshes for the typing are still running
     expect(title).to_contain_text("layer 12 · head 0", timeout=30_000)
-    page.wait_for_timeout(3_000)  # let any refresh still queued finish
+    # The refresh for the finished text is the last one to come back (text edits run one at a time,
+    # always the latest): once the notice counts the whole text's tokens, no refresh is left to land.
+    tokens = len(workspace.attention.tokenizers.get(MODEL).encode(box.input_value()))
+    expect(page.locator("#attn-notice")).to_contain_text(f"· {tokens} tokens", timeout=30_000)
+    expect(page.locator("#attn-layer input[type=number]")).to_have_value("12")
     expect(title).to_contain_text("layer 12 · head 0")
 
 

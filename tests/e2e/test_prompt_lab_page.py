@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -82,12 +83,12 @@ def test_a_malformed_upload_is_a_clear_message(page, tmp_path: Path):
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"input": "a", "expected": "b"}\n{"input": oops}\n', encoding="utf-8")
     page.locator("#ev-upload input[type=file]").set_input_files(str(bad))
-    page.wait_for_timeout(1_000)
+    expect(page.locator("#ev-upload")).to_contain_text("broken.jsonl", timeout=30_000)  # the upload landed
     page.click("#ev-run")
     expect(page.get_by_text("broken.jsonl, line 2: not valid JSON").first).to_be_visible(timeout=30_000)
 
 
-def test_stop_ends_a_long_generation(page):
+def test_stop_ends_a_long_generation(page, workspace):
     open_lab(page)
     page.get_by_text("Sampling settings").click()
     set_number(page, "gen-max-new", 600)
@@ -96,9 +97,15 @@ def test_stop_ends_a_long_generation(page):
     tokens = page.locator("#pl-output .gen-tok")
     expect(tokens.nth(3)).to_be_visible(timeout=60_000)
     page.click("#pl-stop")
-    page.wait_for_timeout(1_500)
+    # Stopped means the server let go of the request: its model decodes nothing any more.
+    model, deadline = workspace.settings.default_model, time.monotonic() + 30
+    while workspace.generation.busy(model) != (0, 0):
+        assert time.monotonic() < deadline, f"still generating 30 s after Stop: {workspace.generation.busy(model)}"
+        page.wait_for_timeout(100)  # the poll's interval
     count = tokens.count()
-    page.wait_for_timeout(2_500)
+    # Nothing more can be produced now; a short quiet window only lets any update already sent arrive
+    # (that no token appears cannot be waited for as a condition).
+    page.wait_for_timeout(1_000)
     assert tokens.count() == count < 600
 
 

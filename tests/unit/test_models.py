@@ -58,7 +58,7 @@ def test_keyed_cache_loads_once_for_concurrent_callers():
 
     def load() -> int:
         calls.append(1)
-        time.sleep(0.2)
+        time.sleep(0.2)  # a slow load on purpose (the work itself): the other callers arrive while it runs
         return 42
 
     results = []

@@ -37,7 +37,7 @@ def test_threads_run_in_order_and_within_the_limit(limit):
             order.append(index)
             running.append(index)
             peak[0] = max(peak[0], len(running))
-        time.sleep(0.02)
+        time.sleep(0.02)  # the admitted work itself: held long enough that a gate letting too many in would overlap
         with lock:
             running.remove(index)
         gate.leave(ticket)
