@@ -34,8 +34,9 @@ def summary_rows(state: Comparison) -> list[list[Any]]:
 
 def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
           fields: PromptFields) -> None:
-    gr.Markdown("Run 2 to 4 prompts together, or the same prompt on different models. The columns "
-                "fill a token each in turn; each column's timings count only its own work. "
+    gr.Markdown("Run 2 to 4 prompts together, or the same prompt on different models. Columns on one "
+                "model are decoded together, one forward pass per token for all of them, so they fill at "
+                "the same pace; each column's timings are its own answer's. "
                 "**Fill** writes the chosen technique's prompt for the task and input of "
                 "*Write a prompt* into that box.")
     count = gr.Radio([2, 3, 4], value=2, label="Variants", elem_id="cmp-count")
