@@ -208,8 +208,17 @@ def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
         message = (f"Stopped at step {trainer.state.global_step}; adapter saved." if callback.stopped
                    else f"Finished {trainer.state.global_step} steps; adapter saved.")
         append_event(run_dir, kind, message=message, adapter=str(adapter), step=trainer.state.global_step,
-                     peak_rss_mb=peak_rss_mb())
+                     peak_rss_mb=peak_rss_mb(), **peak_gpu_mb())
     return 0
+
+
+def peak_gpu_mb() -> dict[str, float]:
+    """``{"peak_gpu_mb": ...}`` on CUDA (what the GPU check and a trade-off table read), else nothing."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    return {"peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20}
 
 
 def peak_rss_mb() -> float:
