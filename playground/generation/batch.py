@@ -62,11 +62,6 @@ class Batch:
     def __len__(self) -> int:
         return len(self.rows)
 
-    @property
-    def positions(self) -> int:
-        """Padded length of the cache: what each step's attention reads per row."""
-        return 0 if self.mask is None else int(self.mask.shape[1])
-
     def join(self, newcomers: list[Row]) -> None:
         """Add prefilled rows (each with its own cache and first token chosen) to the batch."""
         if not newcomers:
@@ -120,7 +115,7 @@ class Batch:
             try:
                 chosen[index] = row.choose(logits[index:index + 1])
             except Exception as error:  # one row's sampling failing must not take the others down
-                row.fail(f"This request failed while choosing a token ({type(error).__name__}: {error}).")
+                row.fail_choosing(error)
         if not chosen:
             return
         indices = list(chosen)

@@ -24,7 +24,7 @@ from playground.core.queues import GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.generation.batch import Batch
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.request import FinishReason, Generation, PreparedPrompt
-from playground.generation.rows import Row, prefill, stop_token_ids
+from playground.generation.rows import Row, prefill_all, stop_token_ids
 from playground.generation.sampling import SamplingSettings
 from playground.generation.scheduler import BatchLimits, BatchScheduler, Request
 from playground.models.store import ModelStore
@@ -222,8 +222,7 @@ def decode_with(lm: Any, tokenizer: Any, generation: Generation) -> Iterator[Gen
     """
     row = Row(lm, tokenizer, generation)
     try:
-        while row.cached < row.prompt_length:
-            prefill(lm, row, row.prompt_length)
+        prefill_all(lm, row)
         yield generation
         batch = Batch(lm)
         batch.join([row])
@@ -244,8 +243,7 @@ def decode_together(lm: Any, tokenizer: Any, generations: list[Generation]) -> l
     rows = [Row(lm, tokenizer, generation) for generation in generations]
     batch = Batch(lm)
     for row in rows:
-        while row.cached < row.prompt_length:
-            prefill(lm, row, row.prompt_length)
+        prefill_all(lm, row)
     batch.join([row for row in rows if not row.done])
     batch.drop_finished()
     while len(batch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -43,7 +44,13 @@ def model_device(lm: Any) -> torch.device:
 
 def takes_logits_to_keep(lm: Any) -> bool:
     """Whether the model can skip the LM head for all but the last position (most can)."""
-    return "logits_to_keep" in inspect.signature(lm.forward).parameters
+    return _forward_takes_logits_to_keep(type(lm))
+
+
+@lru_cache(maxsize=64)
+def _forward_takes_logits_to_keep(model_class: type) -> bool:
+    """Per model class, once: inspecting a signature on every prefill cost more than the check saves."""
+    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 class Row:
@@ -105,6 +112,10 @@ class Row:
         self.generation.error = message
         self.generation.finish_reason = "error"
 
+    def fail_choosing(self, error: Exception) -> None:
+        """Its own sampling failed: it alone stops, the rows sharing its forward pass go on."""
+        self.fail(f"This request failed while choosing a token ({type(error).__name__}: {error}).")
+
     def _record(self, token: int, prob: float, sampled_prob: float, entropy: float,
                 top: list[tuple[int, float]]) -> None:
         generation = self.generation
@@ -152,6 +163,12 @@ def prefill(lm: Any, row: Row, budget: int) -> int:
     return len(chunk)
 
 
+def prefill_all(lm: Any, row: Row) -> None:
+    """Read the rest of one row's prompt alone, in one pass, and choose its first token."""
+    while row.cached < row.prompt_length:
+        prefill(lm, row, row.prompt_length)
+
+
 def prefill_together(lm: Any, rows: list[Row]) -> None:
     """Read the rest of several rows' prompts in one forward pass, and choose each row's first token.
 
@@ -197,4 +214,4 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
         try:
             row.accept(output.logits[index:index + 1, -1, :].float())
         except Exception as error:  # its sampling failing must not fail the rows read with it
-            row.fail(f"This request failed while choosing a token ({type(error).__name__}: {error}).")
+            row.fail_choosing(error)

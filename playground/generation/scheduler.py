@@ -24,7 +24,7 @@ from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, WAITING_PER_MODE
 from playground.generation.batch import Batch, mergeable
 from playground.generation.prefix_cache import MIN_SHARED_TOKENS, PrefixCache, shared_length
 from playground.generation.request import Generation
-from playground.generation.rows import Row, prefill, prefill_together
+from playground.generation.rows import Row, prefill, prefill_all, prefill_together
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ class BatchScheduler:
                 if len(group) > 1:
                     prefill_together(self.lm, group)
                 else:
-                    prefill(self.lm, group[0], len(group[0].ids))
+                    prefill_all(self.lm, group[0])
             except Exception:  # one bad prompt: read them one by one so only it fails
                 for row in group:
                     self._prefill_alone(row)
@@ -248,8 +248,7 @@ class BatchScheduler:
     def _prefill_alone(self, row: Row) -> None:
         try:
             row.cached, row.cache = self.prefix_cache.lookup(row.ids)
-            while row.cached < row.prompt_length:
-                prefill(self.lm, row, row.prompt_length)
+            prefill_all(self.lm, row)
             self._keep_prefix(row)
         except Exception as error:
             row.fail(_failure(error))
