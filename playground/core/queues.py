@@ -39,6 +39,22 @@ WAITING_PER_MODEL = 40
 again". The load benchmark's class of 30 students (one request each at a time) peaked at 27 waiting
 before batching, so a class never sees it; a flood does."""
 
+ENDPOINT_IN_FLIGHT = 8
+"""Requests this app keeps in flight to one OpenAI-compatible endpoint, all users together: an
+evaluation of 120 items must not open 120 connections to a colleague's vLLM (or trip its rate limit);
+the server batches what it gets, so a few in flight already keep it busy."""
+
+ENDPOINT_WAITING = 1024
+"""Past this many waiting for one endpoint, a request is refused with "busy" (an evaluation's items
+each wait on their own, so this is far above the per-model figure)."""
+
+ENDPOINT_TIMEOUT_SECONDS = 120.0
+"""How long one endpoint request may go without a byte before it fails with a timeout (a cold vLLM
+loading weights answers its first request late; PLAYGROUND_ENDPOINT_TIMEOUT overrides it)."""
+
+ENDPOINT_CONNECT_SECONDS = 5.0
+"""A host that does not accept the connection in this time is reported as unreachable."""
+
 ATTENTION_FORWARD_QUEUE = "attention-forward"
 ATTENTION_FORWARD_CONCURRENCY = 2
 """Attention forward passes at once: at 4, tokenize's p95 in the first seconds of a class doubled."""

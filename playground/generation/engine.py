@@ -11,6 +11,7 @@ depend on what else is in its batch.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from playground.core.errors import BusyError, InvalidInputError, PlaygroundError
 from playground.core.iterutil import last
 from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
-from playground.core.queues import GENERATIONS_PER_MODEL, WAITING_PER_MODEL
+from playground.core.queues import ENDPOINT_IN_FLIGHT, ENDPOINT_WAITING, GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.generation.batch import Batch
+from playground.generation.endpoints import Endpoint, Endpoints
 from playground.generation.queueing import FairGate, wait_in_line
+from playground.generation.remote import RemoteCall, RemoteRequest, RemoteRun, unsupported_notices
 from playground.generation.request import FinishReason, Generation, PreparedPrompt
 from playground.generation.rows import Row, prefill_all, stop_token_ids
 from playground.generation.sampling import SamplingSettings
@@ -59,14 +62,36 @@ class GenerationEngine:
     """Generates on any causal model in the store; safe for many users at once."""
 
     def __init__(self, store: ModelStore, limits: BatchLimits | None = None,
-                 per_model: int = GENERATIONS_PER_MODEL) -> None:
+                 per_model: int = GENERATIONS_PER_MODEL, endpoints: Endpoints | None = None) -> None:
         self.store = store
         self.limits = limits or BatchLimits()
         self.per_model = per_model
+        self.endpoints = Endpoints.from_env() if endpoints is None else endpoints
+        """OpenAI-compatible servers whose models (``name:model-id``) generate through this engine too."""
         self._schedulers: KeyedCache[BatchScheduler] = KeyedCache()
         self._gates: KeyedCache[FairGate] = KeyedCache()
+        self._endpoint_lines: KeyedCache[FairGate] = KeyedCache()
         self._condition = threading.Condition()
-        """Shared by every model's scheduler, so one request list can span models (side by side)."""
+        """Shared by every model's scheduler and endpoint request, so one request list can span models
+        and servers (side by side)."""
+
+    def with_endpoints(self, extra: Endpoints | None) -> "GenerationEngine":
+        """This engine seen by one browser session that added endpoints of its own: the same batches,
+        lines and models, plus those endpoints (which no other session sees)."""
+        if not extra or not len(extra):
+            return self
+        view = copy.copy(self)
+        view.endpoints = self.endpoints.merged(extra)
+        return view
+
+    def locate(self, model: str) -> tuple[Endpoint, str] | None:
+        """The endpoint and model id of an endpoint model (``name:model-id``); None for a local model."""
+        return self.endpoints.locate(model)
+
+    def endpoint_line(self, endpoint: Endpoint) -> FairGate:
+        """Requests in flight to one server, all users together, first come first served."""
+        return self._endpoint_lines.get_or_load(
+            f"{endpoint.name}@{endpoint.base_url}", lambda: FairGate(ENDPOINT_IN_FLIGHT, ENDPOINT_WAITING))
 
     def scheduler(self, model: str) -> BatchScheduler:
         """The batch of one model (started on first use)."""
@@ -99,6 +124,8 @@ class GenerationEngine:
         text, notices = sanitize_text(prompt)
         if not text.strip():
             raise InvalidInputError("The prompt is empty: type something for the model to continue.")
+        if self.locate(model) is not None:
+            return remote_prompt(text, system, chat, notices, max_new_tokens)
         lm, tokenizer = self.load(model, progress)
         rendered = render(tokenizer, text, system, chat, notices)
         ids = tokenizer(rendered, add_special_tokens=not chat or tokenizer.chat_template is None)["input_ids"]
@@ -114,7 +141,7 @@ class GenerationEngine:
         settings = settings or SamplingSettings()
         prepared = self.prepare(model, prompt, settings.max_new_tokens, system=system, chat=chat,
                                 progress=progress)
-        generation = Generation(model.strip(), prepared, settings)
+        generation = self._generation(model, prepared, settings)
         for _ in self._run([generation]):
             if generation.finish_reason == "error":
                 raise PlaygroundError(generation.error or "Generation failed.")
@@ -142,23 +169,48 @@ class GenerationEngine:
             failed = Generation(ask.model.strip(), PreparedPrompt((), ask.prompt or ""), ask.settings)
             failed.error, failed.finish_reason = str(error), "error"
             return failed
-        return Generation(ask.model.strip(), prepared, ask.settings)
+        return self._generation(ask.model, prepared, ask.settings)
+
+    def _generation(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings) -> Generation:
+        located = self.locate(model)
+        if located is None:
+            return Generation(model.strip(), prepared, settings)
+        notices = tuple(unsupported_notices(settings))
+        return Generation(model.strip(), PreparedPrompt(prepared.ids, prepared.text, prepared.notices + notices,
+                                                        prepared.max_new_tokens, prepared.messages),
+                          settings, endpoint=located[0].name)
 
     def _run(self, generations: list[Generation]) -> Iterator[None]:
-        """Submit to each model's scheduler, then yield after every change until all are done."""
+        """Submit to each model's scheduler (an endpoint's to its line), then yield after every change
+        until all are done."""
         by_model: dict[str, list[Generation]] = {}
+        remote: list[RemoteRequest] = []
         for generation in generations:
-            by_model.setdefault(generation.model, []).append(generation)
+            if generation.endpoint is None:
+                by_model.setdefault(generation.model, []).append(generation)
+            else:
+                remote.append(self._remote_request(generation))
         submitted: list[tuple[BatchScheduler, list[Request]]] = []
         try:
+            for request in remote:
+                RemoteRun(request, self.endpoint_line(request.call.endpoint), self._condition).start()
             for name in sorted(by_model):
                 scheduler = self.scheduler(name)
                 submitted.append((scheduler, scheduler.submit(by_model[name])))
             requests = [request for _, group in submitted for request in group]
-            yield from follow(self._condition, requests)
+            yield from follow(self._condition, [*requests, *remote])
         finally:
+            for request in remote:
+                request.cancelled.set()
             for scheduler, group in submitted:
                 scheduler.cancel([request for request in group if not request.finished])
+
+    def _remote_request(self, generation: Generation) -> RemoteRequest:
+        located = self.locate(generation.model)
+        assert located is not None  # _generation set ``endpoint`` from this very lookup
+        endpoint, model_id = located
+        return RemoteRequest(generation, RemoteCall(endpoint, model_id, generation.prompt.messages,
+                                                    generation.prompt.text))
 
     def generate(self, model: str, prompt: str | None, settings: SamplingSettings | None = None,
                  **options: Any) -> Generation:
@@ -250,6 +302,17 @@ def decode_together(lm: Any, tokenizer: Any, generations: list[Generation]) -> l
         batch.step()
         batch.drop_finished()
     return generations
+
+
+def remote_prompt(text: str, system: str | None, chat: bool, notices: list[str],
+                  max_new_tokens: int) -> PreparedPrompt:
+    """An endpoint model's prompt: chat messages (its server applies its own template) or the raw text."""
+    if not chat:
+        return PreparedPrompt((), text, tuple(notices), max_new_tokens)
+    messages = ([{"role": "system", "content": system}] if system and system.strip() else [])
+    messages.append({"role": "user", "content": text})
+    shown = "\n\n".join(f"[{message['role']}] {message['content']}" for message in messages)
+    return PreparedPrompt((), shown, tuple(notices), max_new_tokens, tuple(messages))
 
 
 def render(tokenizer: Any, text: str, system: str | None, chat: bool, notices: list[str]) -> str:

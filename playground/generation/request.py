@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from playground.generation.sampling import SamplingSettings, TokenChoice
 
-FinishReason = Literal["length", "eos", "stop", "cancelled", "error"]
+FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
+"""``cut``: an endpoint's stream broke off mid-way; the text so far is kept and ``error`` says why."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class PreparedPrompt:
     text: str
     notices: tuple[str, ...] = ()
     max_new_tokens: int = 0
+    messages: tuple[dict[str, str], ...] | None = None
+    """For an endpoint model with the chat template on: the chat messages sent (the server renders
+    them with its own template, so ``ids`` is empty)."""
 
 
 @dataclass
@@ -40,6 +44,13 @@ class Generation:
     else shared its batch."""
     error: str | None = None
     """Why it failed, when ``finish_reason`` is "error" (a batch of many keeps its other rows)."""
+    endpoint: str | None = None
+    """The endpoint's name for a model on an OpenAI-compatible server; None for a local model."""
+    notices: list[str] = field(default_factory=list)
+    """What the run itself found out (an endpoint sent no probabilities), after the prompt's notices."""
+    reported_tokens_in: int | None = None
+    reported_tokens_out: int | None = None
+    """Token counts an endpoint reported (``usage``): it tokenizes, so this process has no ids to count."""
 
     @property
     def done(self) -> bool:
@@ -47,11 +58,22 @@ class Generation:
 
     @property
     def tokens_in(self) -> int:
-        return len(self.prompt.ids)
+        return self.reported_tokens_in if self.reported_tokens_in is not None else len(self.prompt.ids)
 
     @property
     def tokens_out(self) -> int:
+        if self.reported_tokens_out is not None and not self.tokens:
+            return self.reported_tokens_out
         return len(self.tokens)
+
+    @property
+    def all_notices(self) -> list[str]:
+        return [*self.prompt.notices, *self.notices]
+
+    @property
+    def has_probabilities(self) -> bool:
+        """False for an endpoint that sent only text: the page shows it plain."""
+        return bool(self.tokens) or self.endpoint is None
 
     @property
     def decode_tokens_per_second(self) -> float | None:
@@ -68,7 +90,8 @@ class Generation:
             "finish_reason": self.finish_reason, "seconds": round(self.compute_seconds, 4),
             "first_token_seconds": _round(self.first_token_seconds),
             "tokens_per_second": _round(self.decode_tokens_per_second),
-            "notices": list(self.prompt.notices), "settings": self.settings.to_dict(),
+            "notices": self.all_notices, "settings": self.settings.to_dict(),
+            "endpoint": self.endpoint, "probabilities": self.has_probabilities,
         }
         if self.error is not None:
             data["error"] = self.error

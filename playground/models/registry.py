@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from playground.core.errors import PlaygroundError, UnknownModelError, first_line, is_out_of_memory
+from playground.core.model_names import needs_weights_message, split_endpoint_model
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
 from playground.models import embedded
@@ -132,6 +133,8 @@ def resolve(name: str, settings: Settings, part: Literal["tokenizer", "model"] =
                                     "load models from its own folders: use an embedded model or a Hub id.")
         folder = Path(cleaned).expanduser()
         return ModelSource(cleaned, str(folder.resolve()), "local")
+    if split_endpoint_model(cleaned):
+        raise UnknownModelError(needs_weights_message(cleaned))
     if cleaned.startswith((".", "/", "~")) or not _HUB_ID.match(cleaned):
         raise UnknownModelError(
             f"'{cleaned}' is not an embedded model ({', '.join(EMBEDDED_MODELS)}), "

@@ -9,6 +9,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.endpoints import Endpoints
 from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
 from playground.workspace import Workspace
@@ -58,7 +59,7 @@ def accuracy_figure(run: EvalRun) -> go.Figure:
     return figure
 
 
-def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None:
+def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls, session_endpoints: gr.State) -> None:
     task_choices = [(f"{t.title}: {t.description}", t.name) for t in prompts.tasks().values()]
     technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
     with gr.Row():
@@ -93,8 +94,8 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
         exported = gr.File(label="Results", visible=False, elem_id="ev-file")
 
     @friendly_errors
-    def run(model_name: str, task_name: str, upload_path: str | None, upload_instruction: str, count: float,
-            use_chat: bool, chosen: list[str], *sampling_values: Any
+    def run(mine: Endpoints, model_name: str, task_name: str, upload_path: str | None, upload_instruction: str,
+            count: float, use_chat: bool, chosen: list[str], *sampling_values: Any
             ) -> Iterator[tuple[str, list[list[Any]], go.Figure, list[list[Any]], dict[str, Any] | None]]:
         settings = to_settings(*sampling_values)
         if task_name == UPLOAD:
@@ -105,7 +106,8 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
             task = prompts.task(task_name)
             all_items = shipped_items(task)
         subset = all_items[: int(count)]
-        for state in evaluate(ws.generation, model_name, task, subset, list(chosen or []), settings, use_chat):
+        engine = ws.generation.with_endpoints(mine)
+        for state in evaluate(engine, model_name, task, subset, list(chosen or []), settings, use_chat):
             done, total = state.progress
             message = (f"Scored {done} of {total} answers ({task.title}, {len(subset)} items"
                        f"{', answer kind: ' + task.answer if task_name == UPLOAD else ''}).")
@@ -113,7 +115,8 @@ def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls) -> None
                 item_rows(state), state.to_dict() if state.done else None
 
     task.change(lambda name: gr.Row(visible=name == UPLOAD), task, upload_row, api_visibility="undocumented")
-    event = run_button.click(run, [model, task, upload, instruction, limit, chat, techniques, *sampling.inputs],
+    event = run_button.click(run, [session_endpoints, model, task, upload, instruction, limit, chat, techniques,
+                                   *sampling.inputs],
                              [status, table, plot, items, last], api_visibility="undocumented",
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_evaluate")

@@ -17,6 +17,7 @@ import gradio as gr
 
 from playground.core.errors import PlaygroundError
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.endpoints import Endpoints
 from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
 from playground.generation.snippets import generation_code
@@ -24,6 +25,7 @@ from playground.prompting import techniques as prompts
 from playground.prompting.answers import Vote, read_answer
 from playground.workspace import Workspace
 from tabs.prompt_lab import api as prompt_api
+from tabs.prompt_lab import endpoints as prompt_endpoints
 from tabs.prompt_lab import evaluate as prompt_eval
 from tabs.prompt_lab import side_by_side as prompt_compare
 from tabs.prompt_lab.fields import (
@@ -99,10 +101,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     with gr.Row():
         model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                             allow_custom_value=True, scale=2, elem_id="pl-model",
-                            label="Model (embedded, Hub id or local folder; causal models only)")
+                            label="Model (embedded, Hub id, local folder or endpoint:model-id; causal only)")
         chat = gr.Checkbox(START.chat, label="Use the model's chat template", scale=1, elem_id="pl-chat",
                            info="Off: the model continues your text as it is (best for templates "
                                 "ending in “Answer:”). On: your prompt is a user turn it answers.")
+    session_endpoints = prompt_endpoints.build(ws, app, model)
     with gr.Accordion("Sampling settings", open=False):
         sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name))
 
@@ -119,26 +122,30 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             with gr.Accordion("Show code: the transformers script that reproduces this", open=False):
                 code = gr.Code(language="python", elem_id="pl-code")
         with gr.Tab("Side by side", id="pl-compare"):
-            prompt_compare.build(ws, model, chat, sampling, fields)
+            prompt_compare.build(ws, model, chat, sampling, fields, session_endpoints)
         with gr.Tab("Evaluate", id="pl-evaluate"):
-            prompt_eval.build(ws, model, sampling)
+            prompt_eval.build(ws, model, sampling, session_endpoints)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
 
-    def preview_prompt(model_name: str, use_chat: bool, *values: Any) -> tuple[str, str]:
+    def preview_prompt(mine: Endpoints, model_name: str, use_chat: bool, *values: Any) -> tuple[str, str]:
         """Live preview; problems (a missing variable) show in place instead of popping up."""
         try:
             rendered = render_fields(*values)
-            prepared = engine.prepare(model_name, rendered.prompt, 1, system=rendered.system or None,
-                                      chat=use_chat)
+            prepared = engine.with_endpoints(mine).prepare(model_name, rendered.prompt, 1,
+                                                           system=rendered.system or None, chat=use_chat)
         except Exception as error:  # noqa: BLE001 - shown in the page, next to the prompt
             return f"⚠️ {error}", ""
         notes = "".join(f" · ⚠️ {n}" for n in prepared.notices)
+        if prepared.messages is not None:
+            return (f"**Sent to the endpoint as chat messages** (it applies its own chat template) · "
+                    f"{len(prepared.text):,} characters{notes}", prepared.text)
         return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
 
     @friendly_errors
-    def generate_in_page(model_name: str, use_chat: bool, *values: Any,
+    def generate_in_page(mine: Endpoints, model_name: str, use_chat: bool, *values: Any,
                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:
+        engine = ws.generation.with_endpoints(mine)
         field_values, sampling_values = values[:7], values[7:]
         settings = to_settings(*sampling_values)
         rendered = render_fields(*field_values)
@@ -153,7 +160,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         for generation in throttled(stream):
             yield generation_view.render_generation(generation), snippet
 
-    preview_inputs = [model, chat, *fields.inputs]
+    preview_inputs = [session_endpoints, model, chat, *fields.inputs]
     for component in (model, chat, *fields.inputs):
         component.change(preview_prompt, preview_inputs, [preview_count, preview],
                          api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")

@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from playground.generation.endpoints import Endpoints
 from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
 from playground.prompting import techniques as prompts
 from playground.workspace import Workspace
@@ -33,7 +34,7 @@ def summary_rows(state: Comparison) -> list[list[Any]]:
 
 
 def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
-          fields: PromptFields) -> None:
+          fields: PromptFields, session_endpoints: gr.State) -> None:
     gr.Markdown("Run 2 to 4 prompts together, or the same prompt on different models. Columns on one "
                 "model are decoded together, one forward pass per token for all of them, so they fill at "
                 "the same pace; each column's timings are its own answer's. "
@@ -45,7 +46,7 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
         for index in range(MAX_VARIANTS):
             with gr.Column(visible=index < 2, min_width=220) as column:
                 box = gr.Textbox(label=f"Prompt {index + 1}", lines=6, elem_id=f"cmp-prompt-{index}")
-                variant_model = gr.Textbox(label="Model (blank = the lab's model)", max_lines=1,
+                variant_model = gr.Textbox(label="Model (blank = the lab's; endpoint:model-id too)", max_lines=1,
                                            elem_id=f"cmp-model-{index}")
                 with gr.Row():
                     starter = gr.Dropdown(list(STARTERS), value=STARTERS[index], show_label=False,
@@ -68,14 +69,14 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
         exported = gr.File(label="Comparison", visible=False, elem_id="cmp-file")
 
     @friendly_errors
-    def run_all(lab_model: str, use_chat: bool, shown: int, *values: Any
+    def run_all(mine: Endpoints, lab_model: str, use_chat: bool, shown: int, *values: Any
                 ) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
         texts, names, sampling_values = values[:MAX_VARIANTS], values[MAX_VARIANTS:2 * MAX_VARIANTS], \
             values[2 * MAX_VARIANTS:]
         settings = to_settings(*sampling_values)
         variants = [Variant(texts[i] or "", (names[i] or "").strip() or lab_model) for i in range(int(shown))]
         state = None
-        for state in compare(ws.generation, variants, settings, chat=use_chat):
+        for state in compare(ws.generation.with_endpoints(mine), variants, settings, chat=use_chat):
             waiting = (f"⏳ Waiting for the model: {state.queue_position} request(s) ahead of you."
                        if state.queue_position else "")
             yield waiting, generation_view.render_columns(state.runs), summary_rows(state), None
@@ -84,7 +85,8 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
 
     count.change(lambda shown: [gr.Column(visible=i < int(shown)) for i in range(MAX_VARIANTS)],
                  count, columns, api_visibility="undocumented")
-    event = run_button.click(run_all, [model, chat, count, *prompts_boxes, *models, *sampling.inputs],
+    event = run_button.click(run_all, [session_endpoints, model, chat, count, *prompts_boxes, *models,
+                                       *sampling.inputs],
                              [status, output, summary, last], api_visibility="undocumented",
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_compare")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from playground.generation.engine import Generation
-from playground.generation.sampling import TokenChoice
+from playground.generation.sampling import Alternative, TokenChoice
 from playground.generation.side_by_side import VariantRun
 from tabs.shared.token_view import visible
 
@@ -27,13 +27,23 @@ def colour(prob: float) -> str:
 
 
 def token_tip(index: int, token: TokenChoice) -> str:
-    lines = [f"#{index + 1} {token.piece!r} · id {token.id}",
-             f"p = {token.prob:.1%} (as sampled: {token.sampled_prob:.1%}) · entropy {token.entropy_bits:.2f} bits"]
-    lines += [f"{'→' if alt.id == token.id else '  '} {alt.text!r}  {alt.prob:.1%}" for alt in token.alternatives]
+    if token.id < 0:  # from an endpoint: it names tokens by text, and sends only the top alternatives
+        lines = [f"#{index + 1} {token.piece!r} · from the endpoint",
+                 f"p = {token.prob:.1%} · entropy ≥ {token.entropy_bits:.2f} bits (over the alternatives sent)"]
+    else:
+        lines = [f"#{index + 1} {token.piece!r} · id {token.id}",
+                 f"p = {token.prob:.1%} (as sampled: {token.sampled_prob:.1%}) · entropy {token.entropy_bits:.2f} bits"]
+    lines += [f"{'→' if same_token(alt, token) else '  '} {alt.text!r}  {alt.prob:.1%}" for alt in token.alternatives]
     return "\n".join(lines)
 
 
+def same_token(alternative: Alternative, token: TokenChoice) -> bool:
+    return alternative.text == token.text if token.id < 0 else alternative.id == token.id
+
+
 def render_tokens(generation: Generation) -> str:
+    if not generation.has_probabilities:  # an endpoint that sent text only
+        return f'<div class="gen-text gen-plain">{html.escape(generation.text)}</div>{cut_note(generation)}'
     parts = []
     for index, token in enumerate(generation.tokens):
         shown = visible(token.text, show_whitespace=False) if token.text else (
@@ -42,11 +52,19 @@ def render_tokens(generation: Generation) -> str:
             continue  # half a character: its other half's token carries the text
         parts.append(f'<span class="tok gen-tok" tabindex="0" style="background:{colour(token.prob)}" '
                      f'data-tip="{html.escape(token_tip(index, token))}">{shown}</span>')
-    return f'<div class="tok-spans gen-text">{"".join(parts)}</div>'
+    return f'<div class="tok-spans gen-text">{"".join(parts)}</div>{cut_note(generation)}'
+
+
+def cut_note(generation: Generation) -> str:
+    """An endpoint's stream that broke off: its text stays, with why it ends there."""
+    if generation.finish_reason != "cut":
+        return ""
+    return f'<div class="gen-notice gen-cut">✂️ {html.escape(generation.error or "The stream was cut.")}</div>'
 
 
 FINISH = {"eos": "the model ended its turn", "length": "reached max new tokens",
-          "stop": "hit a stop string", "cancelled": "stopped"}
+          "stop": "hit a stop string", "cancelled": "stopped", "cut": "the endpoint's stream was cut",
+          "error": "failed"}
 
 
 def stats_line(generation: Generation) -> str:
@@ -64,7 +82,7 @@ def stats_line(generation: Generation) -> str:
 
 
 def notices_html(generation: Generation) -> str:
-    return "".join(f'<div class="gen-notice">⚠️ {html.escape(n)}</div>' for n in generation.prompt.notices)
+    return "".join(f'<div class="gen-notice">⚠️ {html.escape(n)}</div>' for n in generation.all_notices)
 
 
 def render_generation(generation: Generation) -> str:
