@@ -38,7 +38,8 @@ class Workspace:
         generation = GenerationEngine(store)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
-                   quantization=QuantLab(generation), rag=RagPipeline(generation, Embedder(store)),
+                   quantization=QuantLab(generation),
+                   rag=RagPipeline(generation, Embedder(store), settings.default_model),
                    finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
                                     local_paths=settings.local_paths, device=settings.device),
                    adapters=AdapterModels(store))

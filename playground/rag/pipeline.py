@@ -92,9 +92,12 @@ class RagResult:
 class RagPipeline:
     """Index, retrieve, answer; per owner (a session or an API client)."""
 
-    def __init__(self, engine: GenerationEngine, embedder: Embedder) -> None:
+    def __init__(self, engine: GenerationEngine, embedder: Embedder, chunking_model: str) -> None:
+        """``chunking_model``'s tokenizer sizes the chunks when the answering model is on an endpoint
+        (its tokenizer is on the server)."""
         self.engine = engine
-        self.index = DocumentIndex(embedder, lambda model: engine.load(model)[1])
+        self.index = DocumentIndex(
+            embedder, lambda model: engine.load(chunking_model if engine.locate(model) else model)[1])
 
     def ensure_shipped(self, owner: str, model: str) -> None:
         """A first question before any indexing searches the shipped documents."""
