@@ -1,7 +1,10 @@
 """A run's events: one JSON object per line in ``events.jsonl``, appended by the worker, read by anyone.
 
 The page, the API and a restarted app learn everything about a run from its folder, so nothing
-is lost when the page reloads or the app restarts.
+is lost when the page reloads or the app restarts. Besides started, step, eval, checkpoint and the
+terminal events, the worker writes ``evaluating`` {step} when an evaluation (eval loss and probe answers)
+begins, so a page can say why the step count stands still, and ``probe`` {step: 0, samples} with the base
+model's answers before step 1, to compare the later probes against.
 """
 
 from __future__ import annotations
@@ -65,23 +68,38 @@ class RunSummary:
     adapter: str | None = None
     started: float | None = None
     updated: float | None = None
+    evaluating: bool = False
+    """An evaluation (or the base model's probe before step 1) is under way: the step count stands still."""
+    eval_every: int = 0
+    evaluations: int = 0
+    eval_seconds: float = 0.0
+    """Time spent evaluating so far: kept out of the training pace, added back per evaluation still to come."""
+    _eval_began: float | None = None
+    _eval_step: int = 0
 
     @property
     def seconds_per_step(self) -> float | None:
-        if not self.started or not self.updated or self.step < 1:
+        """Training seconds per step, evaluations excluded (they would make the pace jump after each)."""
+        if self.started is None or self.updated is None or self.step < 1:
             return None
-        return (self.updated - self.started) / self.step
+        return max(self.updated - self.started - self.eval_seconds, 0.0) / self.step
 
     @property
     def eta_seconds(self) -> float | None:
         per_step = self.seconds_per_step
-        return None if per_step is None or self.status != "running" else per_step * (self.max_steps - self.step)
+        if per_step is None or self.status != "running":
+            return None
+        left = per_step * (self.max_steps - self.step)
+        if self.eval_every and self.evaluations:
+            evaluations_left = max(self.max_steps // self.eval_every - self.step // self.eval_every, 0)
+            left += self.eval_seconds / self.evaluations * evaluations_left
+        return left
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "message": self.message, "step": self.step,
                 "max_steps": self.max_steps, "losses": self.losses, "eval_losses": self.eval_losses,
                 "learning_rates": self.learning_rates, "grad_norms": self.grad_norms, "probes": self.probes,
-                "checkpoints": self.checkpoints, "adapter": self.adapter,
+                "checkpoints": self.checkpoints, "adapter": self.adapter, "evaluating": self.evaluating,
                 "seconds_per_step": self.seconds_per_step, "eta_seconds": self.eta_seconds}
 
 
@@ -90,10 +108,18 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
     for event in events:
         kind = event.get("event")
         summary.updated = event.get("time", summary.updated)
+        if kind in ("eval", "probe", *TERMINAL) or (kind == "step" and event.get("step", 0) > summary._eval_step):
+            _end_evaluation(summary)
         if kind == "started":
             summary.status, summary.max_steps = "running", int(event.get("max_steps", 0))
             summary.started = summary.started or event.get("time")
             summary.step = int(event.get("step", summary.step))
+            summary.eval_every = int(event.get("eval_every") or summary.eval_every)
+        elif kind == "evaluating":  # written before its step's own step event: the Trainer logs after
+            summary.evaluating, summary._eval_began = True, event.get("time")
+            summary._eval_step = int(event.get("step", summary.step))
+        elif kind == "probe":
+            summary.probes.append({"step": event.get("step", 0), "samples": event.get("samples", [])})
         elif kind == "step":
             summary.step = int(event["step"])
             summary.losses.append([event["step"], event["loss"]])
@@ -110,3 +136,11 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
             summary.status, summary.message = kind, event.get("message", "")
             summary.adapter = event.get("adapter", summary.adapter)
     return summary
+
+
+def _end_evaluation(summary: RunSummary) -> None:
+    """An evaluation ends with its eval (or probe) event; a step or the run's end also closes one."""
+    if summary.evaluating and summary._eval_began is not None and summary.updated is not None:
+        summary.eval_seconds += max(summary.updated - summary._eval_began, 0.0)
+        summary.evaluations += 1
+    summary.evaluating, summary._eval_began = False, None

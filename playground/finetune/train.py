@@ -114,10 +114,15 @@ def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
         nan_step: int | None = None
         stopped = False
 
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if is_main_process():
-                append_event(run_dir, "started", max_steps=state.max_steps or config.max_steps,
-                             step=state.global_step)
+        def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            if not is_main_process():
+                return
+            append_event(run_dir, "started", max_steps=state.max_steps or config.max_steps,
+                         step=state.global_step, eval_every=config.eval_every)
+            if state.global_step == 0 and model is not None and config.probe_prompts:
+                # The base model's answers (LoRA's B starts at zero), the row every later probe is read against.
+                append_event(run_dir, "evaluating", step=0)
+                append_event(run_dir, "probe", step=0, samples=probe(model, tokenizer, config))
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any) -> None:
             logs = logs or {}
@@ -148,6 +153,10 @@ def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
             if (run_dir / STOP_FILE).exists():
                 self.stopped = True
                 control.should_training_stop = True
+            elif control.should_evaluate and is_main_process():
+                # The flow callback (run before this one) has just decided to evaluate: say so, or the
+                # page's step count would stand still for the eval loss and the probes with no reason given.
+                append_event(run_dir, "evaluating", step=state.global_step)
 
     return EventsCallback()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
-import plotly.graph_objects as go
 
 from playground.finetune.adapters import push_adapter
 from playground.finetune.config import PRESETS, TARGET_PRESETS, FinetuneConfig
@@ -34,15 +33,33 @@ def runs_fingerprint(runs: list[Any], *controls: Any) -> str:
                 + [controls])
 
 
+NO_RUN = ("No run yet in this visit: choose settings and press **Start** (earlier runs stay under "
+          "**Run shown** and in the run history).")
+
+
 def status_markdown(summary: Any) -> str:
     if summary is None:
-        return "No run yet: choose settings and press **Start**."
+        return NO_RUN
     eta = f" · about {summary.eta_seconds / 60:.1f} min left" if summary.eta_seconds else ""
     pace = f" · {summary.seconds_per_step:.1f} s/step" if summary.seconds_per_step else ""
     icon = STATUS_ICONS.get(summary.status, "⏳")
     message = f"<br>{summary.message}" if summary.message else ""
+    doing = ""
+    if summary.evaluating and summary.status == "running":
+        doing = (" · 🔎 probing the base model before step 1" if summary.step == 0 else
+                 " · 🔎 evaluating (eval loss and probe answers; steps resume after it)")
     return (f"{icon} **{summary.run_id}**: {summary.status} · step {summary.step} of {summary.max_steps}"
-            f"{pace}{eta}{message}")
+            f"{doing}{pace}{eta}{message}")
+
+
+def shown_run(run_id: str | None, runs: list[Any]) -> str | None:
+    """The run the page shows: the user's choice, else the newest one still running, else none.
+
+    A fresh visit must not open on a leftover run ("cancelled · step 4 of 40") the user never started.
+    """
+    if run_id in [r.run_id for r in runs]:
+        return run_id
+    return next((r.run_id for r in runs if r.status in ("queued", "running")), None)
 
 
 def run_rows(runs: list[Any]) -> list[list[Any]]:
@@ -53,7 +70,7 @@ def run_rows(runs: list[Any]) -> list[list[Any]]:
 def probe_rows(summary: Any) -> list[list[Any]]:
     if summary is None:
         return []
-    return [[probe["step"], sample["prompt"], sample["output"]]
+    return [[probe["step"] or "0 (base)", sample["prompt"], sample["output"]]
             for probe in reversed(summary.probes) for sample in probe["samples"]]
 
 
@@ -64,6 +81,13 @@ def config_diff(configs: dict[str, dict[str, Any]]) -> list[list[Any]]:
     keys = sorted(set().union(*configs.values()))
     return [[key, *[str(config.get(key)) for config in configs.values()]]
             for key in keys if len({str(config.get(key)) for config in configs.values()}) > 1]
+
+
+def diff_note(picked: int, rows: list[list[Any]]) -> str:
+    """What the comparison says in words, where a table would be empty."""
+    if picked < 2:
+        return "*Pick two or more runs under **Overlay runs** to list the settings that differ.*"
+    return "" if rows else "**No differences:** the chosen runs used the same settings."
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:
@@ -117,13 +141,15 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         loss_plot = gr.Plot(label="Loss", elem_id="ft-loss")
         schedule_plot = gr.Plot(label="Learning rate and gradient norm", elem_id="ft-schedule")
     probes = gr.Dataframe(headers=["Step", "Probe prompt", "Model's answer"], interactive=False, wrap=True,
-                          elem_id="ft-probes", label="Probe prompts at each evaluation (newest first)",
+                          elem_id="ft-probes", label="Probe prompts at each evaluation (newest first; step 0 is the base model, before training)",
                           column_widths=["6%", "30%", "64%"], max_height=420)
     with gr.Accordion("Run history and comparison", open=False):
         history = gr.Dataframe(headers=RUN_HEADERS, interactive=False, wrap=True, elem_id="ft-history")
         compare_runs = gr.Dropdown([], multiselect=True, label="Overlay runs", elem_id="ft-compare")
         overlay = gr.Plot(elem_id="ft-overlay")
-        diff = gr.Dataframe(headers=["Setting", "Runs…"], interactive=False, label="Settings that differ")
+        diff_text = gr.Markdown(elem_id="ft-diff-note")
+        diff = gr.Dataframe(headers=["Setting", "Runs…"], interactive=False, label="Settings that differ",
+                            visible=False, elem_id="ft-diff")
     build_after(ws, run_choice)
     timer = gr.Timer(2.0)
 
@@ -178,7 +204,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         if mark == seen:
             return (*[gr.skip()] * len(outputs), mark)
         ids = [r.run_id for r in runs]
-        current = run_id if run_id in ids else (ids[0] if ids else None)
+        current = shown_run(run_id, runs)
         summary = next((r for r in runs if r.run_id == current), None)
         picked = [r for r in runs if r.run_id in (chosen or [])]
         configs = {r.run_id: runner.config(r.run_id) for r in picked}
@@ -186,8 +212,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return (gr.Dropdown(choices=ids, value=current), status_markdown(summary),
                 plots.loss_figure([summary] if summary else [], log, weight), plots.schedule_figure(summary),
                 probe_rows(summary), run_rows(runs), gr.Dropdown(choices=ids),
-                plots.loss_figure(picked, log, weight) if picked else go.Figure(),
-                gr.Dataframe(value=diff_rows, headers=["Setting", *configs] if configs else ["Setting", "Runs…"]),
+                plots.loss_figure(picked, log, weight) if picked else plots.message_figure(
+                    "Pick runs under “Overlay runs” to draw their loss curves together."),
+                diff_note(len(picked), diff_rows),
+                gr.Dataframe(value=diff_rows, headers=["Setting", *configs] if configs else ["Setting", "Runs…"],
+                             visible=bool(diff_rows)),
                 mark)
 
     def apply_preset(name: str) -> list[Any]:
@@ -196,7 +225,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                       ",".join(chosen["target_modules"]))
         return [chosen[key] if key != "target_modules" else target for key in FORM_FIELDS]
 
-    outputs = [run_choice, status, loss_plot, schedule_plot, probes, history, compare_runs, overlay, diff]
+    outputs = [run_choice, status, loss_plot, schedule_plot, probes, history, compare_runs, overlay, diff_text,
+               diff]
     shown = gr.State(None)  # this page's last fingerprint: ticks that change nothing send nothing
     refresh_inputs = [run_choice, log_scale, smoothing, compare_runs]
     undocumented = dict(api_visibility="undocumented")

@@ -55,3 +55,13 @@ def schedule_figure(run: RunSummary | None) -> go.Figure:
                          legend=dict(orientation="h", y=-0.25))
     figure.update_xaxes(title_text="step")
     return figure
+
+
+def message_figure(text: str) -> go.Figure:
+    """No axes, only a sentence: what to do before there is anything to draw."""
+    figure = go.Figure()
+    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                          font=dict(size=15, color="#6b7280"))
+    figure.update_layout(height=200, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
+                         yaxis=dict(visible=False), plot_bgcolor="rgba(0,0,0,0)")
+    return figure
