@@ -163,18 +163,20 @@ class RemoteRun:
                     return
         except Exception as error:  # noqa: BLE001 - a stream cut mid-way keeps its text
             if generation.text or generation.tokens:
-                self._finish(reason="cut", error=(
-                    f"The stream was cut after {len(generation.text):,} characters: "
-                    f"{explain(error, call.endpoint, call.model_id)} The text so far is kept."))
+                self._cut(generation, explain(error, call.endpoint, call.model_id))
                 return
             raise
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        if not generation.done:  # the server closed the stream without a finish reason
-            self._finish(reason="cut", error=f"The endpoint '{call.endpoint.name}' ended the stream without saying "
-                                             "why (no finish reason): the text so far is kept.")
+        if not generation.done:  # the connection closed before a finish reason: a server stopped or crashed
+            self._cut(generation, f"the endpoint '{call.endpoint.name}' closed the connection without a finish "
+                                  "reason (did the server stop?).")
+
+    def _cut(self, generation: Generation, why: str) -> None:
+        self._finish(reason="cut", error=f"The stream was cut after {len(generation.text):,} characters: {why} "
+                                         "The text so far is kept.")
 
     def _append(self, generation: Generation, piece: str, tokens: list[TokenChoice], seconds: float) -> None:
         before = generation.text
