@@ -43,3 +43,45 @@ def app_url(workspace: Workspace):
                **launch_options())
     yield f"http://127.0.0.1:{port}/"
     app.close()
+
+
+@pytest.fixture(scope="session")
+def served_model(workspace: Workspace):
+    """A real ``transformers serve`` on the prepared embedded model, on a free port. The workspace's
+    engine knows it as the endpoint ``served``; yields the name to generate with (``served:<folder>``)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from playground.generation.endpoints import Endpoint
+    from playground.models.registry import resolve
+
+    folder = resolve(workspace.settings.default_model, workspace.settings).location
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("transformers")), "serve", folder, "--port", str(port),
+               "--host", "127.0.0.1", "--device", "cpu"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"transformers serve did not start: {process.communicate()[1][-2000:]}")
+        time.sleep(0.5)
+    engine = workspace.generation
+    before = engine.endpoints
+    engine.endpoints = before.with_endpoint(Endpoint("served", f"http://127.0.0.1:{port}/v1"))
+    yield f"served:{folder}"
+    engine.endpoints = before
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

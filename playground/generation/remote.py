@@ -137,30 +137,26 @@ class RemoteRun:
             if getattr(error, "status_code", None) not in (400, 422):
                 raise
             stream = create(**arguments(call, settings, extras=False))
-        saw_probabilities = False
+        saw_probabilities, pieces, finish = False, 0, None
         try:
-            for chunk in stream:
+            for chunk in stream:  # after the finish reason, OpenAI sends usage in a chunk of its own
                 if self.request.cancelled.is_set():
                     self._finish(reason="cancelled")
                     return
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
                     self._publish(reported_tokens_in=usage.prompt_tokens, reported_tokens_out=usage.completion_tokens)
-                if not chunk.choices:
+                if not chunk.choices or finish:
                     continue
                 choice = chunk.choices[0]
-                piece = _piece(choice, call)
-                tokens = _token_choices(choice, call)
+                piece, tokens = _piece(choice, call), _token_choices(choice, call)
                 saw_probabilities = saw_probabilities or bool(tokens)
                 if piece or tokens:
-                    self._append(generation, piece, tokens, time.perf_counter() - started)
-                if generation.done:
-                    return
-                if choice.finish_reason:
-                    self._finish(reason=_finish_reason(choice.finish_reason, settings))
-                    if not saw_probabilities:
-                        self._publish(notices=[*generation.notices, NO_PROBABILITIES])
-                    return
+                    pieces += 1
+                    if self._append(generation, piece, tokens, time.perf_counter() - started):
+                        finish = "stop-here"  # a stop string applied here: the rest of the stream is not read
+                        break
+                finish = choice.finish_reason or None
         except Exception as error:  # noqa: BLE001 - a stream cut mid-way keeps its text
             if generation.text or generation.tokens:
                 self._cut(generation, explain(error, call.endpoint, call.model_id))
@@ -170,15 +166,22 @@ class RemoteRun:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
-        if not generation.done:  # the connection closed before a finish reason: a server stopped or crashed
+        if finish is None:  # the connection closed before a finish reason: a server stopped or crashed
             self._cut(generation, f"the endpoint '{call.endpoint.name}' closed the connection without a finish "
                                   "reason (did the server stop?).")
+            return
+        if generation.reported_tokens_out is None:  # no usage sent: servers stream about a token a chunk
+            self._publish(reported_tokens_out=pieces)
+        if not saw_probabilities:
+            self._publish(notices=[*generation.notices, NO_PROBABILITIES])
+        self._finish(reason="stop" if finish == "stop-here" else _finish_reason(finish, settings))
 
     def _cut(self, generation: Generation, why: str) -> None:
         self._finish(reason="cut", error=f"The stream was cut after {len(generation.text):,} characters: {why} "
                                          "The text so far is kept.")
 
-    def _append(self, generation: Generation, piece: str, tokens: list[TokenChoice], seconds: float) -> None:
+    def _append(self, generation: Generation, piece: str, tokens: list[TokenChoice], seconds: float) -> bool:
+        """Add what arrived; True where a stop string now ends the text (it is cut there)."""
         before = generation.text
         text = before + piece
         changes: dict[str, Any] = {"text": text, "tokens": [*generation.tokens, *tokens], "compute_seconds": seconds}
@@ -186,10 +189,9 @@ class RemoteRun:
             changes["first_token_seconds"] = seconds
         cut = first_stop(text, before, generation.settings.stop) if generation.settings.stop else None
         if cut is not None:
-            changes["text"], changes["finish_reason"] = text[:cut], "stop"
+            changes["text"] = text[:cut]
         self._publish(**changes)
-        if cut is not None:
-            self._finished()
+        return cut is not None
 
     def _finish(self, reason: str = "error", error: str | None = None) -> None:
         changes: dict[str, Any] = {"finish_reason": reason, "queue_position": 0}
