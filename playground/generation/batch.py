@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from playground.generation.rows import Row, model_device
-from playground.generation.sampling import distribution_views
+from playground.generation.sampling import Pick, distribution_views
 
 
 def mergeable(cache: Any) -> bool:
@@ -109,7 +109,7 @@ class Batch:
                              past_key_values=self.cache, use_cache=True)
         self.cache, self.mask = output.past_key_values, mask
         logits = output.logits[:, -1, :].float()
-        chosen: dict[int, tuple[int, float]] = {}
+        chosen: dict[int, Pick] = {}
         for index, row in enumerate(self.rows):
             row.cached += 1
             try:
@@ -123,5 +123,4 @@ class Batch:
             views = distribution_views(logits[indices], [chosen[i][0] for i in indices],
                                        [self.rows[i].settings.alternatives for i in indices])
         for index, view in zip(indices, views, strict=True):
-            token, sampled_prob = chosen[index]
-            self.rows[index].record(token, sampled_prob, view)
+            self.rows[index].record(chosen[index], view)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from playground.generation.sampling import SamplingSettings, TokenChoice
+from playground.generation.sampling import SamplingSettings, TokenChoice, penalty_moves
 
 FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
 """``cut``: an endpoint's stream broke off mid-way; the text so far is kept and ``error`` says why."""
@@ -92,6 +92,7 @@ class Generation:
             "tokens_per_second": _round(self.decode_tokens_per_second),
             "notices": self.all_notices, "settings": self.settings.to_dict(),
             "endpoint": self.endpoint, "probabilities": self.has_probabilities,
+            "penalty_moved_tokens": penalty_moves(self.tokens),
         }
         if self.error is not None:
             data["error"] = self.error

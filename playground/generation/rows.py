@@ -18,6 +18,7 @@ from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
 from playground.generation.sampling import (
     Alternative,
+    Pick,
     TokenChoice,
     View,
     choose,
@@ -90,23 +91,24 @@ class Row:
 
     def accept(self, logits: torch.Tensor) -> None:
         """Choose the next token from this row's raw logits (shape ``[1, vocab]``) and record it."""
-        token, sampled_prob = self.choose(logits)
+        pick = self.choose(logits)
         with torch.inference_mode():
-            view = distribution_view(logits, token, self.settings.alternatives)
-        self.record(token, sampled_prob, view)
+            view = distribution_view(logits, pick[0], self.settings.alternatives)
+        self.record(pick, view)
 
-    def choose(self, logits: torch.Tensor) -> tuple[int, float]:
+    def choose(self, logits: torch.Tensor) -> Pick:
         """The next token from this row's raw logits, by its own settings and random generator."""
         with torch.inference_mode():
             history = torch.tensor([self.ids], dtype=torch.long, device=logits.device)
             scores = self.processors(history, logits.clone())
             return choose(scores, self.settings, self.rng)
 
-    def record(self, token: int, sampled_prob: float, view: View) -> None:
-        """Append ``token`` with its view of the distribution; update text and finish state."""
-        prob, entropy, top = view
+    def record(self, pick: Pick, view: View) -> None:
+        """Append the picked token with its view of the distribution; update text and finish state."""
+        token, sampled_prob, rank = pick
+        prob, entropy, top, raw_rank = view
         self.ids.append(token)
-        self._record(token, prob, sampled_prob, entropy, top)
+        self._record(token, prob, sampled_prob, entropy, top, (raw_rank, rank))
 
     def fail(self, message: str) -> None:
         self.generation.error = message
@@ -117,7 +119,7 @@ class Row:
         self.fail(f"This request failed while choosing a token ({type(error).__name__}: {error}).")
 
     def _record(self, token: int, prob: float, sampled_prob: float, entropy: float,
-                top: list[tuple[int, float]]) -> None:
+                top: list[tuple[int, float]], ranks: tuple[int, int]) -> None:
         generation = self.generation
         before = generation.text
         finished = token in self.stops or len(self.ids) - self.prompt_length >= generation.prompt.max_new_tokens
@@ -127,7 +129,7 @@ class Row:
             id=token, text=piece, piece=self.tokenizer.convert_ids_to_tokens(token), prob=prob,
             sampled_prob=sampled_prob, entropy_bits=entropy,
             alternatives=tuple(Alternative(i, self.tokenizer.decode([i]), p) for i, p in top),
-            special=token in self.special))
+            special=token in self.special, raw_rank=ranks[0], rank=ranks[1]))
         generation.text = text
         assert self.started is not None
         generation.compute_seconds = time.perf_counter() - self.started

@@ -98,8 +98,12 @@ def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
     return processors
 
 
-def choose(scores: torch.Tensor, settings: SamplingSettings, rng: torch.Generator) -> tuple[int, float]:
-    """The next token id from processed scores, and its probability under them.
+Pick = tuple[int, float, int]
+"""(token id, its probability under the processed scores, its rank under them: 1 = their top)."""
+
+
+def choose(scores: torch.Tensor, settings: SamplingSettings, rng: torch.Generator) -> Pick:
+    """The next token id from processed scores, its probability and its rank under them.
 
     Sampling draws from a generator private to the request, so two users' seeds never
     interfere; it is one ``multinomial`` draw per token, as ``generate`` does.
@@ -109,7 +113,12 @@ def choose(scores: torch.Tensor, settings: SamplingSettings, rng: torch.Generato
         token = int(torch.argmax(scores, dim=-1)[0])
     else:
         token = int(torch.multinomial(probs, num_samples=1, generator=rng)[0, 0])
-    return token, float(probs[0, token])
+    return token, float(probs[0, token]), rank_of(scores, token)
+
+
+def rank_of(scores: torch.Tensor, token: int) -> int:
+    """1 + how many tokens of one row (shape ``[1, vocab]``) score strictly higher than ``token``."""
+    return int((scores[0] > scores[0, token]).sum()) + 1
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,9 @@ class TokenChoice:
 
     ``prob`` and ``entropy`` describe the model's own distribution (softmax of the raw
     logits); ``sampled_prob`` is the chance it had under the settings actually used.
+    ``raw_rank`` is its place among the raw logits and ``rank`` its place under the processed scores
+    (1 = the top). Temperature, top-k and top-p keep the order of what they keep, so only the repetition
+    penalty makes the two differ: :attr:`penalty_moved` marks a token the penalty picked differently.
     """
 
     id: int
@@ -137,13 +149,22 @@ class TokenChoice:
     entropy_bits: float
     alternatives: tuple[Alternative, ...]
     special: bool = False
+    raw_rank: int | None = None
+    rank: int | None = None
+    """None where they are unknown (an endpoint sends its own probabilities)."""
+
+    @property
+    def penalty_moved(self) -> bool:
+        return self.raw_rank is not None and self.rank is not None and self.raw_rank != self.rank
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "alternatives": [asdict(a) for a in self.alternatives]}
+        return {**asdict(self), "alternatives": [asdict(a) for a in self.alternatives],
+                "penalty_moved": self.penalty_moved}
 
 
-View = tuple[float, float, list[tuple[int, float]]]
-"""(probability of the chosen token, entropy in bits, top-k (id, probability)) of raw logits."""
+View = tuple[float, float, list[tuple[int, float]], int]
+"""(probability of the chosen token, entropy in bits, top-k (id, probability), the chosen token's rank)
+of raw logits."""
 
 
 def distribution_view(logits: torch.Tensor, token: int, k: int) -> View:
@@ -159,10 +180,17 @@ def distribution_views(logits: torch.Tensor, tokens: list[int], ks: list[int]) -
     entropies = (-(probs * log_probs).nan_to_num().sum(dim=-1) / math.log(2)).clamp(min=0.0).tolist()
     k_max = max(ks, default=0)
     top = torch.topk(probs, k_max) if k_max else None
+    chosen_logits = logits.gather(1, torch.tensor(tokens, device=logits.device)[:, None])
+    ranks = ((logits > chosen_logits).sum(dim=-1) + 1).tolist()
     chosen = probs.gather(1, torch.tensor(tokens, device=probs.device)[:, None])[:, 0].tolist()
     views: list[View] = []
     for row, k in enumerate(ks):
         alternatives = (list(zip(top.indices[row, :k].tolist(), top.values[row, :k].tolist(), strict=True))
                         if top is not None and k else [])
-        views.append((chosen[row], entropies[row], alternatives))
+        views.append((chosen[row], entropies[row], alternatives, ranks[row]))
     return views
+
+
+def penalty_moves(tokens: list[TokenChoice]) -> int:
+    """How many tokens the repetition penalty picked differently from the raw logits' order."""
+    return sum(token.penalty_moved for token in tokens)
