@@ -17,9 +17,10 @@ from typing import Any
 import torch
 
 from playground.core.device import device_kind
-from playground.core.errors import InvalidInputError, PlaygroundError, first_line, is_out_of_memory
+from playground.core.errors import InvalidInputError, PlaygroundError, UnknownModelError, first_line, is_out_of_memory
 from playground.core.iterutil import last
 from playground.core.keyed_cache import LRUCache
+from playground.core.model_names import needs_weights_message, split_endpoint_model
 from playground.core.paths import ASSETS
 from playground.core.queues import QUANT_RUNS_AT_ONCE
 from playground.generation.engine import Generation, GenerationEngine, PreparedPrompt, decode_with
@@ -113,6 +114,8 @@ class QuantLab:
         if REFERENCE not in names:
             names.insert(0, REFERENCE)  # everything is measured against fp32
         model = (model or "").strip()
+        if split_endpoint_model(model):  # before the prompt is prepared the endpoint's way
+            raise UnknownModelError(needs_weights_message(model, "Quantization"))
         prepared = self.engine.prepare(model, prompt, max_new_tokens)
         state = QuantComparison(model, prepared.text, device_kind(self.device),
                                 [QuantRow(n, METHODS[n].title, METHODS[n].bits) for n in names])

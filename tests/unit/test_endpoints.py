@@ -179,3 +179,11 @@ def test_a_server_killed_mid_stream_keeps_the_text_so_far_marked_as_cut():
     finally:
         process.kill()
         process.wait()
+
+
+def test_quantization_refuses_an_endpoint_model_before_preparing_anything():
+    from playground.quantization.lab import QuantLab
+
+    engine = engine_for(Endpoints.parse("vllm=http://127.0.0.1:9/v1", {}))
+    with pytest.raises(UnknownModelError, match="Quantization needs the model's weights"):
+        next(QuantLab(engine).compare("vllm:meta/llama", ["bnb-int8"], "Hello"))
