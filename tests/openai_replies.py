@@ -19,7 +19,7 @@ WORDS = ["Hello", " there", ",", " friend", "!", " How", " are", " you", "?"]
 
 
 class Replies(BaseHTTPRequestHandler):
-    """The model id picks the reply: ``status-401``, ``status-429``, ``slow``, ``logprobs``, ``hold``..."""
+    """The model id picks the reply: ``status-401``, ``status-429``, ``slow``, ``silent``, ``logprobs``, ``hold``..."""
 
     protocol_version = "HTTP/1.1"
     in_flight = 0
@@ -45,6 +45,8 @@ class Replies(BaseHTTPRequestHandler):
             headers = {"retry-after": "17"} if status == 429 else {}
             self._json(status, {"error": {"message": f"reply {status} as asked", "type": "test"}}, headers)
             return
+        if model == "silent":  # says nothing for longer than the test's timeout
+            time.sleep(3)
         cls = type(self)
         with cls.lock:
             cls.in_flight += 1
@@ -91,11 +93,18 @@ class Replies(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (a timeout test) is expected, not news
+
+
 @contextmanager
 def replies_server():
     """The server on 127.0.0.1 and a free port, in a thread; yields its base URL (…/v1)."""
     handler = type("TestReplies", (Replies,), {"in_flight": 0, "peak_in_flight": 0, "lock": threading.Lock()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -107,4 +116,4 @@ def replies_server():
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Replies).serve_forever()
+    QuietServer(("127.0.0.1", int(sys.argv[1])), Replies).serve_forever()

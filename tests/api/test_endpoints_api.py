@@ -16,6 +16,7 @@ from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, compare
 from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import evaluate, shipped_items
+from playground.rag.index import Document
 
 MODEL = "smollm2-135m-instruct"
 PLAIN = SamplingSettings(max_new_tokens=16, repetition_penalty=1.0)
@@ -86,3 +87,14 @@ def test_tabs_that_need_weights_say_an_endpoint_model_cannot_be_used(client, ser
         client.predict("The cat sat.", served_model, 0, 0, api_name="/attention")
     with pytest.raises(AppError, match="needs the model's weights in this process"):
         client.predict("The cat sat.", served_model, api_name="/tokenize")
+
+
+def test_rag_answers_with_an_endpoint_model_and_chunks_with_the_local_tokenizer(workspace, served_model):
+    owner = "endpoint-test"
+    workspace.rag.index.index(owner, [Document("notes.md", "The spare key is under the third flowerpot by the door.")],
+                              served_model, 64, 8)
+    hits = workspace.rag.retrieve(owner, "Where is the spare key?", 1, served_model)
+    assert "flowerpot" in hits[0].chunk.text
+    result = last(workspace.rag.answer("Where is the spare key?", hits, served_model, PLAIN))
+    assert result.answer and result.answer_without_retrieval
+    assert all(run.generation.endpoint == "served" for run in result.comparison.runs)

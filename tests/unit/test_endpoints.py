@@ -105,6 +105,14 @@ def test_each_status_gets_a_message_saying_which_side_to_fix(status, words):
         assert "TEST_API_KEY" in message
 
 
+def test_a_server_that_says_nothing_times_out_with_the_limit_named():
+    with replies_server() as (_, url):
+        engine = engine_for(Endpoints().with_endpoint(Endpoint("test", url, timeout_seconds=1.0)))
+        [failed] = engine.generate_many([Ask("test:silent", "Hello", PLAIN)])
+    assert failed.finish_reason == "error"
+    assert "did not answer within 1 s" in failed.error and "PLAYGROUND_ENDPOINT_TIMEOUT" in failed.error
+
+
 def test_a_key_entered_for_a_session_is_sent_but_never_appears_in_errors():
     with replies_server() as (_, url):
         mine = Endpoints().with_endpoint(Endpoint("mine", url, "sk-very-secret", session_only=True))
