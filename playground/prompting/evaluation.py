@@ -168,10 +168,12 @@ def evaluate(engine: GenerationEngine, model: str, task: Task, items: list[EvalI
 
 def ask_for(model: str, task: Task, method: Technique, item: EvalItem, base: SamplingSettings,
             sample: int, chat: bool) -> Ask:
-    """One sampled path of one item: the technique's own length, temperature and stop strings."""
+    """One sampled path of one item: the technique's own length, temperature and stop strings, and the
+    task's repetition penalty (off for labelled answers, which a penalty corrupts)."""
     rendered = render(method, task.variables(item.input), list(task.examples))
     settings = replace(base, max_new_tokens=method.max_new_tokens, temperature=method.temperature,
-                       top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0)
+                       top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0,
+                       repetition_penalty=task.repetition_penalty)
     return Ask(model, rendered.prompt, settings, system=rendered.system or None, chat=chat)
 
 

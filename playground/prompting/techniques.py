@@ -72,6 +72,10 @@ class Task:
     sample: str
     labels: tuple[str, ...] = ()
     examples: tuple[Example, ...] = field(default_factory=tuple)
+    repetition_penalty: float = 1.0
+    """Off for a labelled task: its answer repeats what the text already holds (a sum's digits, the label
+    the reasoning just named), and a penalty on generated tokens turned a sure '4' (89%) into '5'. Its
+    techniques' stop strings and token budgets already bound a loop; open-ended text keeps the penalty."""
 
     def variables(self, input_text: str) -> dict[str, str]:
         return {"instruction": self.instruction, "input": input_text,

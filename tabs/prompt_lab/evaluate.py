@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.endpoints import Endpoints
 from playground.prompting import techniques as prompts
+from playground.prompting.answers import wilson_interval
 from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
 from playground.workspace import Workspace
 from tabs.shared.common import friendly_errors, wire_export
@@ -20,10 +21,21 @@ UPLOAD = "upload"
 SCORE_HEADERS = ["Technique", "Scored", "Correct", "Accuracy", "95% interval", "Tokens in", "Tokens out",
                  "Seconds"]
 ITEM_HEADERS = ["Technique", "Input", "Expected", "Answer read", "Correct", "Output"]
+DEFAULT_ITEMS = 8
+
+
+def interval_note(items: int = DEFAULT_ITEMS) -> str:
+    """How wide the 95% interval is at half right, for the number of items the slider starts at."""
+    low, high = wilson_interval(items // 2, items)
+    points = (high - low) / 2 * 100
+    return f"The interval is the Wilson score interval: with {items} items, ±{points:.0f} points is normal."
+
+
 RULES = ("An answer is read after the last “Answer:”-style marker (or “the answer is”): labels by "
          "word, numbers as the first number after a marker (else the last one), free text as the "
          "first words of the first line; the JSON technique counts only parseable JSON with the key. "
-         "The interval is the Wilson score interval: with 10 items, ±25 points is normal.")
+         f"{interval_note()} The repetition penalty is the set's own (off: a penalty corrupts answers that "
+         "repeat the text, see the notes); the chat template is the lab's checkbox at the top.")
 
 
 def score_rows(run: EvalRun) -> list[list[Any]]:
@@ -59,17 +71,16 @@ def accuracy_figure(run: EvalRun) -> go.Figure:
     return figure
 
 
-def build(ws: Workspace, model: gr.Dropdown, sampling: SamplingControls, session_endpoints: gr.State) -> None:
+def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
+          session_endpoints: gr.State) -> None:
+    """``chat`` is the lab's one chat-template checkbox: a second one here disagreed with it."""
     task_choices = [(f"{t.title}: {t.description}", t.name) for t in prompts.tasks().values()]
     technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
     with gr.Row():
         task = gr.Dropdown(task_choices + [("Upload my own set (JSONL or CSV)", UPLOAD)],
                            value=task_choices[0][1], label="Labelled set", elem_id="ev-task")
-        limit = gr.Slider(1, 40, value=8, step=1, label="Items to score (from the start of the set)",
+        limit = gr.Slider(1, 40, value=DEFAULT_ITEMS, step=1, label="Items to score (from the start of the set)",
                           elem_id="ev-limit")
-        chat = gr.Checkbox(False, label="Use the chat template", elem_id="ev-chat",
-                           info="Off: the prompt is continued as plain text, which suits templates that "
-                                "end in “Answer:”. SmolLM2-135M follows few-shot patterns far better so.")
     with gr.Row(visible=False) as upload_row:
         upload = gr.File(label="input + expected columns (also: question/answer). The first 3 rows "
                                "become the few-shot examples.", file_types=[".jsonl", ".csv", ".json"],

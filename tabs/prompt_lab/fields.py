@@ -10,13 +10,16 @@ from typing import Any
 
 import gradio as gr
 
+from playground.generation.sampling import DEFAULT_REPETITION_PENALTY
 from playground.prompting import techniques as prompts
 from playground.prompting.techniques import Example, RenderedPrompt, Task
 
 CUSTOM_TASK = "custom"
 CUSTOM = Task(name=CUSTOM_TASK, title="Custom", description="Your own instruction and input",
               instruction="Answer the question.", input_label="Input", output_label="Answer",
-              answer="text", file="", sample="Why is the sky blue?")
+              answer="text", file="", sample="Why is the sky blue?",
+              repetition_penalty=DEFAULT_REPETITION_PENALTY)
+"""Open-ended text: the penalty stays on, since SmolLM2-135M loops under greedy decoding."""
 EXAMPLE_HEADERS = ["input", "output", "reasoning"]
 START = prompts.technique("few-shot")
 FIRST_TASK = next(iter(prompts.tasks()))
@@ -76,7 +79,7 @@ def stop_text(task_name: str, technique_name: str) -> str:
     return "\n".join(stop.replace("\n", "\\n").replace("\t", "\\t") for stop in stops)
 
 
-def build_prompt_fields(chat: gr.Checkbox, stop: gr.Textbox) -> PromptFields:
+def build_prompt_fields(chat: gr.Checkbox, stop: gr.Textbox, penalty: gr.Slider) -> PromptFields:
     first_task, start = prompts.task(FIRST_TASK), START
     task_choices = [(t.title, t.name) for t in prompts.tasks().values()] + [("Custom", CUSTOM_TASK)]
     technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
@@ -94,17 +97,18 @@ def build_prompt_fields(chat: gr.Checkbox, stop: gr.Textbox) -> PromptFields:
         system = gr.Textbox(start.system, label="System prompt (empty = the model's default)", lines=2)
         template = gr.Textbox(start.template, label="Template", lines=6, elem_id="pl-template")
     fields = PromptFields(task, technique, description, instruction, input_text, examples, system, template)
-    wire_presets(fields, chat, stop)
+    wire_presets(fields, chat, stop, penalty)
     return fields
 
 
-def wire_presets(fields: PromptFields, chat: gr.Checkbox, stop: gr.Textbox) -> None:
-    """Choosing a task fills its instruction, sample and examples; a technique, its texts, its
-    stop strings and whether it reads best with the chat template. All stay editable."""
+def wire_presets(fields: PromptFields, chat: gr.Checkbox, stop: gr.Textbox, penalty: gr.Slider) -> None:
+    """Choosing a task fills its instruction, sample, examples and repetition penalty; a technique, its
+    texts, its stop strings and whether it reads best with the chat template. All stay editable."""
 
-    def on_task(name: str, technique_name: str) -> tuple[str, str, list[list[str]], str]:
+    def on_task(name: str, technique_name: str) -> tuple[str, str, list[list[str]], str, float]:
         task = task_or_custom(name)
-        return task.instruction, task.sample, example_rows(task), stop_text(name, technique_name)
+        return (task.instruction, task.sample, example_rows(task), stop_text(name, technique_name),
+                task.repetition_penalty)
 
     def on_technique(name: str, task_name: str) -> tuple[str, str, str, bool, str]:
         chosen = prompts.technique(name)
@@ -112,7 +116,7 @@ def wire_presets(fields: PromptFields, chat: gr.Checkbox, stop: gr.Textbox) -> N
                 stop_text(task_name, name))
 
     fields.task.change(on_task, [fields.task, fields.technique],
-                       [fields.instruction, fields.input, fields.examples, stop],
+                       [fields.instruction, fields.input, fields.examples, stop, penalty],
                        api_visibility="undocumented")
     fields.technique.change(on_technique, [fields.technique, fields.task],
                             [fields.template, fields.system, fields.description, chat, stop],

@@ -96,6 +96,12 @@ def vote_summary(result: Vote, temperature: float) -> str:
             f"(votes: {counts}; temperature {temperature})</div>")
 
 
+def preview_label(use_chat: bool) -> str:
+    """The preview's title says what the model reads: the template's wrapping only when it is on."""
+    return ("The prompt as the model reads it (chat template included)" if use_chat else
+            "The prompt as the model reads it (plain text: the chat template is off)")
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     engine = ws.generation
     with gr.Row():
@@ -107,13 +113,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                                 "ending in “Answer:”). On: your prompt is a user turn it answers.")
     session_endpoints = prompt_endpoints.build(ws, app, model)
     with gr.Accordion("Sampling settings", open=False):
-        sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name))
+        sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name),
+                                           repetition_penalty=task_or_custom(FIRST_TASK).repetition_penalty)
 
     with gr.Tabs():
         with gr.Tab("Write a prompt", id="pl-write"):
-            fields = build_prompt_fields(chat, sampling.stop)
+            fields = build_prompt_fields(chat, sampling.stop, sampling.repetition_penalty)
             preview_count = gr.Markdown(elem_id="pl-count")
-            preview = gr.Textbox(label="The prompt as the model reads it (chat template included)",
+            preview = gr.Textbox(label=preview_label(START.chat),
                                  lines=6, max_lines=14, interactive=False, elem_id="pl-preview")
             with gr.Row():
                 run_button = gr.Button("Generate", variant="primary", elem_id="pl-generate")
@@ -124,7 +131,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Tab("Side by side", id="pl-compare"):
             prompt_compare.build(ws, model, chat, sampling, fields, session_endpoints)
         with gr.Tab("Evaluate", id="pl-evaluate"):
-            prompt_eval.build(ws, model, sampling, session_endpoints)
+            prompt_eval.build(ws, model, chat, sampling, session_endpoints)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
 
@@ -139,6 +146,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         notes = "".join(f" · ⚠️ {n}" for n in prepared.notices)
         if prepared.messages is not None:
             return (f"**Sent to the endpoint as chat messages** (it applies its own chat template) · "
+                    f"{len(prepared.text):,} characters{notes}", prepared.text)
+        if not prepared.ids:  # an endpoint model without the chat template: the server tokenizes
+            return (f"**Sent to the endpoint as plain text** (its server tokenizes it) · "
                     f"{len(prepared.text):,} characters{notes}", prepared.text)
         return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
 
@@ -165,6 +175,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         component.change(preview_prompt, preview_inputs, [preview_count, preview],
                          api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")
     app.load(preview_prompt, preview_inputs, [preview_count, preview], api_visibility="undocumented")
+    chat.change(lambda use_chat: gr.Textbox(label=preview_label(use_chat)), chat, preview,
+                api_visibility="undocumented", show_progress="hidden")
     event = run_button.click(generate_in_page, [*preview_inputs, *sampling.inputs], [output, code],
                              api_visibility="undocumented", api_name="prompt_lab_page_generate",
                              concurrency_id=GENERATION_QUEUE,

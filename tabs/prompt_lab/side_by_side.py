@@ -12,7 +12,7 @@ from playground.generation.endpoints import Endpoints
 from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
 from playground.prompting import techniques as prompts
 from playground.workspace import Workspace
-from tabs.prompt_lab.fields import PromptFields, render_fields
+from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, render_fields, task_or_custom
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors, wire_export
 from tabs.shared.sampling_controls import SamplingControls, to_settings
@@ -41,17 +41,19 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                 "**Fill** writes the chosen technique's prompt for the task and input of "
                 "*Write a prompt* into that box.")
     count = gr.Radio([2, 3, 4], value=2, label="Variants", elem_id="cmp-count")
+    technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
     prompts_boxes, models, columns = [], [], []
     with gr.Row():
         for index in range(MAX_VARIANTS):
             with gr.Column(visible=index < 2, min_width=220) as column:
-                box = gr.Textbox(label=f"Prompt {index + 1}", lines=6, elem_id=f"cmp-prompt-{index}")
+                box = gr.Textbox(starter_prompt(STARTERS[index]), label=f"Prompt {index + 1}", lines=8,
+                                 max_lines=8, elem_id=f"cmp-prompt-{index}")  # equal heights keep the rows level
                 variant_model = gr.Textbox(label="Model (blank = the lab's; endpoint:model-id too)", max_lines=1,
                                            elem_id=f"cmp-model-{index}")
-                with gr.Row():
-                    starter = gr.Dropdown(list(STARTERS), value=STARTERS[index], show_label=False,
-                                          min_width=120, scale=2)
-                    fill = gr.Button("Fill", size="sm", scale=1, elem_id=f"cmp-fill-{index}")
+                with gr.Row(elem_classes="cmp-fill-row"):
+                    starter = gr.Dropdown(technique_choices, value=STARTERS[index], label="Technique",
+                                          min_width=120, scale=3, elem_id=f"cmp-technique-{index}")
+                    fill = gr.Button("Fill", scale=1, min_width=60, elem_id=f"cmp-fill-{index}")
                 fill.click(fill_from_technique, [starter, *fields.inputs[:1], *fields.inputs[2:5]], box,
                            api_visibility="undocumented")
             prompts_boxes.append(box)
@@ -92,6 +94,13 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                              show_progress="minimal", api_name="prompt_lab_page_compare")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     wire_export(export_button, last, exported, "comparison")
+
+
+def starter_prompt(technique_name: str, task_name: str = FIRST_TASK) -> str:
+    """What a box starts with: its technique's prompt for the lab's first task and its sample input, so
+    "Run all" compares techniques at once instead of running empty boxes."""
+    task = task_or_custom(task_name)
+    return fill_from_technique(technique_name, task_name, task.instruction, task.sample, example_rows(task))
 
 
 @friendly_errors

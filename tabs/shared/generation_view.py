@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from playground.generation.engine import Generation
-from playground.generation.sampling import Alternative, TokenChoice
+from playground.generation.sampling import Alternative, TokenChoice, penalty_moves
 from playground.generation.side_by_side import VariantRun
 from tabs.shared.token_view import visible
 
@@ -18,6 +18,7 @@ LEGEND = ('<div class="gen-legend">probability of each token: '
           '<span style="background:hsl(36,80%,85%)">&nbsp;30%&nbsp;</span>'
           '<span style="background:hsl(72,80%,85%)">&nbsp;60%&nbsp;</span>'
           '<span style="background:hsl(120,80%,85%)">&nbsp;&gt;99%&nbsp;</span>'
+          ' · <span class="gen-moved">&nbsp;dashed&nbsp;</span> = the repetition penalty changed the pick'
           " · hover or click a token for the alternatives</div>")
 
 
@@ -33,6 +34,9 @@ def token_tip(index: int, token: TokenChoice) -> str:
     else:
         lines = [f"#{index + 1} {token.piece!r} · id {token.id}",
                  f"p = {token.prob:.1%} (as sampled: {token.sampled_prob:.1%}) · entropy {token.entropy_bits:.2f} bits"]
+    if token.penalty_moved:
+        lines.append(f"⚠ the repetition penalty moved it: the model ranked it #{token.raw_rank}, "
+                     f"the penalized scores #{token.rank}")
     lines += [f"{'→' if same_token(alt, token) else '  '} {alt.text!r}  {alt.prob:.1%}" for alt in token.alternatives]
     return "\n".join(lines)
 
@@ -50,7 +54,8 @@ def render_tokens(generation: Generation) -> str:
             f"<small>{html.escape(token.piece)}</small>" if token.special else "")
         if not shown:
             continue  # half a character: its other half's token carries the text
-        parts.append(f'<span class="tok gen-tok" tabindex="0" style="background:{colour(token.prob)}" '
+        moved = " gen-moved" if token.penalty_moved else ""
+        parts.append(f'<span class="tok gen-tok{moved}" tabindex="0" style="background:{colour(token.prob)}" '
                      f'data-tip="{html.escape(token_tip(index, token))}">{shown}</span>')
     return f'<div class="tok-spans gen-text">{"".join(parts)}</div>{cut_note(generation)}'
 
@@ -71,11 +76,17 @@ def stats_line(generation: Generation) -> str:
     if generation.queue_position:
         return (f"⏳ Waiting for {html.escape(generation.model)}: "
                 f"{generation.queue_position} request(s) ahead of you.")
-    parts = [f"{generation.tokens_in:,} tokens in", f"{generation.tokens_out:,} out"]
+    unreported = generation.endpoint is not None and generation.reported_tokens_in is None
+    parts = ["tokens in: not reported by the endpoint" if unreported else f"{generation.tokens_in:,} tokens in",
+             f"{generation.tokens_out:,} out"]
     if generation.first_token_seconds is not None:
         parts.append(f"first token {generation.first_token_seconds * 1000:,.0f} ms")
     if generation.decode_tokens_per_second:
         parts.append(f"{generation.decode_tokens_per_second:.1f} tokens/s")
+    moved = penalty_moves(generation.tokens)
+    if moved:
+        parts.append(f'<span class="gen-moved-count">⚠️ the repetition penalty changed {moved} '
+                     f'pick{"s" if moved > 1 else ""} (dashed)</span>')
     if generation.done:
         parts.append(FINISH[generation.finish_reason or "cancelled"])
     return " · ".join(parts)
@@ -86,8 +97,9 @@ def notices_html(generation: Generation) -> str:
 
 
 def render_generation(generation: Generation) -> str:
+    legend = LEGEND if generation.has_probabilities else ""
     return (f'<div class="gen-stats">{stats_line(generation)}</div>{notices_html(generation)}'
-            f"{LEGEND}{render_tokens(generation)}")
+            f"{legend}{render_tokens(generation)}")
 
 
 def render_run(index: int, run: VariantRun, title: str | None = None) -> str:

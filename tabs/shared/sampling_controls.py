@@ -26,7 +26,8 @@ class SamplingControls:
                 self.seed, self.stop, self.penalize_prompt]
 
 
-def build_sampling_controls(max_new_tokens: int = 96, prefix: str = "gen", stop: str = "") -> SamplingControls:
+def build_sampling_controls(max_new_tokens: int = 96, prefix: str = "gen", stop: str = "",
+                            repetition_penalty: float = DEFAULT_REPETITION_PENALTY) -> SamplingControls:
     """Sliders inside the caller's layout; ``prefix`` keeps element ids unique per tab."""
     with gr.Row():
         new_tokens = gr.Slider(1, min(1024, MAX_NEW_TOKENS_LIMIT), value=max_new_tokens, step=1,
@@ -38,8 +39,8 @@ def build_sampling_controls(max_new_tokens: int = 96, prefix: str = "gen", stop:
     with gr.Row():
         top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
         top_p = gr.Slider(0.05, 1, value=1, step=0.01, label="Top-p (1 = off)")
-        penalty = gr.Slider(0.5, 2, value=DEFAULT_REPETITION_PENALTY, step=0.05,
-                            label="Repetition penalty (1 = off)")
+        penalty = gr.Slider(0.5, 2, value=repetition_penalty, step=0.05, elem_id=f"{prefix}-penalty",
+                            label="Repetition penalty (1 = off; the lab's tasks set it, see the notes)")
     with gr.Row():
         stops = gr.Textbox(stop, label="Stop strings, one per line (\\n for a newline)", lines=1,
                            max_lines=4, placeholder="e.g. \\n\\n or ###", elem_id=f"{prefix}-stop", scale=2)

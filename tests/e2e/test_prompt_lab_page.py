@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.layout import headers_split_mid_word
 from tests.e2e.typing import set_number
 
 pytestmark = pytest.mark.e2e
@@ -74,6 +76,9 @@ def test_evaluation_table_and_chart(page):
     expect(page.locator("#ev-status")).to_contain_text("✅ Scored 4 of 4", timeout=120_000)
     expect(page.locator("#ev-table")).to_contain_text("Few-shot")
     expect(page.locator("#ev-plot .main-svg").first).to_be_visible()
+    assert headers_split_mid_word(page, "#ev-table") == []  # "Correc|t" was cut
+    expect(page.get_by_text("with 8 items, ±28 points")).to_be_visible()  # the slider's own default
+    expect(page.locator("#ev-chat")).to_have_count(0)  # one chat-template checkbox: the lab's
 
 
 def test_a_malformed_upload_is_a_clear_message(page, tmp_path: Path):
@@ -119,3 +124,55 @@ def test_self_consistency_votes(page):
     page.click("#pl-generate")
     expect(page.locator("#pl-output .gen-votes")).to_contain_text("Majority answer", timeout=120_000)
     expect(page.locator("#pl-output details")).to_have_count(5)
+
+
+def test_the_preview_title_follows_the_chat_template_checkbox(page):
+    open_lab(page)  # the starting technique (few-shot) reads best as plain text
+    preview = page.locator("#pl-preview")
+    expect(preview).to_contain_text("the chat template is off")
+    page.locator("#pl-chat input").check()
+    expect(preview).to_contain_text("chat template included", timeout=10_000)
+    expect(page.locator("#pl-preview textarea")).to_have_value(re.compile("<\\|im_start\\|>"), timeout=30_000)
+
+
+def test_labelled_tasks_turn_the_penalty_off_and_the_page_marks_what_it_moved(page):
+    open_lab(page)
+    page.get_by_text("Sampling settings").click()
+    penalty = page.locator("#gen-penalty input[type=number]")
+    expect(penalty).to_have_value("1")  # the first task (sentiment) is labelled
+    page.locator("#pl-technique input").click()
+    page.get_by_role("option", name="Zero-shot").click()
+    page.locator("#pl-task input").click()
+    page.get_by_role("option", name="Custom").click()
+    expect(penalty).to_have_value("1.2", timeout=10_000)  # open-ended text keeps it
+    page.locator("#pl-chat input").check()  # "Why is the sky blue?" as a question to answer, at length
+    page.locator("#gen-stop textarea").fill("")
+    set_number(page, "gen-max-new", 40)
+    page.click("#pl-generate")
+    stats = page.locator("#pl-output .gen-stats")
+    expect(stats).to_contain_text("reached max new tokens", timeout=60_000)
+    moved = page.locator("#pl-output .gen-tok.gen-moved")
+    expect(stats).to_contain_text(re.compile(r"the repetition penalty changed \d+ pick"))
+    count = int(re.search(r"changed (\d+) pick", stats.inner_text()).group(1))
+    assert moved.count() >= 1 and count >= moved.count()  # a pick's text may hide in a neighbour's tile
+    assert "the repetition penalty moved it: the model ranked it #" in moved.first.get_attribute("data-tip")
+    page.locator("#pl-task input").click()
+    page.get_by_role("option", name="Arithmetic").click()
+    expect(penalty).to_have_value("1", timeout=10_000)
+
+
+def test_side_by_side_starts_with_prompts_and_labelled_technique_pickers(page):
+    open_lab(page, "Side by side")
+    first, second = page.locator("#cmp-prompt-0 textarea"), page.locator("#cmp-prompt-1 textarea")
+    expect(first).to_have_value(re.compile(r"^Classify the sentiment.*Sentiment:$", re.S))
+    expect(second).to_have_value(re.compile(r"Sentiment: positive\n\nReview: "))  # few-shot's examples
+    picker = page.locator("#cmp-technique-0")
+    expect(picker).to_contain_text("Technique")
+    expect(picker.locator("input")).to_have_value("Zero-shot")
+    fill, field = page.locator("#cmp-fill-0").bounding_box(), picker.locator(".wrap-inner").bounding_box()
+    assert fill and field
+    assert abs(fill["y"] - field["y"]) <= 3 and abs(fill["height"] - field["height"]) <= 3  # level with the field
+    picker.locator("input").click()
+    page.get_by_role("option", name="Chain-of-thought: think step by step").click()
+    page.click("#cmp-fill-0")
+    expect(first).to_have_value(re.compile("Let's think step by step"), timeout=10_000)
