@@ -45,6 +45,13 @@ def bounded_slider(value: float | None, upper: int) -> gr.Slider:
     return gr.Slider(maximum=maximum, value=clip(value, upper))
 
 
+def pin_for_text(pin: Any, pinned_tokens: list[str] | None, maps: Any) -> int | None:
+    """The pin that still applies to ``maps``: the user's choice only while the text's tokens are the ones
+    it was chosen on. A new text starts again from its last token; keeping the old index would pin token
+    0 (the hidden sink) after typing from scratch, or some middle token of a pasted sentence."""
+    return pin if pinned_tokens == list(maps.tokens) else None
+
+
 def pin_dropdown(pin: Any, maps: Any) -> gr.Dropdown:
     """The text's tokens to choose from; defaults to the last token (the one that predicts next).
 
@@ -73,34 +80,39 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
-                pin: int | None, hide_sink: bool,
+                pin: int | None, hide_sink: bool, pinned_tokens: list[str] | None,
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():  # a cleared box while typing: keep the figures, no error popup
-            return ("Type some text to see its attention.", *[gr.skip()] * 8)
+            return ("Type some text to see its attention.", *[gr.skip()] * 7)
         maps = maps_for(text, model, max_tokens, progress)
+        pin = pin_for_text(pin, pinned_tokens, maps)
         pin_index = pinned_index(pin, maps)
         notice = (f"**{maps.model}** · {maps.kind} · {maps.num_layers} layers x {maps.num_heads} "
                   f"heads · {maps.num_tokens} tokens")
         if maps.truncated:
             notice += (f" · ⚠️ the text has {maps.total_tokens:,} tokens: only the first "
                        f"{maps.num_tokens} are drawn (raise “Max tokens drawn”, up to {MAX_TOKENS_LIMIT}).")
-        compare = [plots.head_figure(m, clip(layer, m.num_layers - 1), clip(head, m.num_heads - 1))
-                   for m in (maps_for(text, name, max_tokens) for name in (CAUSAL, ENCODER))]
+        for name in (CAUSAL, ENCODER):  # the comparison's forwards, so the chained draw is a lookup
+            maps_for(text, name, max_tokens)
         return (notice,
                 bounded_slider(layer, maps.num_layers - 1),
                 bounded_slider(head, maps.num_heads - 1),
                 pin_dropdown(pin, maps),
                 plots.overview_figure(maps, metric),
                 plots.pinned_figure(maps, pin_index, hide_sink),
-                plots.rollout_figure(maps, hide_sink), *compare)
+                plots.rollout_figure(maps, hide_sink), list(maps.tokens))
 
     @friendly_errors
-    def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, Any]:
+    def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, ...]:
+        """The chosen head, its layer, and the same layer and head in the causal and the encoder model
+        (each clipped to what that model has), so "Causal vs bidirectional" follows both sliders."""
         if not (text or "").strip():
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         maps = maps_for(text, model, max_tokens)
         layer_index, head_index = clip(layer, maps.num_layers - 1), clip(head, maps.num_heads - 1)
-        return plots.head_figure(maps, layer_index, head_index), plots.layer_figure(maps, layer_index)
+        compare = [plots.head_figure(m, clip(layer, m.num_layers - 1), clip(head, m.num_heads - 1))
+                   for m in (maps_for(text, name, max_tokens) for name in (CAUSAL, ENCODER))]
+        return plots.head_figure(maps, layer_index, head_index), plots.layer_figure(maps, layer_index), *compare
 
     @friendly_errors
     def show_overview(text: str, model: str, max_tokens: float, metric: str) -> Any:
@@ -158,19 +170,21 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                         f"upper triangle is the mask) and **{ENCODER}** (bidirectional: every token "
                         "sees both ways).")
             with gr.Row():
-                causal_plot = gr.Plot(show_label=False)
-                encoder_plot = gr.Plot(show_label=False)
+                causal_plot = gr.Plot(show_label=False, elem_id="attn-causal-plot")
+                encoder_plot = gr.Plot(show_label=False, elem_id="attn-encoder-plot")
+    pinned_tokens = gr.State(None)  # the tokens the pin was chosen on: a new text resets it to its last
 
     base = [text, model, max_tokens]
-    everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin, hide_sink],
+    everything = dict(fn=refresh, inputs=[*base, layer, head, metric, pin, hide_sink, pinned_tokens],
                       outputs=[notice, layer, head, pin, overview_plot,
-                               pinned_plot, rollout_plot, causal_plot, encoder_plot],
+                               pinned_plot, rollout_plot, pinned_tokens],
                       api_visibility="undocumented", show_progress="minimal", **FORWARD_QUEUE)
     # The head figures are drawn by a chained step that reads the sliders when it runs. The chained
     # step and the sliders' own step share one queue of width 1, so they finish in the order they
     # were asked: a late chained draw (layer 0) can no longer land after the user's (layer 12).
     # Each draw is a cached lookup plus one figure, so one at a time costs little.
-    head_views = dict(fn=show_head, inputs=[*base, layer, head], outputs=[head_plot, layer_plot],
+    head_views = dict(fn=show_head, inputs=[*base, layer, head],
+                      outputs=[head_plot, layer_plot, causal_plot, encoder_plot],
                       api_visibility="undocumented", show_progress="hidden",
                       concurrency_id=ATTENTION_HEAD_DRAW_QUEUE,
                       concurrency_limit=ATTENTION_HEAD_DRAW_CONCURRENCY)

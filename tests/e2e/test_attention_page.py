@@ -70,3 +70,20 @@ def test_pinned_token_defaults_to_the_last_and_can_be_changed(page):
     page.locator("#attn-pin input").click()
     page.get_by_role("option", name="2 ·didn").click()
     expect(pinned).to_contain_text("2 ·didn", timeout=30_000)
+    # A new text starts again from its own last token, not the old index (issue 19).
+    box = page.locator("#attn-text textarea")
+    box.fill("Cats chase mice at night")
+    expect(pinned).to_contain_text("4 ·night", timeout=30_000)
+
+
+def test_causal_vs_bidirectional_follows_the_layer_and_head(page):
+    page.get_by_role("tab", name="Attention").click()
+    title = page.locator("#attn-head-plot .gtitle")
+    expect(title).to_contain_text("layer 0 · head 0", timeout=60_000)
+    set_number(page, "attn-layer", 3)
+    set_number(page, "attn-head-slider", 5)
+    expect(title).to_contain_text("layer 3 · head 5", timeout=30_000)
+    page.get_by_role("tab", name="Causal vs bidirectional").click()
+    expect(page.locator("#attn-causal-plot .gtitle")).to_contain_text(f"{MODEL} · layer 3 · head 5",
+                                                                     timeout=30_000)
+    expect(page.locator("#attn-encoder-plot .gtitle")).to_contain_text("minilm-l6 · layer 3 · head 5")
