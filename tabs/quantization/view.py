@@ -74,7 +74,8 @@ def render_outputs(state: QuantComparison) -> str:
                     marker = " q-first" if index == cut else ""
                     escaped = f'<span class="q-diff{marker}">{escaped}</span>'
                 parts.append(escaped)
-            note = ("same as fp32" if cut is None else f"differs from fp32 from token {cut + 1}")
+            note = ("the reference: every other answer is compared with this one" if row.method == "fp32"
+                    else "same as fp32" if cut is None else f"differs from fp32 from token {cut + 1}")
             body = f'<div class="muted">{note}</div><div class="q-text">{"".join(parts)}</div>'
         columns.append(f'<div class="tok-col"><div class="tok-head"><b>{html.escape(row.title)}</b></div>{body}</div>')
     return f'<div class="tok-grid">{"".join(columns)}</div>'

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.layout import headers_split_mid_word
+
 pytestmark = pytest.mark.e2e
 
 
@@ -24,3 +26,5 @@ def test_two_method_comparison(page):
     expect(page.locator("#q-quality .main-svg").first).to_be_visible()
     expect(page.locator("#q-speed .main-svg").first).to_be_visible()
     expect(page.locator("#q-outputs .tok-col")).to_have_count(2)
+    assert headers_split_mid_word(page, "#q-table") == []  # "Bit|s", "Perplexit|y" were cut
+    expect(page.locator("#q-outputs .tok-col").first).to_contain_text("the reference")  # not "same as fp32"
