@@ -141,8 +141,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         loss_plot = gr.Plot(label="Loss", elem_id="ft-loss")
         schedule_plot = gr.Plot(label="Learning rate and gradient norm", elem_id="ft-schedule")
     probes = gr.Dataframe(headers=["Step", "Probe prompt", "Model's answer"], interactive=False, wrap=True,
-                          elem_id="ft-probes", label="Probe prompts at each evaluation (newest first; step 0 is the base model, before training)",
-                          column_widths=["6%", "30%", "64%"], max_height=420)
+                          elem_id="ft-probes", column_widths=["6%", "30%", "64%"], max_height=420,
+                          label="Probe prompts at each evaluation (newest first; step 0 is the base model, "
+                                "before training)")
     with gr.Accordion("Run history and comparison", open=False):
         history = gr.Dataframe(headers=RUN_HEADERS, interactive=False, wrap=True, elem_id="ft-history")
         compare_runs = gr.Dropdown([], multiselect=True, label="Overlay runs", elem_id="ft-compare")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from playground.finetune.config import FinetuneConfig
+from playground.finetune.events import append_event
 from tests.e2e.typing import set_number as enter_number
 
 pytestmark = pytest.mark.e2e
@@ -14,6 +17,33 @@ pytestmark = pytest.mark.e2e
 
 def set_number(page, elem_id: str, value: int) -> None:
     enter_number(page, elem_id, value, field="input", key="Tab")
+
+
+def leftover_run(runs_dir: Path, run_id: str) -> None:
+    """A run from an earlier visit, as its folder holds it: stopped at step 4 of 40."""
+    folder = runs_dir / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    FinetuneConfig(max_steps=40, run_name="earlier").save(folder / "config.json")
+    append_event(folder, "started", max_steps=40, step=0)
+    append_event(folder, "cancelled", message="Stopped at step 4; adapter saved.", step=4)
+
+
+def test_the_tab_opens_on_no_run_and_says_what_to_pick(page, workspace):
+    for run_id in ("20200101-000000-earlier", "20200101-000100-earlier"):
+        leftover_run(workspace.finetune.runs_dir, run_id)
+    page.get_by_role("tab", name="Fine-tuning").click()
+    status = page.locator("#ft-status")
+    expect(status).to_contain_text("No run yet", timeout=30_000)  # not the leftover "cancelled · step 4"
+    page.get_by_text("Run history and comparison").click()
+    expect(page.locator("#ft-overlay")).to_contain_text("Pick runs", timeout=30_000)
+    expect(page.locator("#ft-diff-note")).to_contain_text("Pick two or more runs")
+    compare = page.locator("#ft-compare input")
+    for run_id in ("20200101-000000-earlier", "20200101-000100-earlier"):
+        compare.click()
+        page.get_by_role("option", name=run_id).click()
+    expect(page.locator("#ft-diff-note")).to_contain_text("No differences", timeout=30_000)
+    expect(page.locator("#ft-overlay .main-svg").first).to_be_visible()
+    expect(status).to_contain_text("No run yet")
 
 
 def test_start_watch_and_stop_a_run(page):
