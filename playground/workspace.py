@@ -9,6 +9,7 @@ from playground.core.settings import Settings
 from playground.finetune.adapters import AdapterModels
 from playground.finetune.runner import JobRunner
 from playground.generation.engine import GenerationEngine
+from playground.inside.inspector import ModelInspector
 from playground.models.store import ModelStore
 from playground.quantization.lab import QuantLab
 from playground.rag.embeddings import Embedder
@@ -29,6 +30,7 @@ class Workspace:
     rag: RagPipeline
     finetune: JobRunner
     adapters: AdapterModels
+    inside: ModelInspector
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
@@ -42,4 +44,4 @@ class Workspace:
                    rag=RagPipeline(generation, Embedder(store), settings.default_model),
                    finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
                                     local_paths=settings.local_paths, device=settings.device),
-                   adapters=AdapterModels(store))
+                   adapters=AdapterModels(store), inside=ModelInspector(store, tokenizers))

@@ -64,10 +64,16 @@ ATTENTION_HEAD_DRAW_CONCURRENCY = 1
 """Chained and slider head draws share one line of width 1, so a late chained draw cannot land after
 the user's own."""
 
+INSIDE_QUEUE = "inside"
+INSIDE_CONCURRENCY = 2
+"""Inside-the-model forwards at once, as for the attention tab's: on 2 cores more only add contention, and
+a text's traced forward is cached, so the views that read it are lookups."""
+
 QUANT_QUEUE = "quantization"
 QUANT_CONCURRENCY = 4
 QUANT_RUNS_AT_ONCE = 1
 """Comparisons measuring at once: timing figures are meaningless when two runs share the CPU."""
 
-GPU_QUEUES = frozenset({GENERATION_QUEUE, QUANT_QUEUE, ATTENTION_FORWARD_QUEUE, ATTENTION_HEAD_DRAW_QUEUE})
+GPU_QUEUES = frozenset({GENERATION_QUEUE, QUANT_QUEUE, ATTENTION_FORWARD_QUEUE, ATTENTION_HEAD_DRAW_QUEUE,
+                        INSIDE_QUEUE})
 """The concurrency ids of events that run a model; the others (tokenizing, listing) need no GPU."""

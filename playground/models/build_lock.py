@@ -29,9 +29,10 @@ AUTO_CLASSES = MappingProxyType({
     "hf-tokenizer": "AutoTokenizer",
     "causal-lm": "AutoModelForCausalLM",
     "encoder": "AutoModel",
+    "seq2seq-lm": "AutoModelForSeq2SeqLM",
     "config": "AutoConfig",
 })
-MODEL_KINDS = frozenset({"causal-lm", "encoder"})
+MODEL_KINDS = frozenset({"causal-lm", "encoder", "seq2seq-lm"})
 """The kinds whose ``from_pretrained`` builds a torch model, and so needs the lock."""
 
 _BUILD_LOCK = threading.RLock()

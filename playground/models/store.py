@@ -102,6 +102,10 @@ class ModelStore:
         return self._from_pretrained("encoder", name, "model", progress,
                                      attn_implementation=attn_implementation)
 
+    def seq2seq_lm(self, name: str, progress: ProgressFn | None = None) -> Any:
+        """An encoder-decoder (T5-style) in eval mode, for the model card; nothing here generates with one."""
+        return self._from_pretrained("seq2seq-lm", name, "model", progress)
+
     def config(self, name: str) -> Any:
         """The model's config alone (no weights), to decide how to load it."""
         return self._from_pretrained("config", name, "model", None)

@@ -1,0 +1,134 @@
+"""Which heads write the chosen token's logit (direct attribution), and what knocking one out does.
+
+Direct attribution splits the final residual stream at the last position into what each part wrote
+(the embeddings, every head through its slice of the output projection, every MLP, the biases) and
+reads each through the final norm with its scale frozen at the real stream's value (as TransformerLens
+does), then through the LM head's row for the token. The parts add up to the token's logit exactly; a
+head's direct share leaves out what it does through later layers, which ablation shows instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from playground.core.errors import PlaygroundError
+from playground.inside.layout import Parts
+from playground.inside.tracing import ModelView, Run, Trace
+
+
+def _norm_reader(norm: nn.Module, final: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """The final norm as a linear map with its scale frozen at ``final``'s (RMSNorm or LayerNorm),
+    and its constant (a LayerNorm's bias); checked against the module itself."""
+    weight = getattr(norm, "weight", None)
+    if weight is None:
+        raise PlaygroundError("The final norm has no weight: direct attribution is not defined for it here.")
+    weight = weight.double()
+    bias = getattr(norm, "bias", None)
+    centred = isinstance(norm, nn.LayerNorm) or bias is not None
+    eps = float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-5)))
+    x = final.double()
+    if centred:
+        scale = 1 / torch.sqrt(x.var(unbiased=False) + eps)
+        constant = bias.double() if bias is not None else torch.zeros_like(weight)
+
+        def read(part: torch.Tensor) -> torch.Tensor:
+            return (part - part.mean(-1, keepdim=True)) * scale * weight
+    else:
+        scale = 1 / torch.sqrt((x * x).mean() + eps)
+        constant = torch.zeros_like(weight)
+
+        def read(part: torch.Tensor) -> torch.Tensor:
+            return part * scale * weight
+    with torch.inference_mode():
+        own = norm(final[None])[0].double()
+    if float((read(x) + constant - own).abs().max()) > 1e-3 * max(1.0, float(own.abs().max())):
+        raise PlaygroundError(f"The final norm ({type(norm).__name__}) is neither RMSNorm nor LayerNorm as "
+                              "written, so its contributions cannot be read linearly.")
+    return read, constant
+
+
+def head_outputs(parts: Parts, trace: Trace, layer: int, position: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each head's write into the residual stream at ``position`` (heads x hidden) and the output
+    projection's bias, through the model's own projection (Linear or GPT-2's Conv1D alike)."""
+    heads_in = trace.heads_in[layer, position]
+    width = parts.head_dim
+    masks = torch.zeros(parts.num_heads + 1, heads_in.numel(), dtype=heads_in.dtype, device=heads_in.device)
+    for head in range(parts.num_heads):
+        masks[head, head * width:(head + 1) * width] = 1
+    with torch.inference_mode():
+        written = parts.out_projections[layer](masks * heads_in).double()
+    bias = written[-1]
+    return written[:-1] - bias, bias
+
+
+def direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]:
+    """Each head's, MLP's and the embeddings' direct contribution to ``token``'s logit at the last position."""
+    with torch.inference_mode():
+        return _direct_attribution(parts, trace, token)
+
+
+def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]:
+    final = trace.residual[-1, -1]
+    read, constant = _norm_reader(parts.final_norm, final)
+    row = parts.lm_head.weight[token].double()
+    head_bias = getattr(parts.lm_head, "bias", None)
+
+    def logit_of(part: torch.Tensor) -> torch.Tensor:
+        return read(part) @ row
+
+    heads, mlps, biases = [], [], []
+    for layer in range(parts.num_layers):
+        written, bias = head_outputs(parts, trace, layer)
+        attention = written.sum(0) + bias
+        mlp = trace.residual[layer + 1, -1].double() - trace.residual[layer, -1].double() - attention
+        heads.append(logit_of(written).tolist())
+        biases.append(float(logit_of(bias)))
+        mlps.append(float(logit_of(mlp)))
+    embeddings = float(logit_of(trace.residual[0, -1].double()))
+    constant_term = float(constant @ row) + (float(head_bias[token]) if head_bias is not None else 0.0)
+    total = embeddings + sum(map(sum, heads)) + sum(mlps) + sum(biases) + constant_term
+    return {"heads": heads, "mlps": mlps, "attention_biases": biases, "embeddings": embeddings,
+            "constant": constant_term, "total": total, "logit": float(trace.logits[token])}
+
+
+def forward_with(view: ModelView, ids: tuple[int, ...], rows: int = 1, head_keep: dict[int, torch.Tensor] | None = None,
+                 skip: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+    """Last-position logits (rows x vocab) of ``ids`` repeated ``rows`` times, with the given heads zeroed
+    (``head_keep``: rows x heads of 1/0 per layer) or whole layers skipped (``skip``: rows of booleans)."""
+    batch = torch.tensor([ids]).repeat(rows, 1)
+    return view.run(batch, Run(head_keep=head_keep or {}, skip=skip or {}))
+
+
+def ablation_logits(view: ModelView, ids: tuple[int, ...], layer: int | None, head: int | None) -> torch.Tensor:
+    """Last-position logits with one head zeroed (``head``), a whole layer skipped (``head`` None), or
+    nothing changed (``layer`` None)."""
+    if layer is None:
+        return forward_with(view, ids)[0]
+    if head is None:
+        return forward_with(view, ids, skip={layer: torch.tensor([True])})[0]
+    keep = torch.ones(1, view.parts.num_heads)
+    keep[0, head] = 0
+    return forward_with(view, ids, head_keep={layer: keep})[0]
+
+
+def sweep(view: ModelView, ids: tuple[int, ...], token: int, progress: Any = None) -> dict[str, Any]:
+    """The change in ``token``'s log-probability when each head in turn is zeroed (one batched forward
+    per layer, a row per head) and when each whole layer is skipped (one forward, a row per layer)."""
+    parts = view.parts
+    base = torch.log_softmax(forward_with(view, ids)[0], dim=-1)[token]
+    heads = []
+    for layer in range(parts.num_layers):
+        if progress:
+            progress(layer / (parts.num_layers + 1), f"Zeroing each head of layer {layer}")
+        keep = 1 - torch.eye(parts.num_heads)
+        logits = forward_with(view, ids, parts.num_heads, head_keep={layer: keep})
+        heads.append((torch.log_softmax(logits, dim=-1)[:, token] - base).tolist())
+    if progress:
+        progress(parts.num_layers / (parts.num_layers + 1), "Skipping each layer")
+    eye = torch.eye(parts.num_layers, dtype=torch.bool)
+    logits = forward_with(view, ids, parts.num_layers, skip={layer: eye[:, layer] for layer in range(parts.num_layers)})
+    layers = (torch.log_softmax(logits, dim=-1)[:, token] - base).tolist()
+    return {"token_logprob": float(base), "heads": heads, "layers": layers}

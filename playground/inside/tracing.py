@@ -1,0 +1,162 @@
+"""One forward pass that keeps what the other views need, and forwards with heads or layers knocked out.
+
+The hooks live on a *private view* of the shared model: a deep copy of its modules whose parameters
+and buffers are the shared ones (no weights are copied). Other tabs' forwards on the shared model never
+see a hook, and the view's hooks act only inside :meth:`ModelView.run`, through a context variable,
+so two users' requests on the same view (two threads) never see each other's recording or ablation.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from playground.inside.layout import Parts, find_parts
+
+
+@dataclass
+class Run:
+    """What one forward records and changes. ``head_keep[layer]`` is (rows, heads) of 1/0 multiplying
+    each head's output before the output projection; ``skip[layer]`` (rows,) replaces the block's
+    output with its input (the whole layer, attention and MLP, knocked out) for the rows marked True."""
+
+    record: bool = False
+    head_keep: dict[int, torch.Tensor] = field(default_factory=dict)
+    skip: dict[int, torch.Tensor] = field(default_factory=dict)
+    block_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    block_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    attention_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    attention_kwargs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    heads_in: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+def _first(value: Any) -> torch.Tensor:
+    return value[0] if isinstance(value, tuple) else value
+
+
+class ModelView:
+    """A hookable view of one shared causal LM; build once per model and keep it."""
+
+    def __init__(self, model: Any, name: str) -> None:
+        shared = {id(tensor): tensor for tensor in itertools.chain(model.parameters(), model.buffers())}
+        self.model = copy.deepcopy(model, memo=shared)
+        self.name = name
+        self.parts: Parts = find_parts(self.model, name)
+        self._run: ContextVar[Run | None] = ContextVar("inside-run", default=None)
+        """Per view, not per module: each view's hooks read only their own variable."""
+        for layer, (block, attention, projection) in enumerate(zip(
+                self.parts.blocks, self.parts.attentions, self.parts.out_projections, strict=True)):
+            block.register_forward_hook(self._block_hook(layer), with_kwargs=True)
+            attention.register_forward_pre_hook(self._attention_hook(layer), with_kwargs=True)
+            projection.register_forward_pre_hook(self._projection_hook(layer))
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def _block_hook(self, layer: int) -> Any:
+        def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> Any:
+            run = self._run.get()
+            if run is None:
+                return None
+            hidden_in = args[0] if args else kwargs["hidden_states"]
+            hidden_out = _first(output)
+            if layer in run.skip:
+                rows = run.skip[layer].to(hidden_out.device)[:, None, None]
+                hidden_out = torch.where(rows, hidden_in, hidden_out)
+            if run.record:
+                if layer == 0:
+                    run.block_inputs[0] = hidden_in.detach()
+                run.block_outputs[layer] = hidden_out.detach()
+            if layer not in run.skip:
+                return None
+            return (hidden_out, *output[1:]) if isinstance(output, tuple) else hidden_out
+        return hook
+
+    def _attention_hook(self, layer: int) -> Any:
+        def hook(module: Any, args: tuple, kwargs: dict) -> None:
+            run = self._run.get()
+            if run is not None and run.record:
+                run.attention_inputs[layer] = (args[0] if args else kwargs["hidden_states"]).detach()
+                run.attention_kwargs[layer] = {key: kwargs[key] for key in ("position_embeddings",)
+                                               if kwargs.get(key) is not None}
+        return hook
+
+    def _projection_hook(self, layer: int) -> Any:
+        parts = self.parts
+
+        def hook(module: Any, args: tuple) -> Any:
+            run = self._run.get()
+            if run is None:
+                return None
+            heads_in = args[0]
+            if layer in run.head_keep:
+                keep = run.head_keep[layer].to(heads_in.dtype).to(heads_in.device)
+                keep = keep.repeat_interleave(parts.head_dim, dim=-1)[:, None, :]
+                heads_in = heads_in * keep
+            if run.record:
+                run.heads_in[layer] = heads_in.detach()
+            return (heads_in, *args[1:]) if layer in run.head_keep else None
+        return hook
+
+    def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:
+        """Logits of a forward over ``ids`` (rows x tokens) with ``run``'s recording and ablations:
+        the last position's (rows x vocab) when ``last_only``, else every position's."""
+        from playground.generation.rows import takes_logits_to_keep
+
+        extra = {"logits_to_keep": 1} if last_only and takes_logits_to_keep(self.model) else {}
+        token = self._run.set(run)
+        try:
+            with torch.inference_mode():
+                output = self.model(input_ids=ids.to(self.device), attention_mask=torch.ones_like(ids),
+                                    use_cache=False, **extra)
+        finally:
+            self._run.reset(token)
+        logits = output.logits.float()
+        return logits[:, -1] if last_only else logits
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One text's forward pass through one model: everything the step-by-step views read.
+
+    ``residual[0]`` is the embeddings (block 0's input), ``residual[i + 1]`` the residual stream after
+    block ``i``; ``heads_in[i]`` the heads' outputs side by side as they enter block ``i``'s output
+    projection; ``attention_inputs[i]`` the normed hidden states block ``i``'s attention reads.
+    """
+
+    model: str
+    ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    total_tokens: int
+    logits: torch.Tensor
+    residual: torch.Tensor
+    attention_inputs: torch.Tensor
+    attention_kwargs: tuple[dict[str, Any], ...]
+    heads_in: torch.Tensor
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.ids)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_tokens > self.num_tokens
+
+
+def trace(view: ModelView, ids: list[int], tokens: list[str], total_tokens: int) -> Trace:
+    """Run ``ids`` once through ``view``, recording the residual stream, attention inputs and heads."""
+    run = Run(record=True)
+    logits = view.run(torch.tensor([ids]), run)
+    layers = range(view.parts.num_layers)
+    residual = torch.stack([run.block_inputs[0][0], *(run.block_outputs[layer][0] for layer in layers)])
+    return Trace(model=view.name, ids=tuple(ids), tokens=tuple(tokens), total_tokens=total_tokens,
+                 logits=logits[0], residual=residual,
+                 attention_inputs=torch.stack([run.attention_inputs[layer][0] for layer in layers]),
+                 attention_kwargs=tuple(run.attention_kwargs[layer] for layer in layers),
+                 heads_in=torch.stack([run.heads_in[layer][0] for layer in layers]))
