@@ -139,8 +139,6 @@ def _timeout(raw: str | None) -> float:
 def list_models(endpoint: Endpoint) -> dict[str, Any]:
     """The endpoint's description with the models its ``/v1/models`` names, or why that call failed
     (``transformers serve`` answers it with a 500; the endpoint may still generate)."""
-    from playground.generation.remote_errors import explain
-
     listing = endpoint.describe()
     try:
         models = endpoint.client(LISTING_TIMEOUT_SECONDS).models.list()
@@ -149,5 +147,17 @@ def list_models(endpoint: Endpoint) -> dict[str, Any]:
         listing["error"] = None
     except Exception as error:  # noqa: BLE001 - any failure is reported as the listing's reason
         listing["models"], listing["names"] = [], []
-        listing["error"] = first_line(explain(error, endpoint, None, "listing its models"), 400)
+        listing["error"] = first_line(listing_failure(error, endpoint), 400)
     return listing
+
+
+def listing_failure(error: BaseException, endpoint: Endpoint) -> str:
+    """Why the models could not be listed. A server that answers but fails ``/v1/models`` may still
+    generate (``transformers serve`` does), so that case says so instead of "try again"."""
+    from playground.generation.remote_errors import explain, server_detail
+
+    status = getattr(error, "status_code", None)
+    if status is None or status in (401, 403):
+        return explain(error, endpoint, None, "listing its models")
+    return (f"Its /v1/models answered {status}{server_detail(error)}: it may still generate; name a model as "
+            f"{endpoint.name}:<model id>.")

@@ -34,7 +34,7 @@ def explain(error: BaseException, endpoint: "Endpoint", model_id: str | None, do
 
 def _status_message(error: Any, where: str, model: str, doing: str) -> str:
     status = error.status_code
-    detail = _detail(error)
+    detail = server_detail(error)
     if status in (401, 403):
         return (f"{where} refused the API key ({status}{detail}). Set {error_key_hint(where)} or enter the key "
                 "again for this session.")
@@ -55,7 +55,7 @@ def error_key_hint(where: str) -> str:
     return f"{name.upper().replace('-', '_')}_API_KEY (or OPENAI_API_KEY)"
 
 
-def _detail(error: Any) -> str:
+def server_detail(error: Any) -> str:
     """The server's own one-line reason, from an OpenAI-style or FastAPI-style error body."""
     body = getattr(error, "body", None)
     text = ""

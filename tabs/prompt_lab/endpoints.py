@@ -41,8 +41,7 @@ def listing_markdown(found: list[dict[str, Any]]) -> str:
         head = (f"- **{html.escape(entry['name'])}** · `{html.escape(entry['base_url'])}` · key: {entry['key']}"
                 f" · {entry['scope']}")
         if entry["error"]:
-            lines.append(f"{head}  \n  ⚠️ {html.escape(entry['error'])} Name a model as "
-                         f"`{html.escape(entry['name'])}:<model id>`.")
+            lines.append(f"{head}  \n  ⚠️ {html.escape(entry['error'])}")
         else:
             names = ", ".join(f"`{html.escape(name)}`" for name in entry["names"][:12]) or "none listed"
             more = f" and {len(entry['names']) - 12} more" if len(entry["names"]) > 12 else ""
@@ -63,14 +62,15 @@ def build(ws: Workspace, app: gr.Blocks, model: gr.Dropdown) -> gr.State:
     with gr.Accordion("Endpoints: models on an OpenAI-compatible server", open=False, elem_id="pl-endpoints"):
         gr.Markdown(NOTE)
         listing = gr.Markdown(elem_id="pl-endpoint-list")
-        with gr.Row(equal_height=True):
+        with gr.Row():
             name = gr.Textbox(label="Name", value="mine", max_lines=1, scale=1, elem_id="pl-endpoint-name")
             url = gr.Textbox(label="Base URL", placeholder="http://localhost:8000/v1", max_lines=1, scale=3,
                              elem_id="pl-endpoint-url")
             key = gr.Textbox(label="API key (optional; kept for this session only)", type="password",
                              max_lines=1, scale=2, elem_id="pl-endpoint-key")
-            add = gr.Button("Add for this session", scale=1, elem_id="pl-endpoint-add")
-        refresh = gr.Button("Refresh the list", size="sm", elem_id="pl-endpoint-refresh")
+        with gr.Row():
+            add = gr.Button("Add for this session", size="sm", variant="primary", elem_id="pl-endpoint-add")
+            refresh = gr.Button("Refresh the list", size="sm", elem_id="pl-endpoint-refresh")
 
     def show(mine: Endpoints, current: str) -> tuple[str, Any]:
         found = listings(ws.generation.endpoints.merged(mine))
