@@ -1,7 +1,12 @@
-"""The transformers code that reproduces a generation, for the page's "Show code"."""
+"""The code that reproduces a generation, for the page's "Show code": transformers for a local model,
+the openai client for a model on an endpoint."""
 
 from __future__ import annotations
 
+import pprint
+
+from playground.generation.endpoints import Endpoint
+from playground.generation.remote import RemoteCall, arguments
 from playground.generation.sampling import SamplingSettings
 from playground.models.registry import EMBEDDED_MODELS
 
@@ -55,3 +60,31 @@ def generation_code(model: str, prompt: str, settings: SamplingSettings, system:
               "new_tokens = output[0, inputs['input_ids'].shape[1]:]",
               "print(tokenizer.decode(new_tokens, skip_special_tokens=True))"]
     return "\n".join(lines) + "\n"
+
+
+def endpoint_code(endpoint: Endpoint, model_id: str, prompt: str, settings: SamplingSettings, system: str = "",
+                  chat: bool = True) -> str:
+    """The openai-client script that sends what the playground sends (the same ``arguments``), streamed.
+
+    The key is read from the environment variable the app would use, never written into the code.
+    """
+    messages = None
+    if chat:
+        messages = tuple(([{"role": "system", "content": system}] if system and system.strip() else [])
+                         + [{"role": "user", "content": prompt}])
+    args = arguments(RemoteCall(endpoint, model_id, messages, prompt), settings, extras=False)
+    key_variable = f"{endpoint.name.upper().replace('-', '_')}_API_KEY"
+    route = "chat.completions" if chat else "completions"
+    piece = "chunk.choices[0].delta.content" if chat else "chunk.choices[0].text"
+    lines = ["import os", "", "from openai import OpenAI", "",
+             f"client = OpenAI(base_url={endpoint.base_url!r},",
+             f"                api_key=os.environ.get({key_variable!r}, os.environ.get('OPENAI_API_KEY', 'no-key')))",
+             f"stream = client.{route}.create(**{pprint.pformat(args, sort_dicts=False, width=100)})",
+             "for chunk in stream:",
+             f"    if chunk.choices and {piece}:",
+             f"        print({piece}, end='', flush=True)",
+             "print()"]
+    notes = [f"# top-k ({settings.top_k}) has no OpenAI API field"] if settings.top_k else []
+    if settings.repetition_penalty != 1.0:
+        notes.append(f"# the playground's repetition penalty ({settings.repetition_penalty:g}) has no OpenAI API field")
+    return "\n".join(notes + lines) + "\n"

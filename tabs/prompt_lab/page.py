@@ -20,7 +20,7 @@ from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.endpoints import Endpoints
 from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
-from playground.generation.snippets import generation_code
+from playground.generation.snippets import endpoint_code, generation_code
 from playground.prompting import techniques as prompts
 from playground.prompting.answers import Vote, read_answer
 from playground.workspace import Workspace
@@ -159,7 +159,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         field_values, sampling_values = values[:7], values[7:]
         settings = to_settings(*sampling_values)
         rendered = render_fields(*field_values)
-        snippet = generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat)
+        located = engine.locate(model_name)
+        snippet = (endpoint_code(*located, rendered.prompt, settings, rendered.system, use_chat) if located
+                   else generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat))
         technique = prompts.technique(field_values[1])
         if technique.samples > 1:
             yield from self_consistency(engine, model_name, use_chat, rendered, settings, technique,

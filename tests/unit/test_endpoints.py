@@ -195,3 +195,16 @@ def test_quantization_refuses_an_endpoint_model_before_preparing_anything():
     engine = engine_for(Endpoints.parse("vllm=http://127.0.0.1:9/v1", {}))
     with pytest.raises(UnknownModelError, match="Quantization needs the model's weights"):
         next(QuantLab(engine).compare("vllm:meta/llama", ["bnb-int8"], "Hello"))
+
+
+def test_show_code_for_an_endpoint_model_runs_and_prints_what_the_playground_got(capsys, monkeypatch):
+    from playground.generation.snippets import endpoint_code
+
+    with replies_server() as (_, url):
+        endpoint = Endpoint("mine", url, "sk-not-in-the-code")
+        code = endpoint_code(endpoint, "plain", "Hello", SamplingSettings(max_new_tokens=8, top_k=5), "Be brief.")
+        monkeypatch.setenv("MINE_API_KEY", "sk-not-in-the-code")
+        exec(compile(code, "snippet", "exec"), {})  # noqa: S102 - the page's own snippet, run as a user would
+    assert capsys.readouterr().out.strip() == "".join(WORDS)
+    assert "sk-not-in-the-code" not in code and "MINE_API_KEY" in code
+    assert "'max_tokens': 8" in code and "top-k (5) has no OpenAI API field" in code
