@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.core.device import describe
-from playground.core.errors import UnknownModelError
+from playground.core.errors import PlaygroundError, UnknownModelError
 from playground.core.paths import ASSETS
 from playground.core.queues import (
     BATCH_KV_TOKENS,
@@ -180,7 +180,14 @@ def main(argv: list[str] | None = None) -> None:
         resolve(settings.default_model, settings)  # checks the name; loads no weights
     except UnknownModelError as error:
         raise SystemExit(f"--model {settings.default_model!r}: {error}") from error
-    app = build_app(Workspace.create(settings))
+    try:
+        workspace = Workspace.create(settings)
+    except PlaygroundError as error:  # a malformed PLAYGROUND_ENDPOINTS, say: one line, not a traceback
+        raise SystemExit(str(error)) from error
+    for endpoint in workspace.generation.endpoints:
+        logging.getLogger("playground").info("endpoint %s: %s (key %s)", endpoint.name, endpoint.base_url,
+                                             "set" if endpoint.api_key else "none")
+    app = build_app(workspace)
     app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(settings))
 
 

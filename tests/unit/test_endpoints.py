@@ -208,3 +208,11 @@ def test_show_code_for_an_endpoint_model_runs_and_prints_what_the_playground_got
     assert capsys.readouterr().out.strip() == "".join(WORDS)
     assert "sk-not-in-the-code" not in code and "MINE_API_KEY" in code
     assert "'max_tokens': 8" in code and "top-k (5) has no OpenAI API field" in code
+
+
+def test_a_malformed_endpoints_setting_stops_the_app_with_one_line(monkeypatch):
+    from app import main
+
+    monkeypatch.setenv("PLAYGROUND_ENDPOINTS", "vllm")
+    with pytest.raises(SystemExit, match="PLAYGROUND_ENDPOINTS entry 'vllm' must look like name=http"):
+        main(["--port", str(free_port())])
