@@ -1,7 +1,8 @@
 """One attention head, step by step, from the model's own projections: Softmax(q.K^T / sqrt(d)) V.
 
 The inputs are what the head really read in the traced forward (the normed hidden states and the
-rotary cos/sin the model passed it); q, k and v come from its own ``q_proj``/``k_proj``/``v_proj``.
+rotary cos/sin the model passed it); q, k and v come from its own ``q_proj``/``k_proj``/``v_proj``
+(or GPT-2's single ``c_attn``).
 The result is checked against the head output the model itself computed in that forward, so a model
 whose attention differs from the recipe (a sliding window, soft-capping) gets a message, never wrong
 numbers.
@@ -30,13 +31,17 @@ def _rounded(tensor: torch.Tensor, decimals: int = 6) -> list:
 def projections(parts: Parts, trace: Trace, layer: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
     """q (heads, tokens, d), k and v (kv heads, tokens, d) of ``layer``, rotary applied, and the attention."""
     attention = parts.attentions[layer]
-    if not all(hasattr(attention, name) for name in ("q_proj", "k_proj", "v_proj")):
-        raise PlaygroundError(f"{trace.model}: step-by-step head math needs separate q_proj, k_proj and v_proj "
-                              f"projections (Llama-style attention); {type(attention).__name__} has none.")
     hidden = trace.attention_inputs[layer][None]
+    separate = all(hasattr(attention, name) for name in ("q_proj", "k_proj", "v_proj"))
+    if not separate and not hasattr(attention, "c_attn"):
+        raise PlaygroundError(f"{trace.model}: step-by-step head math needs q_proj, k_proj and v_proj (Llama-style) "
+                              f"or one c_attn (GPT-2-style) projection; {type(attention).__name__} has neither.")
     with torch.inference_mode():
-        shaped = [projection(hidden).view(1, trace.num_tokens, -1, parts.head_dim).transpose(1, 2)
-                  for projection in (attention.q_proj, attention.k_proj, attention.v_proj)]
+        if separate:
+            flat = [projection(hidden) for projection in (attention.q_proj, attention.k_proj, attention.v_proj)]
+        else:  # GPT-2: one projection makes q, k and v side by side
+            flat = list(attention.c_attn(hidden).split(parts.num_heads * parts.head_dim, dim=-1))
+        shaped = [tensor.view(1, trace.num_tokens, -1, parts.head_dim).transpose(1, 2) for tensor in flat]
         for index, norm_name in ((0, "q_norm"), (1, "k_norm")):  # Qwen3-style norms per head
             norm = getattr(attention, norm_name, None)
             if norm is not None:

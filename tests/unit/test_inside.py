@@ -189,3 +189,30 @@ def test_on_the_embedded_model_head_math_equals_attention_and_errors_are_clear(w
         inside.model_card("vllm:foo")
     with pytest.raises(UnknownModelError):
         inside.next_token(TEXT, "vllm:foo")
+
+
+def test_a_gpt2_style_model_gets_the_same_views():
+    """Learned positions, one fused c_attn (Conv1D), LayerNorm with a bias: every view still matches."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=97, n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                                       bos_token_id=0, eos_token_id=0)).eval()
+    with torch.no_grad():
+        model.transformer.ln_f.bias.uniform_(-0.5, 0.5)  # a constant term the attribution must carry
+    ids = [5, 17, 3, 88, 42, 7]
+    gpt2 = ModelView(model, "gpt2-tiny")
+    traced = trace(gpt2, ids, [str(i) for i in ids], len(ids))
+    lens = logit_lens.lens_logits(gpt2.parts, traced, range(2, 3))[0]
+    torch.testing.assert_close(lens, own_logits(model, ids), rtol=1e-5, atol=1e-5)
+    eager = copy.deepcopy(model)
+    eager.set_attn_implementation("eager")
+    with torch.inference_mode():
+        attentions = eager(input_ids=torch.tensor([ids]), output_attentions=True).attentions
+    for layer, head in ((0, 0), (1, 3)):
+        math = head_math.head_math(gpt2.parts, traced, layer, head, len(ids) - 1)
+        np.testing.assert_allclose(math["weights"], attentions[layer][0, head, -1].numpy(), atol=1e-5)
+    result = attribution.direct_attribution(gpt2.parts, traced, 11)
+    assert result["total"] == pytest.approx(result["logit"], abs=1e-4) and result["constant"] != 0
+    torch.testing.assert_close(attribution.ablation_logits(gpt2, tuple(ids), None, None), traced.logits)
+    assert "learned absolute" in architecture.model_card(model, "gpt2-tiny")["positions"]
