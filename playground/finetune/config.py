@@ -20,7 +20,14 @@ TARGET_PRESETS = {
     "all-linear": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
 }
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" lets "name\n" in
-TEXT_SETTINGS = ("base_model", "method", "dataset", "prompt_column", "response_column", "run_name")
+METHODS = ("full", "lora", "qlora", "dpo", "distill")
+"""full: every weight trains; lora / qlora: a low-rank adapter on a 16/32-bit or a 4-bit base; dpo: a LoRA
+policy learns preference pairs against itself with the adapter off; distill: a smaller student learns
+the teacher's token distributions."""
+ADAPTER_METHODS = ("lora", "qlora", "dpo")
+"""Methods whose result is a LoRA adapter over the base model; the others save whole weights."""
+TEXT_SETTINGS = ("base_model", "method", "dataset", "config_name", "split", "prompt_column", "response_column",
+                 "messages_column", "chosen_column", "rejected_column", "teacher", "student", "run_name")
 WHOLE_NUMBERS = (  # (setting, lowest, highest, hint); JSON bodies and sliders may send 30.0, which counts as 30
     ("max_steps", 1, 100_000, "each step trains on one batch"),
     ("batch_size", 1, 512, "lower it if memory runs out"),
@@ -42,10 +49,28 @@ class FinetuneConfig:
     """Everything a run needs; ``__post_init__`` refuses absurd values with a clear message."""
 
     base_model: str = DEFAULT_CAUSAL_MODEL
-    method: Literal["lora", "qlora"] = "lora"
+    method: Literal["full", "lora", "qlora", "dpo", "distill"] = "lora"
     dataset: str = "pirate"
+    config_name: str = ""
+    """A Hub dataset's configuration (subset); empty for its default."""
+    split: str = "train"
+    """A Hub dataset's split, slices included ('train[:500]')."""
     prompt_column: str = "prompt"
     response_column: str = "response"
+    messages_column: str = ""
+    """SFT from chat turns: a column of [{role, content}, ...] whose last turn (the assistant's) is learnt."""
+    chosen_column: str = "chosen"
+    rejected_column: str = "rejected"
+    dpo_beta: float = 0.1
+    """DPO: how far the policy may move from the reference (higher: stays closer)."""
+    teacher: str = ""
+    """distill: the teacher, empty for the base model, or a finished run's folder (the runner resolves run ids)."""
+    student: str = "half"
+    """distill: 'half' (the base with every other layer removed, the kept ones' weights) or a model id sharing
+    the base's tokenizer."""
+    distill_alpha: float = 0.5
+    """distill: the weight of the KL to the teacher; 1 - alpha goes to the usual next-token loss."""
+    distill_temperature: float = 2.0
     max_steps: int = 30
     learning_rate: float = 1e-3
     batch_size: int = 4
@@ -84,8 +109,14 @@ class FinetuneConfig:
         object.__setattr__(self, "lora_dropout", number(
             "lora_dropout", self.lora_dropout, 0, 1, "0 keeps every input; 0.05 to 0.1 is usual",
             high_open=True))
-        if self.method not in ("lora", "qlora"):
-            raise InvalidInputError(f"method must be 'lora' or 'qlora', got {self.method!r}.")
+        for name, low, high, hint in (("dpo_beta", 0, 10, "0.1 is usual; higher keeps the policy nearer the "
+                                       "reference"), ("distill_alpha", 0, 1, "0 is plain fine-tuning, 1 learns "
+                                       "from the teacher only"), ("distill_temperature", 0, 20, "1 is the "
+                                       "teacher's own distribution; 2 to 4 soften it")):
+            object.__setattr__(self, name, number(name, getattr(self, name), low, high, hint,
+                                                  low_open=name != "distill_alpha"))
+        if self.method not in METHODS:
+            raise InvalidInputError(f"Unknown method {self.method!r}: choose one of {', '.join(METHODS)}.")
         if not self.target_modules:
             raise InvalidInputError("target_modules is empty: name the layers LoRA adapts (or 'attention').")
         if self.run_name and not RUN_NAME.fullmatch(self.run_name):

@@ -1,4 +1,4 @@
-"""Fine-tuning data: shipped, uploaded (JSONL/CSV with a column mapping) or a Hub dataset file;
+"""SFT data: (prompt, response) columns or a column of chat turns, from any source :mod:`sources` reads;
 validated before any job starts, then tokenized with the model's chat template.
 
 Only the response tokens are trained on (the prompt's labels are masked): the model learns to
@@ -7,46 +7,38 @@ answer, not to repeat questions.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playground.core.errors import InvalidInputError, first_line
-from playground.core.paths import ASSETS
-from playground.core.records import Record, read_records
+from playground.core.errors import InvalidInputError
+from playground.core.records import Record
 from playground.finetune.config import FinetuneConfig
+from playground.finetune.sources import SHIPPED, load_records, shipped_datasets
 
-SHIPPED = ASSETS / "finetune"
 IGNORE = -100
 MAX_ERRORS_LISTED = 5
+ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
 class Pair:
+    """One SFT example: the prompt turns (``turns``; a single user turn ``prompt`` when empty) and the answer."""
+
     line: int
     prompt: str
     response: str
+    turns: tuple[tuple[str, str], ...] = ()
+
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": role, "content": content} for role, content in self.turns] or \
+            [{"role": "user", "content": self.prompt}]
 
 
-def shipped_datasets() -> list[str]:
-    return sorted(path.stem for path in SHIPPED.glob("*.jsonl"))
-
-
-def _records(dataset: str) -> tuple[list[Record], str]:
-    """Rows from a shipped name, a local file, or (with a network) a Hub dataset's first JSONL/CSV."""
-    if dataset in shipped_datasets():
-        return read_records(SHIPPED / f"{dataset}.jsonl"), f"{dataset}.jsonl"
-    try:
-        path = Path(dataset).expanduser()
-    except (RuntimeError, ValueError):  # "~name" of no user, or "~" with a NUL: not a local file then
-        path = Path(dataset)
-    if path.is_file():
-        return read_records(path), path.name
-    if "/" in dataset and not dataset.startswith((".", "/", "~")):
-        return read_records(_hub_file(dataset)), dataset
-    raise InvalidInputError(f"Dataset '{dataset}' is not a shipped one ({', '.join(shipped_datasets())}), not a "
-                            "file, and not a Hub dataset id (owner/name).")
+def _records(config: FinetuneConfig) -> tuple[list[Record], str]:
+    return load_records(config.dataset, config.config_name, config.split)
 
 
 def names_server_file(dataset: str) -> bool:
@@ -59,42 +51,71 @@ def names_server_file(dataset: str) -> bool:
         return False
 
 
-def _hub_file(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import hf_hub_download, list_repo_files
+def require(records: list[Record], name: str, columns: tuple[str, ...], what: str) -> None:
+    """Every mapped column exists; the message lists the file's own columns to map to."""
+    present = set().union(*(record.values for record in records))
+    for column in columns:
+        if column not in present:
+            raise InvalidInputError(f"{name} has no '{column}' column; it has: {', '.join(sorted(present))}. "
+                                    f"Map the {what} columns to the file's own names.")
 
-        files = [f for f in list_repo_files(repo_id, repo_type="dataset") if f.endswith((".jsonl", ".csv"))]
-        if not files:
-            raise InvalidInputError(f"The Hub dataset {repo_id} has no .jsonl or .csv file to train on.")
-        return Path(hf_hub_download(repo_id, files[0], repo_type="dataset"))
-    except InvalidInputError:
-        raise
-    except Exception as error:  # noqa: BLE001 - offline, unknown repo, auth: all one message
-        raise InvalidInputError(f"Could not fetch the Hub dataset {repo_id} (no network here, or no such "
-                                f"dataset): {first_line(error, 200)}") from error
+
+def refuse_empty(empty: dict[str, list[int]], name: str, what: str) -> None:
+    """``{column: [lines]}`` of empty cells, named by line and column, or nothing."""
+    if any(empty.values()):
+        where = "; ".join(f"line(s) {_lines(lines)} (column '{column}')" for column, lines in empty.items() if lines)
+        raise InvalidInputError(f"{name}: empty {what} on {where}.")
+
+
+def refuse_too_few(count: int, config: FinetuneConfig, name: str) -> None:
+    if count < config.eval_size + 1:
+        raise InvalidInputError(f"{name} has {count} rows: at least {config.eval_size + 1} are needed "
+                                f"({config.eval_size} are held out for evaluation).")
 
 
 def load_pairs(config: FinetuneConfig) -> list[Pair]:
-    """Every row as a (prompt, response) pair; missing columns and empty cells name their line."""
-    records, name = _records(config.dataset)
-    columns = set().union(*(record.values for record in records))
-    for column in (config.prompt_column, config.response_column):
-        if column not in columns:
-            raise InvalidInputError(f"{name} has no '{column}' column; it has: {', '.join(sorted(columns))}. "
-                                    "Map the prompt and response columns to the file's own names.")
-    pairs, empty = [], []
-    for record in records:
-        prompt = record.values.get(config.prompt_column, "").strip()
-        response = record.values.get(config.response_column, "").strip()
-        if not prompt or not response:
-            empty.append(record.line)
-        pairs.append(Pair(record.line, prompt, response))
-    if empty:
-        raise InvalidInputError(f"{name}: empty prompt or response on line(s) {_lines(empty)}.")
-    if len(pairs) < config.eval_size + 1:
-        raise InvalidInputError(f"{name} has {len(pairs)} rows: at least {config.eval_size + 1} are needed "
-                                f"({config.eval_size} are held out for evaluation).")
+    """Every row as a (prompt, response) pair; missing columns and empty cells name their line and column."""
+    records, name = _records(config)
+    if config.messages_column:
+        pairs = [chat_pair(record, config.messages_column, name) for record in records]
+    else:
+        require(records, name, (config.prompt_column, config.response_column), "prompt and response")
+        pairs, empty = [], {config.prompt_column: [], config.response_column: []}
+        for record in records:
+            prompt = record.values.get(config.prompt_column, "").strip()
+            response = record.values.get(config.response_column, "").strip()
+            for column, value in ((config.prompt_column, prompt), (config.response_column, response)):
+                if not value:
+                    empty[column].append(record.line)
+            pairs.append(Pair(record.line, prompt, response))
+        refuse_empty(empty, name, "prompt or response")
+    refuse_too_few(len(pairs), config, name)
     return pairs
+
+
+def chat_pair(record: Record, column: str, name: str) -> Pair:
+    """A ``messages`` cell (a JSON list of {role, content}) as a pair: the last assistant turn is the answer."""
+    where = f"{name}, line {record.line}, column '{column}'"
+    if column not in record.values:
+        raise InvalidInputError(f"{where}: missing; the row has: {', '.join(sorted(record.values))}.")
+    try:
+        turns = json.loads(record.values[column])
+    except (ValueError, RecursionError) as error:
+        raise InvalidInputError(f"{where}: not a JSON list of chat turns.") from error
+    if not isinstance(turns, list) or not turns:
+        raise InvalidInputError(f"{where}: expected a list of turns like {{\"role\": \"user\", \"content\": "
+                                "\"...\"}}.")
+    parsed = []
+    for index, turn in enumerate(turns, start=1):
+        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str) \
+                or not turn["content"].strip():
+            raise InvalidInputError(f"{where}: turn {index} needs a role ({', '.join(ROLES)}) and non-empty "
+                                    "text content.")
+        parsed.append((turn["role"], turn["content"].strip()))
+    if parsed[-1][0] != "assistant" or not any(role == "user" for role, _ in parsed[:-1]):
+        raise InvalidInputError(f"{where}: the last turn must be the assistant's answer, after a user turn.")
+    prompt = next(content for role, content in reversed(parsed[:-1]) if role == "user")
+    return Pair(record.line, prompt, parsed[-1][1], tuple(parsed[:-1]))
 
 
 def _lines(lines: list[int]) -> str:
@@ -104,14 +125,12 @@ def _lines(lines: list[int]) -> str:
 
 def prompt_text(pair: Pair, tokenizer: Any) -> str:
     """The chat-formatted prompt the model reads before its answer."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": pair.prompt}], add_generation_prompt=True,
-                                         tokenize=False)
+    return tokenizer.apply_chat_template(pair.chat(), add_generation_prompt=True, tokenize=False)
 
 
 def encode(pair: Pair, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
     """Chat-formatted ids with the prompt masked out of the labels."""
-    user = [{"role": "user", "content": pair.prompt}]
-    full_text = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": pair.response}],
+    full_text = tokenizer.apply_chat_template(pair.chat() + [{"role": "assistant", "content": pair.response}],
                                               tokenize=False)
     prompt_ids = tokenizer(prompt_text(pair, tokenizer), add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
@@ -176,8 +195,6 @@ def prepare(config: FinetuneConfig, tokenizer: Any) -> tuple[list[dict], list[di
 
 def default_probes(dataset: str) -> tuple[str, ...]:
     """A shipped dataset's probe prompts (``<name>_probes.json``), shown at every evaluation."""
-    import json
-
     path = SHIPPED / f"{dataset}_probes.json"
     return tuple(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else ()
 

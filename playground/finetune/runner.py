@@ -27,6 +27,7 @@ from playground.core.settings import Limits
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs, names_server_file, refuse_full_prompts, with_default_probes
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
+from playground.finetune.preference import load_triples
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -125,10 +126,16 @@ class JobRunner:
         return run_id
 
     def _validated(self, config: FinetuneConfig) -> FinetuneConfig:
-        """A malformed dataset is refused here, with line numbers, before any process starts."""
-        pairs = load_pairs(config)  # missing columns and empty cells, before any tokenizer loads
-        if self.tokenizer_of is not None:
-            refuse_full_prompts(pairs, config, self.tokenizer_of(config.base_model))
+        """A malformed dataset is refused here, with line numbers, before any process starts; a teacher
+        named by run id becomes that run's folder (the worker reads folders, not this runner)."""
+        if config.method == "dpo":
+            load_triples(config)  # prompt, chosen, rejected: missing columns, empty cells, identical answers
+        else:
+            pairs = load_pairs(config)  # missing columns and empty cells, before any tokenizer loads
+            if self.tokenizer_of is not None:
+                refuse_full_prompts(pairs, config, self.tokenizer_of(config.base_model))
+        if config.method == "distill" and RUN_ID.fullmatch(config.teacher.strip()):
+            config = config.with_changes(teacher=str(self.run_dir(config.teacher.strip())))
         return with_default_probes(config)
 
     def _refuse_while_running(self) -> None:

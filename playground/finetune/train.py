@@ -1,4 +1,5 @@
-"""The fine-tuning worker: base model + peft LoRA (or QLoRA) trained with the transformers Trainer.
+"""The fine-tuning worker: the method's Trainer (full, LoRA, QLoRA, DPO or distillation; see
+:mod:`playground.finetune.methods`) driven with the project's events, STOP file and checkpoints.
 
 Runs as its own process (``python -m playground.finetune --config runs/<id>/config.json``), from
 the page's runner, from a shell, or under ``accelerate launch`` on several GPUs. Everything it
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,16 @@ import torch
 from playground.core.device import Device, detect_device, device_kind
 from playground.core.errors import PlaygroundError, first_line, is_out_of_memory
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import IGNORE, prepare, with_default_probes
+from playground.finetune.data import IGNORE, with_default_probes
 from playground.finetune.events import append_event
 
 STOP_FILE = "STOP"
 ADAPTER = "adapter"
 CHECKPOINTS = "checkpoints"
+EXTRA_METRICS = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "kl": "kl",
+                 "ce": "ce"}
+"""What DPO (its reward margin, how often chosen wins) and distillation (KL to the teacher, next-token
+loss) log beside the loss, as the step event's names."""
 
 
 def is_main_process() -> bool:
@@ -44,7 +50,8 @@ def model_kwargs(config: FinetuneConfig, device: Device) -> dict[str, Any]:
 
     On the CPU QLoRA says so: bitsandbytes would otherwise put the weights on any GPU it sees.
     """
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    # Full training keeps fp32 master weights (bf16 autocast on a GPU): Adam updates vanish in bf16.
+    dtype = torch.bfloat16 if device == "cuda" and config.method != "full" else torch.float32
     if config.method != "qlora":
         return {"dtype": dtype}
     from transformers import BitsAndBytesConfig
@@ -55,21 +62,11 @@ def model_kwargs(config: FinetuneConfig, device: Device) -> dict[str, Any]:
 
 
 def load_model(config: FinetuneConfig, device: Device | None = None) -> tuple[Any, Any]:
-    """The base model ready for LoRA, loaded as :func:`model_kwargs` says for ``device``
+    """The base model ready for SFT (full or LoRA), loaded as :func:`model_kwargs` says for ``device``
     (default: :func:`training_device`)."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from playground.finetune.methods.sft import load_model as load
 
-    from playground.core.settings import Settings
-    from playground.models.store import ModelStore
-
-    store = ModelStore(Settings.from_env())
-    tokenizer = store.hf_tokenizer(config.base_model)
-    model = store.private_causal_lm(config.base_model, **model_kwargs(config, device or training_device()))
-    if config.method == "qlora":
-        model = prepare_model_for_kbit_training(model)
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, lora), tokenizer
+    return load(config, device or training_device())
 
 
 def collate(pad_id: int) -> Any:
@@ -134,8 +131,9 @@ def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
                 control.should_training_stop = True
                 return
             if is_main_process():
+                extra = {name: _finite(logs[key]) for key, name in EXTRA_METRICS.items() if key in logs}
                 append_event(run_dir, "step", step=state.global_step, loss=loss, lr=logs.get("learning_rate"),
-                             grad_norm=_finite(logs.get("grad_norm")))
+                             grad_norm=_finite(logs.get("grad_norm")), **extra)
 
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
                         model: Any = None, **kwargs: Any) -> None:
@@ -178,46 +176,58 @@ def train(run_dir: Path, resume: bool = False) -> int:
         return 1
 
 
-def training_arguments(run_dir: Path, config: FinetuneConfig, device: Device) -> Any:
-    """The Trainer's settings: the CPU in fp32, or the GPU in bf16, as ``device`` says."""
+def training_arguments(run_dir: Path, config: FinetuneConfig, device: Device, kind: Any = None,
+                       **extra: Any) -> Any:
+    """The Trainer's settings: the CPU in fp32, or the GPU in bf16, as ``device`` says; ``kind`` is a
+    TrainingArguments subclass (TRL's DPOConfig) and ``extra`` its own settings."""
     from transformers import TrainingArguments
 
-    return TrainingArguments(
+    return (kind or TrainingArguments)(
         output_dir=str(run_dir / CHECKPOINTS), max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation, learning_rate=config.learning_rate,
         warmup_steps=config.warmup_steps, lr_scheduler_type="cosine", logging_steps=1,
         eval_strategy="steps", eval_steps=config.eval_every, save_strategy="steps", save_steps=config.save_every,
         save_total_limit=2, save_only_model=False, report_to=[], seed=config.seed, disable_tqdm=True,
-        use_cpu=device == "cpu", bf16=device == "cuda", dataloader_pin_memory=False, remove_unused_columns=False)
+        use_cpu=device == "cpu", bf16=device == "cuda", dataloader_pin_memory=False, remove_unused_columns=False,
+        include_num_input_tokens_seen=True, **extra)
 
 
 def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
-    from transformers import Trainer
+    from playground.finetune.methods import build, result_folder
 
     torch.manual_seed(config.seed)
     device = training_device()
-    model, tokenizer = load_model(config, device)
-    train_set, eval_set, notes = prepare(config, tokenizer)
-    for note in notes:
-        append_event(run_dir, "note", message=note)
-    arguments = training_arguments(run_dir, config, device)
-    callback = make_callback(run_dir, config, tokenizer)
-    trainer = Trainer(model=model, args=arguments, train_dataset=train_set, eval_dataset=eval_set,
-                      data_collator=collate(tokenizer.pad_token_id or 0), callbacks=[callback])
+    callback = None
+
+    def callback_of(tokenizer: Any) -> Any:
+        nonlocal callback
+        callback = make_callback(run_dir, config, tokenizer)
+        return callback
+
+    built = build(config, run_dir, device, callback_of)
+    trainer, tokenizer = built.trainer, built.tokenizer
+    if is_main_process():
+        append_event(run_dir, "model", method=config.method, **built.info)
+        for note in built.notes:
+            append_event(run_dir, "note", message=note)
+    started = time.monotonic()
     trainer.train(resume_from_checkpoint=_last_checkpoint(run_dir) if resume else None)
-    adapter = run_dir / ADAPTER
+    seconds = time.monotonic() - started
     if callback.nan_step is not None:
         raise PlaygroundError(f"The loss became NaN at step {callback.nan_step}: the learning rate "
                               f"({config.learning_rate}) is probably too high. The last checkpoint is kept.")
     if is_main_process():
-        trainer.model.save_pretrained(str(adapter))
-        tokenizer.save_pretrained(str(adapter))
+        saved = run_dir / result_folder(config)
+        trainer.model.save_pretrained(str(saved))
+        tokenizer.save_pretrained(str(saved))
+        what = "adapter" if saved.name == ADAPTER else "model"
         kind = "cancelled" if callback.stopped else "finished"
-        message = (f"Stopped at step {trainer.state.global_step}; adapter saved." if callback.stopped
-                   else f"Finished {trainer.state.global_step} steps; adapter saved.")
-        append_event(run_dir, kind, message=message, adapter=str(adapter), step=trainer.state.global_step,
-                     peak_rss_mb=peak_rss_mb(), **peak_gpu_mb())
+        message = (f"Stopped at step {trainer.state.global_step}; {what} saved." if callback.stopped
+                   else f"Finished {trainer.state.global_step} steps; {what} saved.")
+        append_event(run_dir, kind, message=message, **{what: str(saved)}, step=trainer.state.global_step,
+                     peak_rss_mb=peak_rss_mb(), train_seconds=seconds,
+                     tokens_seen=int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0), **peak_gpu_mb())
     return 0
 
 

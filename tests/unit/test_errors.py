@@ -52,13 +52,15 @@ def test_the_callers_survive_an_empty_message(error, tmp_path):
 @pytest.mark.parametrize("error", EMPTY_MESSAGES)
 def test_a_hub_dataset_failing_without_a_message_is_a_clear_error(monkeypatch, error):
     """This one used to raise IndexError from ``splitlines()[0]`` instead of the project's error."""
-    import huggingface_hub
+    import datasets
 
     def fails(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(huggingface_hub, "list_repo_files", fails)
-    with pytest.raises(InvalidInputError, match=r"Could not fetch the Hub dataset some/set .*: RuntimeError$"):
+    monkeypatch.setattr(datasets, "load_dataset", fails)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(InvalidInputError, match=r"Could not load the Hub dataset some/set \(split train\): "
+                       r"RuntimeError\. Check the id"):
         load_pairs(FinetuneConfig(dataset="some/set"))
 
 

@@ -23,7 +23,7 @@ from playground.finetune.train import failure_message, make_callback
     ({"max_seq_length": 1}, "max_seq_length must be a whole number from 16"),
     ({"max_steps": 0}, "max_steps"),
     ({"run_name": "../../etc"}, "run_name may use"),
-    ({"method": "full"}, "method must be"),
+    ({"method": "rlhf"}, "Unknown method .rlhf.: choose one of full, lora, qlora, dpo, distill"),
 ])
 def test_absurd_settings_are_refused(changes, message):
     with pytest.raises(InvalidInputError, match=message):
@@ -52,7 +52,8 @@ def test_dataset_problems_name_their_lines(tmp_path):
     with pytest.raises(InvalidInputError, match="no 'prompt' column; it has: a, q"):
         load_pairs(FinetuneConfig(dataset=mapped.dataset))
     broken = rows + '{"q": "x", "a": ""}\n{"q": "", "a": "y"}\n'
-    with pytest.raises(InvalidInputError, match=r"empty prompt or response on line\(s\) 21, 22"):
+    with pytest.raises(InvalidInputError, match=r"empty prompt or response on line\(s\) 22 \(column 'q'\); "
+                       r"line\(s\) 21 \(column 'a'\)"):
         load_pairs(FinetuneConfig(dataset=write(tmp_path, "gaps.jsonl", broken), prompt_column="q",
                                   response_column="a"))
     with pytest.raises(InvalidInputError, match="line 2: not valid JSON"):

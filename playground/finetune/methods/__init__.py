@@ -1,0 +1,51 @@
+"""One module per training method (sft: full, lora, qlora; dpo; distill), each building a Trainer
+the worker drives the same way: same events, STOP file, checkpoints and run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.core.device import Device
+from playground.core.errors import InvalidInputError
+from playground.finetune.config import ADAPTER_METHODS, METHODS, FinetuneConfig
+
+
+@dataclass
+class Built:
+    """A method's Trainer, ready to train, and what the trade-off table needs to know about it."""
+
+    trainer: Any
+    tokenizer: Any
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def result_folder(config: FinetuneConfig) -> str:
+    """Where the trained result is saved in the run folder: a LoRA adapter, or whole weights."""
+    return "adapter" if config.method in ADAPTER_METHODS else "model"
+
+
+def build(config: FinetuneConfig, run_dir: Path, device: Device, callback_of: Any) -> Built:
+    """The Trainer for ``config.method``; ``callback_of(tokenizer)`` makes the events callback."""
+    if config.method in ("full", "lora", "qlora"):
+        from playground.finetune.methods.sft import build_sft as builder
+    elif config.method == "dpo":
+        from playground.finetune.methods.dpo import build_dpo as builder
+    elif config.method == "distill":
+        from playground.finetune.methods.distill import build_distill as builder
+    else:  # a config file edited by hand past FinetuneConfig's check
+        raise InvalidInputError(f"Unknown method {config.method!r}: choose one of {', '.join(METHODS)}.")
+    return builder(config, run_dir, device, callback_of)
+
+
+def parameter_info(model: Any) -> dict[str, Any]:
+    """Trainable and total parameters, and the weights' size in memory (quantized weights at their size)."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    weights = sum(p.numel() * p.element_size() for p in model.parameters()) + \
+        sum(b.numel() * b.element_size() for b in model.buffers())
+    if getattr(model, "is_loaded_in_4bit", False) or any("4bit" in type(p).__name__ for p in model.parameters()):
+        total = sum(p.numel() * (2 if "4bit" in type(p).__name__ else 1) for p in model.parameters())
+    return {"trainable_params": trainable, "total_params": total, "weights_mb": weights / 2**20}

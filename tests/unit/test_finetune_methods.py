@@ -1,0 +1,131 @@
+"""Every training method learns, through the worker's own entry point, on a 2-layer random Llama saved as a
+local model folder (seconds per run): full, DPO and distillation. LoRA and QLoRA on the real model are in
+test_finetune_job.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from playground.finetune.config import FinetuneConfig
+from playground.finetune.data import prepare
+from playground.finetune.events import read_events, summarize
+from playground.finetune.methods.distill import half_layers
+from playground.finetune.preference import split_triples
+from playground.finetune.scoring import kl_to_teacher, preference_scores
+from playground.finetune.train import train
+
+TINY = dict(max_steps=12, batch_size=4, max_seq_length=64, eval_size=4, eval_every=12, save_every=12,
+            warmup_steps=0, learning_rate=5e-3, probe_tokens=4)
+TOPICS = ["rain", "cats", "tea", "maps", "bread", "snow", "ships", "clocks", "bees", "stars", "roads", "lamps",
+          "rivers", "hats", "books", "owls", "forks", "kites", "bells", "caves", "ropes", "coins", "drums", "ferns"]
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tiny_lm, tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tiny_lm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sharp_teacher(tiny_folder, tmp_path_factory):
+    """The tiny model with its output layer scaled up: peaked distributions worth copying (a random model's
+    are nearly uniform, so any student already matches them)."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_folder)
+    with torch.no_grad():
+        model.get_output_embeddings().weight.mul_(40)
+    folder = tmp_path_factory.mktemp("sharp-teacher")
+    model.save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
+        if (tiny_folder / name).exists():
+            (folder / name).write_bytes((tiny_folder / name).read_bytes())
+    return folder
+
+
+def jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def run(tmp_path, **settings):
+    run_dir = tmp_path / "20261202-000000-tiny"
+    run_dir.mkdir()
+    config = FinetuneConfig(**{**TINY, **settings})
+    config.save(run_dir / "config.json")
+    assert train(run_dir) == 0, read_events(run_dir)[-1]
+    summary = summarize(run_dir.name, read_events(run_dir))
+    assert summary.status == "finished", summary.message
+    return run_dir, config, summary
+
+
+def fell(summary) -> bool:
+    losses = [loss for _, loss in summary.losses]
+    return sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+
+
+def greedy(model, tokenizer, prompt: str) -> list[int]:
+    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                         tokenize=False)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        return model.generate(ids, max_new_tokens=6, do_sample=False)[0, ids.shape[1]:].tolist()
+
+
+def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, tiny_folder, tiny_lm, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
+    run_dir, _, summary = run(tmp_path, method="full", base_model=str(tiny_folder),
+                              dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    assert fell(summary)
+    model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
+    every = sum(p.numel() for p in tiny_lm.parameters())
+    assert model_event["trainable_params"] == model_event["total_params"] == every
+    tuned = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
+    assert greedy(tuned, tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
+
+
+def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, tiny_folder, tokenizer):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    rows = [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
+             "rejected": f"Well, {t}, hmm, so many things, where to begin, I could talk for hours and hours."}
+            for t in TOPICS]
+    # TRL's chunked log-prob head is slow on a CPU: fewer, smaller steps keep this test short
+    run_dir, config, summary = run(tmp_path, method="dpo", base_model=str(tiny_folder), learning_rate=1e-2,
+                                   max_steps=8, batch_size=2, max_seq_length=48,
+                                   dataset=jsonl(tmp_path / "prefs.jsonl", rows))
+    assert fell(summary)  # the DPO loss starts at log 2 and falls
+    margins = [e["reward_margin"] for e in read_events(run_dir) if e["event"] == "step"]
+    assert margins[-1] > margins[0]
+    _, held_out = split_triples(config)
+    base = AutoModelForCausalLM.from_pretrained(tiny_folder).eval()
+    policy = PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()
+    scores = preference_scores(policy, tokenizer, held_out, config.dpo_beta)  # reference: the adapter disabled
+    assert scores["pairs"] == 4 and scores["reward_margin"] > 0 and scores["chosen_wins"] >= 0.75
+
+
+def test_distillation_lowers_the_students_kl_to_its_teacher(tmp_path, sharp_teacher, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"{t.title()} are nice."} for t in TOPICS]
+    run_dir, config, summary = run(tmp_path, method="distill", base_model=str(sharp_teacher), distill_alpha=1.0,
+                                   distill_temperature=1.0, learning_rate=2e-3,
+                                   dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    assert fell(summary)
+    steps = [e for e in read_events(run_dir) if e["event"] == "step"]
+    assert steps[-1]["kl"] < steps[0]["kl"] and "ce" in steps[0]
+    teacher = AutoModelForCausalLM.from_pretrained(sharp_teacher).eval()
+    before = half_layers(AutoModelForCausalLM.from_pretrained(sharp_teacher)).eval()
+    after = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
+    assert after.config.num_hidden_layers == 1 == before.config.num_hidden_layers
+    _, held_out, _ = prepare(config, tokenizer)
+    pad = tokenizer.pad_token_id or 0
+    assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
