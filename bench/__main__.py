@@ -12,6 +12,7 @@ BENCHMARKS = {
     "tokenize": "bench.tokenize_bench",
     "startup": "bench.startup_bench",
     "attention": "bench.attention_bench",
+    "inside": "bench.inside_bench",
     "generate": "bench.generate_bench",
     "evaluate": "bench.eval_bench",
     "quant": "bench.quant_bench",

@@ -94,41 +94,31 @@ def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any
             "constant": constant_term, "total": total, "logit": float(trace.logits[token])}
 
 
-def forward_with(view: ModelView, ids: tuple[int, ...], rows: int = 1, head_keep: dict[int, torch.Tensor] | None = None,
-                 skip: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
-    """Last-position logits (rows x vocab) of ``ids`` repeated ``rows`` times, with the given heads zeroed
-    (``head_keep``: rows x heads of 1/0 per layer) or whole layers skipped (``skip``: rows of booleans)."""
-    batch = torch.tensor([ids]).repeat(rows, 1)
-    return view.run(batch, Run(head_keep=head_keep or {}, skip=skip or {}))
-
-
-def ablation_logits(view: ModelView, ids: tuple[int, ...], layer: int | None, head: int | None) -> torch.Tensor:
+def ablation_logits(view: ModelView, trace: Trace, layer: int | None, head: int | None) -> torch.Tensor:
     """Last-position logits with one head zeroed (``head``), a whole layer skipped (``head`` None), or
-    nothing changed (``layer`` None)."""
+    nothing changed (``layer`` None: the model's own full forward)."""
     if layer is None:
-        return forward_with(view, ids)[0]
-    if head is None:
-        return forward_with(view, ids, skip={layer: torch.tensor([True])})[0]
+        return view.run(torch.tensor([trace.ids]), Run())[0]
+    entering = trace.residual[layer][None]
+    if head is None:  # the layer's output is its input: carry on from the next layer
+        return view.resume(trace, layer + 1, entering, Run())[0]
     keep = torch.ones(1, view.parts.num_heads)
     keep[0, head] = 0
-    return forward_with(view, ids, head_keep={layer: keep})[0]
+    return view.resume(trace, layer, entering, Run(head_keep={layer: keep}))[0]
 
 
-def sweep(view: ModelView, ids: tuple[int, ...], token: int, progress: Any = None) -> dict[str, Any]:
-    """The change in ``token``'s log-probability when each head in turn is zeroed (one batched forward
-    per layer, a row per head) and when each whole layer is skipped (one forward, a row per layer)."""
+def sweep(view: ModelView, trace: Trace, token: int, progress: Any = None) -> dict[str, Any]:
+    """The change in ``token``'s log-probability when each head in turn is zeroed (one batched pass per
+    layer, a row per head, from that layer up) and when each whole layer is skipped."""
     parts = view.parts
-    base = torch.log_softmax(forward_with(view, ids)[0], dim=-1)[token]
-    heads = []
+    base = torch.log_softmax(trace.logits, dim=-1)[token]
+    heads, layers = [], []
     for layer in range(parts.num_layers):
         if progress:
-            progress(layer / (parts.num_layers + 1), f"Zeroing each head of layer {layer}")
-        keep = 1 - torch.eye(parts.num_heads)
-        logits = forward_with(view, ids, parts.num_heads, head_keep={layer: keep})
+            progress(layer / parts.num_layers, f"Knocking out each head of layer {layer}, then the layer")
+        entering = trace.residual[layer][None].repeat(parts.num_heads, 1, 1)
+        logits = view.resume(trace, layer, entering, Run(head_keep={layer: 1 - torch.eye(parts.num_heads)}))
         heads.append((torch.log_softmax(logits, dim=-1)[:, token] - base).tolist())
-    if progress:
-        progress(parts.num_layers / (parts.num_layers + 1), "Skipping each layer")
-    eye = torch.eye(parts.num_layers, dtype=torch.bool)
-    logits = forward_with(view, ids, parts.num_layers, skip={layer: eye[:, layer] for layer in range(parts.num_layers)})
-    layers = (torch.log_softmax(logits, dim=-1)[:, token] - base).tolist()
+        skipped = view.resume(trace, layer + 1, trace.residual[layer][None], Run())
+        layers.append(float(torch.log_softmax(skipped, dim=-1)[0, token] - base))
     return {"token_logprob": float(base), "heads": heads, "layers": layers}

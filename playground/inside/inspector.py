@@ -164,7 +164,7 @@ class ModelInspector:
             layer = check_index("layer", layer, parts.num_layers, traced.model)
         if head is not None:
             head = check_index("head", head, parts.num_heads, traced.model)
-        logits = attribution.ablation_logits(view, traced.ids, layer, head)
+        logits = attribution.ablation_logits(view, traced, layer, head)
         what = ("nothing" if layer is None else f"layer {layer} (attention and MLP)" if head is None
                 else f"head {head} of layer {layer}")
         return {"model": traced.model, "layer": layer, "head": head, "ablated": what,
@@ -176,7 +176,7 @@ class ModelInspector:
         view = self.view(model)
         traced = self.trace(text, model)
         token_id = self.token_id(text, model, token)
-        result = attribution.sweep(view, traced.ids, token_id, progress)
+        result = attribution.sweep(view, traced, token_id, progress)
         return {"model": traced.model, "token_id": token_id, "token": self.decode(model, token_id), **result}
 
 

@@ -30,6 +30,7 @@ class Run:
     skip: dict[int, torch.Tensor] = field(default_factory=dict)
     block_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
     block_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    block_calls: dict[int, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
     attention_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
     attention_kwargs: dict[int, dict[str, Any]] = field(default_factory=dict)
     heads_in: dict[int, torch.Tensor] = field(default_factory=dict)
@@ -73,6 +74,8 @@ class ModelView:
                 if layer == 0:
                     run.block_inputs[0] = hidden_in.detach()
                 run.block_outputs[layer] = hidden_out.detach()
+                run.block_calls[layer] = (args[1:], {key: value for key, value in kwargs.items()
+                                                     if key != "hidden_states"})
             if layer not in run.skip:
                 return None
             return (hidden_out, *output[1:]) if isinstance(output, tuple) else hidden_out
@@ -120,6 +123,21 @@ class ModelView:
         logits = output.logits.float()
         return logits[:, -1] if last_only else logits
 
+    def resume(self, trace: Trace, start: int, hidden: torch.Tensor, run: Run) -> torch.Tensor:
+        """Last-position logits (rows x vocab) from block ``start`` on, given the residual stream entering it
+        (rows x tokens x hidden): the blocks before an ablation compute what the trace already holds, so an
+        ablation in layer L costs the forward of the layers from L up. Each block gets the arguments the
+        model gave it in the traced forward (mask, positions)."""
+        token = self._run.set(run)
+        try:
+            with torch.inference_mode():
+                for layer in range(start, self.parts.num_layers):
+                    args, kwargs = trace.block_calls[layer]
+                    hidden = _first(self.parts.blocks[layer](hidden, *args, **kwargs))
+                return self.parts.lm_head(self.parts.final_norm(hidden[:, -1:]))[:, -1].float()
+        finally:
+            self._run.reset(token)
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -139,6 +157,7 @@ class Trace:
     attention_inputs: torch.Tensor
     attention_kwargs: tuple[dict[str, Any], ...]
     heads_in: torch.Tensor
+    block_calls: tuple[tuple[tuple, dict[str, Any]], ...] = ()
 
     @property
     def num_tokens(self) -> int:
@@ -159,4 +178,5 @@ def trace(view: ModelView, ids: list[int], tokens: list[str], total_tokens: int)
                  logits=logits[0], residual=residual,
                  attention_inputs=torch.stack([run.attention_inputs[layer][0] for layer in layers]),
                  attention_kwargs=tuple(run.attention_kwargs[layer] for layer in layers),
-                 heads_in=torch.stack([run.heads_in[layer][0] for layer in layers]))
+                 heads_in=torch.stack([run.heads_in[layer][0] for layer in layers]),
+                 block_calls=tuple(run.block_calls[layer] for layer in layers))

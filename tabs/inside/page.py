@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.core.errors import InvalidInputError
 from playground.core.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.models.registry import EMBEDDED_MODELS
@@ -54,6 +55,16 @@ def head_markdown(math: dict[str, Any]) -> str:
             f"\n\nRecomputed output equals the model's own within {math['max_difference']:.1e}.")
 
 
+def panel(draw: Any, *args: Any, count: int = 1) -> Any:
+    """One panel of the refresh: a model this panel cannot show (say, an attention it cannot recompute)
+    gets the reason in the panel instead of failing the others."""
+    try:
+        return draw(*args)
+    except gr.Error as error:
+        figure = plots.message_figure(str(error.message))
+        return figure if count == 1 else (figure, *[gr.skip()] * (count - 2), f"⚠️ {error.message}")
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     inside = ws.inside
 
@@ -86,11 +97,18 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         return plots.attribution_figure(inside.head_attribution(text, model, (token or "").strip("\n") or None))
 
     @friendly_errors
+    def show_lens(text: str, model: str) -> Any:
+        return plots.lens_figure(inside.logit_lens(text, model))
+
+    @friendly_errors
     def refresh(text: str, model: str, temperature: float, top_k: float, top_p: float, layer: float, head: float,
                 query: Any, token: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():
             return ("Type some text: the model predicts the token that comes after it.", *[gr.skip()] * 11)
-        traced = inside.trace(text, model, progress_callback(progress))
+        try:
+            traced = inside.trace(text, model, progress_callback(progress))
+        except InvalidInputError as error:  # an encoder: the architecture tab still shows it
+            return (f"⚠️ {error}", *[gr.skip()] * 11)
         parts = inside.view(model).parts
         notice = (f"**{traced.model}** · {parts.num_layers} layers x {parts.num_heads} heads "
                   f"({parts.num_kv_heads} key/value heads) · {traced.num_tokens} tokens")
@@ -102,8 +120,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         query = query if keep else traced.num_tokens - 1
         return (notice, bounded_slider(layer, parts.num_layers - 1), bounded_slider(head, parts.num_heads - 1),
                 query_box, show_distribution(text, model, temperature, top_k, top_p),
-                *show_head(text, model, layer, head, query),
-                plots.lens_figure(inside.logit_lens(text, model)), show_attribution(text, model, token),
+                *panel(show_head, text, model, layer, head, query, count=3),
+                panel(show_lens, text, model), panel(show_attribution, text, model, token),
                 bounded_slider(layer, parts.num_layers - 1),
                 gr.Dropdown(choices=["the whole layer", *(f"head {h}" for h in range(parts.num_heads))]))
 

@@ -23,3 +23,8 @@ def test_the_panels_draw_and_append_grows_the_text(page):
     expect(page.locator("#inside-lens-plot .gtitle")).to_contain_text("Logit lens", timeout=30_000)
     page.get_by_role("tab", name="Attribution and ablation").click()
     expect(page.locator("#inside-attr-plot .gtitle")).to_contain_text("Direct contribution", timeout=30_000)
+    page.get_by_role("tab", name="Architecture").click()
+    page.locator("#inside-model input").fill("minilm-l6")
+    page.locator("#inside-model input").press("Enter")
+    expect(page.locator("#inside-diagram .gtitle")).to_contain_text("minilm-l6 · BertModel", timeout=60_000)
+    expect(page.locator("#inside-notice")).to_contain_text("bidirectional encoder", timeout=30_000)

@@ -12,7 +12,7 @@ from transformers import BertConfig, BertModel, T5Config, T5ForConditionalGenera
 
 from playground.core.errors import InvalidInputError, UnknownModelError
 from playground.inside import architecture, attribution, distribution, head_math, logit_lens
-from playground.inside.tracing import ModelView, trace
+from playground.inside.tracing import ModelView, Run, trace
 from tabs.inside import diagram, plots
 
 IDS = [504, 3458, 282, 4649, 314, 7042, 30, 378, 3458, 282, 7313, 314]
@@ -35,12 +35,12 @@ def own_logits(model, ids=IDS):
         return model(input_ids=torch.tensor([ids])).logits[0].float()
 
 
-def test_the_view_shares_the_weights_and_leaves_the_shared_model_unhooked(tiny_lm, view):
+def test_the_view_shares_the_weights_and_leaves_the_shared_model_unhooked(tiny_lm, view, traced):
     assert view.model.lm_head.weight is tiny_lm.lm_head.weight
     assert view.model.model.layers[0] is not tiny_lm.model.layers[0]
     assert not tiny_lm.model.layers[0]._forward_hooks and view.model.model.layers[0]._forward_hooks
     before = own_logits(tiny_lm)
-    attribution.ablation_logits(view, tuple(IDS), 1, 2)
+    attribution.ablation_logits(view, traced, 1, 2)
     torch.testing.assert_close(own_logits(tiny_lm), before, rtol=0, atol=0)
 
 
@@ -111,30 +111,32 @@ def test_direct_attributions_plus_the_remaining_terms_add_up_to_the_logit(view, 
 
 
 def test_ablating_nothing_changes_nothing_and_a_head_or_layer_equals_the_edited_model(tiny_lm, view, traced):
-    ids = tuple(IDS)
-    torch.testing.assert_close(attribution.ablation_logits(view, ids, None, None), traced.logits, rtol=0, atol=0)
+    torch.testing.assert_close(attribution.ablation_logits(view, traced, None, None), traced.logits, rtol=0, atol=0)
+    for layer in range(view.parts.num_layers + 1):  # resuming from any layer with nothing knocked out
+        resumed = view.resume(traced, layer, traced.residual[layer][None], Run())[0]
+        torch.testing.assert_close(resumed, traced.logits, rtol=1e-5, atol=1e-5)
     edited = copy.deepcopy(tiny_lm)
     with torch.no_grad():
         edited.model.layers[1].self_attn.o_proj.weight[:, 2 * 8:3 * 8] = 0
-    torch.testing.assert_close(attribution.ablation_logits(view, ids, 1, 2), own_logits(edited)[-1],
+    torch.testing.assert_close(attribution.ablation_logits(view, traced, 1, 2), own_logits(edited)[-1],
                                rtol=1e-5, atol=1e-5)
     skipped = copy.deepcopy(tiny_lm)
     del skipped.model.layers[0]
-    torch.testing.assert_close(attribution.ablation_logits(view, ids, 0, None), own_logits(skipped)[-1],
+    torch.testing.assert_close(attribution.ablation_logits(view, traced, 0, None), own_logits(skipped)[-1],
                                rtol=1e-5, atol=1e-5)
 
 
 def test_the_batched_sweep_equals_one_ablation_at_a_time(view, traced):
     token = int(torch.argmax(traced.logits))
     steps = []
-    result = attribution.sweep(view, tuple(IDS), token, lambda fraction, message: steps.append(fraction))
+    result = attribution.sweep(view, traced, token, lambda fraction, message: steps.append(fraction))
     base = torch.log_softmax(traced.logits, -1)[token]
     for layer, head in ((0, 0), (1, 3)):
-        single = torch.log_softmax(attribution.ablation_logits(view, tuple(IDS), layer, head), -1)[token] - base
+        single = torch.log_softmax(attribution.ablation_logits(view, traced, layer, head), -1)[token] - base
         assert result["heads"][layer][head] == pytest.approx(float(single), abs=1e-4)
-    single = torch.log_softmax(attribution.ablation_logits(view, tuple(IDS), 1, None), -1)[token] - base
+    single = torch.log_softmax(attribution.ablation_logits(view, traced, 1, None), -1)[token] - base
     assert result["layers"][1] == pytest.approx(float(single), abs=1e-4)
-    assert steps == sorted(steps) and len(steps) == view.parts.num_layers + 1
+    assert steps == sorted(steps) and len(steps) == view.parts.num_layers
     plots.sweep_figure({**result, "token": "x"}).to_json()
 
 
@@ -214,5 +216,10 @@ def test_a_gpt2_style_model_gets_the_same_views():
         np.testing.assert_allclose(math["weights"], attentions[layer][0, head, -1].numpy(), atol=1e-5)
     result = attribution.direct_attribution(gpt2.parts, traced, 11)
     assert result["total"] == pytest.approx(result["logit"], abs=1e-4) and result["constant"] != 0
-    torch.testing.assert_close(attribution.ablation_logits(gpt2, tuple(ids), None, None), traced.logits)
+    torch.testing.assert_close(attribution.ablation_logits(gpt2, traced, None, None), traced.logits)
+    edited = copy.deepcopy(model)
+    with torch.no_grad():
+        edited.transformer.h[1].attn.c_proj.weight[8:16] = 0  # Conv1D: rows are the inputs, head 1's slice
+    torch.testing.assert_close(attribution.ablation_logits(gpt2, traced, 1, 1), own_logits(edited, ids)[-1],
+                               rtol=1e-5, atol=1e-5)
     assert "learned absolute" in architecture.model_card(model, "gpt2-tiny")["positions"]
