@@ -20,16 +20,8 @@ from playground.core.iterutil import last
 from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.sampling import SamplingSettings
 from playground.rag.index import Document, Hit
-from playground.rag.pipeline import (
-    DEFAULT_CHUNK,
-    DEFAULT_OVERLAP,
-    DEFAULT_TOP_K,
-    MAX_DOCUMENTS,
-    project_2d,
-    read_upload,
-    shipped_documents,
-    text_document,
-)
+from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K, gather_documents, project_2d
+from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors, read_asset, uploaded_name, uploaded_path
@@ -37,6 +29,9 @@ from tabs.shared.common import friendly_errors, read_asset, uploaded_name, uploa
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
 HIT_HEADERS = ["[n]", "Score", "Source", "Chunk", "Text"]
 DEFAULT_QUESTION = "On what date does the Lantern Festival on Quenmoor start?"
+INDEX_NOTE = (f"Indexing is optional: **Ask** without it searches the shipped documents, cut into chunks of "
+              f"{DEFAULT_CHUNK} tokens with an overlap of {DEFAULT_OVERLAP}. Index to add your own documents or to "
+              "try other chunk sizes; the index is yours alone and lasts while this page is open.")
 
 
 def owner_of(request: gr.Request | None) -> str:
@@ -44,21 +39,32 @@ def owner_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
-def gather(include_shipped: bool, files: list[Any] | None, pasted: str | None) -> list[Document]:
-    documents = shipped_documents() if include_shipped else []
-    for item in files or []:
-        document = read_upload(uploaded_path(item))
-        documents.append(Document(uploaded_name(item), document.text))
-    if pasted and pasted.strip():
-        documents.append(text_document(pasted, "pasted text"))
-    if len(documents) > MAX_DOCUMENTS:
-        raise gr.Error(f"{len(documents)} documents; the limit is {MAX_DOCUMENTS} per index.")
-    return documents
+def gather(include_shipped: bool, files: list[Any] | None, texts: list[Document]
+           ) -> tuple[list[Document], list[FileReport]]:
+    """The page's (or an API call's) documents, with a report for each uploaded file."""
+    uploads = [(uploaded_path(item), uploaded_name(item)) for item in files or []]
+    return gather_documents(include_shipped, uploads, texts)
 
 
-def hit_rows(hits: list[Hit]) -> list[list[Any]]:
-    return [[f"[{n}]", round(hit.score, 3), hit.chunk.source, hit.chunk.index, hit.chunk.text]
-            for n, hit in enumerate(hits, start=1)]
+def files_report(reports: list[FileReport]) -> str:
+    """A Markdown table: each uploaded file's pages and characters read, or why it was skipped."""
+    if not reports:
+        return ""
+    rows = ["| File | Pages | Characters read | |", "|---|---|---|---|"]
+    for report in reports:
+        pages = str(report.pages) if report.pages is not None else "–"
+        shown = html.escape(report.source).replace("|", "\\|")
+        if report.error:
+            rows.append(f"| {shown} | {pages} | 0 | ⚠️ skipped: {html.escape(report.error).replace('|', '/')} |")
+        else:
+            rows.append(f"| {shown} | {pages} | {report.chars:,} | ✓ {report.kind} |")
+    return "\n".join(rows)
+
+
+def hit_rows(hits: list[Hit], dropped: set[int] | None = None) -> list[list[Any]]:
+    """One row per retrieved chunk, numbered as in the prompt; dropped ones say so."""
+    return [[f"[{n}] dropped" if n in (dropped or set()) else f"[{n}]", round(hit.score, 3), hit.chunk.source,
+             hit.chunk.index, hit.chunk.text] for n, hit in enumerate(hits, start=1)]
 
 
 def map_figure(chunks: list[Any], coords: Any, hits: list[Hit]) -> go.Figure:
@@ -91,13 +97,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                                 allow_custom_value=True, label="Model that answers")
             include_shipped = gr.Checkbox(True, label="Include the shipped documents about Quenmoor, a "
                                           "fictional island no model has heard of", elem_id="rag-shipped")
-            files = gr.File(file_count="multiple", file_types=[".txt", ".md"], label="Your documents "
-                            "(.txt or .md, up to 2 MB each)", elem_id="rag-files")
+            files = gr.File(file_count="multiple", file_types=list(UPLOAD_TYPES), label="Your documents "
+                            "(PDF, Word .docx, HTML, .txt or .md; up to 2 MB of text each)", elem_id="rag-files")
             pasted = gr.Textbox(label="…or paste a document", lines=3, elem_id="rag-pasted")
             with gr.Row():
                 chunk_size = gr.Slider(32, 512, value=DEFAULT_CHUNK, step=8, label="Chunk size (model tokens)")
                 overlap = gr.Slider(0, 128, value=DEFAULT_OVERLAP, step=4, label="Overlap (tokens)")
             index_button = gr.Button("Index the documents", elem_id="rag-index")
+            gr.Markdown(INDEX_NOTE, elem_id="rag-index-note", elem_classes="muted")
             report = gr.Markdown(elem_id="rag-report")
         with gr.Column(scale=2):
             with gr.Accordion("How retrieval-augmented generation works", open=True):
@@ -110,7 +117,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         top_k = gr.Slider(1, 8, value=DEFAULT_TOP_K, step=1, label="Chunks to retrieve (top-k)", scale=1)
     with gr.Row():
         ask_button = gr.Button("Ask", variant="primary", elem_id="rag-ask")
-        stop_button = gr.Button("Stop")
+        stop_button = gr.Button("Stop", elem_id="rag-stop")
     hits_table = gr.Dataframe(headers=HIT_HEADERS, interactive=False, wrap=True, elem_id="rag-hits",
                               column_widths=["7%", "8%", "20%", "7%", "58%"])
     with gr.Row():
@@ -126,18 +133,23 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     def index(model_name: str, shipped: bool, uploads: list[Any] | None, text: str, size: float, lap: float,
               request: gr.Request) -> tuple[str, list[list[Any]]]:
         owner = owner_of(request)
-        result = rag.index.index(owner, gather(shipped, uploads, text), model_name, int(size), int(lap))
+        pasted = [text_document(text, "pasted text")] if text and text.strip() else []
+        documents, reports = gather(shipped, uploads, pasted)
+        result = rag.index.index(owner, documents, model_name, int(size), int(lap))
         chunks, _ = rag.index.vectors(owner, limit=5000)
         rows = [[c.source, c.index, c.token_end - c.token_start, c.text] for c in chunks]
         plural = "s" if result.documents != 1 else ""
-        return (f"**{result.num_chunks} chunks** from {result.documents} document{plural} · embedded "
-                f"{result.embedded} new or changed, reused {result.reused}, removed {result.removed}.", rows)
+        summary = (f"**{result.num_chunks} chunks** from {result.documents} document{plural} · embedded "
+                   f"{result.embedded} new or changed, reused {result.reused}, removed {result.removed}.")
+        return "\n\n".join(part for part in (summary, files_report(reports)) if part), rows
 
     def stream_answer(model_name: str, query: str, hits: list[Hit], dropped: set[int]
                       ) -> Iterator[tuple[str, str]]:
+        kept = ", ".join(f"[{n}]" for n in range(1, len(hits) + 1) if n not in dropped) or "none"
+        titles = [f"With retrieval (chunks {kept})" if dropped else "With retrieval", "Without retrieval"]
         for result in rag.answer(query, hits, model_name, SamplingSettings(max_new_tokens=96), dropped):
             runs = result.comparison.runs if result.comparison else []
-            yield (generation_view.render_columns(runs, ["With retrieval", "Without retrieval"]), result.prompt)
+            yield (generation_view.render_columns(runs, titles), result.prompt)
 
     @friendly_errors
     def ask(model_name: str, query: str, k: float, request: gr.Request
@@ -152,10 +164,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             yield (hit_rows(hits), gr.CheckboxGroup(choices=choices, value=[]), html_answers, prompt, figure, hits)
 
     @friendly_errors
-    def ask_again(model_name: str, query: str, hits: list[Hit], dropped: list[int]) -> Iterator[tuple[str, str]]:
+    def ask_again(model_name: str, query: str, hits: list[Hit], dropped: list[int]
+                  ) -> Iterator[tuple[list[list[Any]], str, str]]:
         if not hits:
             raise gr.Error("Ask a question first.")
-        yield from stream_answer(model_name, query, hits, set(dropped or []))
+        left_out = {int(n) for n in dropped or []}
+        rows = hit_rows(hits, left_out)  # the same numbers as the prompt, dropped ones marked
+        for html_answers, prompt in stream_answer(model_name, query, hits, left_out):
+            yield rows, html_answers, prompt
 
     index_button.click(index, [model, include_shipped, files, pasted, chunk_size, overlap], [report, chunk_table],
                        api_visibility="undocumented", api_name="rag_page_index")
@@ -163,7 +179,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     event = ask_button.click(ask, [model, question, top_k],
                              [hits_table, leave_out, answers, prompt_box, chunk_map, hits_state],
                              api_visibility="undocumented", api_name="rag_page_ask", **queue)
-    again = again_button.click(ask_again, [model, question, hits_state, leave_out], [answers, prompt_box],
+    again = again_button.click(ask_again, [model, question, hits_state, leave_out], [hits_table, answers, prompt_box],
                                api_visibility="undocumented", api_name="rag_page_again", **queue)
     stop_button.click(None, cancels=[event, again], api_visibility="undocumented")
     def forget(request: gr.Request) -> None:
@@ -180,14 +196,15 @@ def register_api(ws: Workspace) -> None:
     @friendly_errors
     def rag_index(texts: list, files: list[gr.FileData] | None, chunk_size: int, overlap: int,
                   request: gr.Request) -> dict:
-        """Index texts (strings, or {source, text}) and .txt/.md files for this client session,
-        replacing what it indexed before (unchanged documents are not embedded again)."""
-        documents = [text_document(t, f"text {i + 1}") if isinstance(t, str)
-                     else text_document(t.get("text"), str(t.get("source") or f"text {i + 1}"))
-                     for i, t in enumerate(texts or [])]
-        documents += gather(False, list(files or []), None)
+        """Index texts (strings, or {source, text}) and files (PDF, .docx, HTML, .txt, .md) for this
+        client session, replacing what it indexed before (unchanged documents are not embedded again).
+        ``files`` in the result gives each file's pages and characters read, or why it was skipped."""
+        texts = [text_document(t, f"text {i + 1}") if isinstance(t, str)
+                 else text_document(t.get("text"), str(t.get("source") or f"text {i + 1}"))
+                 for i, t in enumerate(texts or [])]
+        documents, reports = gather(False, list(files or []), texts)
         report = rag.index.index(owner_of(request), documents, ws.settings.default_model, chunk_size, overlap)
-        return report.to_dict()
+        return {**report.to_dict(), "files": [file.to_dict() for file in reports]}
 
     @friendly_errors
     def rag_query(question: str, top_k: int, request: gr.Request) -> dict:

@@ -8,25 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from playground.core.errors import InvalidInputError
 from playground.core.paths import ASSETS
-from playground.core.records import read_text_file
 from playground.generation.engine import GenerationEngine
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Comparison, Variant, compare
 from playground.rag.embeddings import Embedder
 from playground.rag.index import Document, DocumentIndex, Hit
+from playground.rag.readers import FileReport, read_file
 from playground.text.analysis import sanitize_text
 
 SHIPPED_DOCS = ASSETS / "rag" / "docs"
 DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K = 96, 24, 3
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_DOCUMENTS = 50
-UPLOAD_TYPES = (".txt", ".md", ".markdown")
 INSTRUCTION = ("Answer the question using only the context below. Cite the numbers of the passages "
                "you used, like [1]. If the context does not contain the answer, say so.")
 
@@ -35,29 +32,31 @@ def shipped_documents() -> list[Document]:
     return [Document(path.name, path.read_text(encoding="utf-8")) for path in sorted(SHIPPED_DOCS.glob("*.md"))]
 
 
-def read_upload(path: str | Path) -> Document:
-    """A user's .txt or .md file as a document, with a clear error for anything else."""
-    path = Path(path)
-    name = path.name
-    if path.suffix.lower() not in UPLOAD_TYPES:
-        hint = " (PDF is not supported: copy its text into a .txt file)" if path.suffix.lower() == ".pdf" else ""
-        raise InvalidInputError(f"{name}: only {', '.join(UPLOAD_TYPES)} files can be indexed{hint}.")
-    return text_document(read_text_file(path, MAX_UPLOAD_BYTES), name)
+def gather_documents(include_shipped: bool, files: list[tuple[str, str]], texts: list[Document] | None = None
+                     ) -> tuple[list[Document], list[FileReport]]:
+    """The documents to index and a report per uploaded file ``(path, name)``: a file that cannot
+    be read (scanned, malformed) is left out with its reason, unless nothing at all is left."""
+    documents = shipped_documents() if include_shipped else []
+    reports = [read_file(path, name) for path, name in files]
+    documents += [report.document for report in reports if report.document is not None]
+    documents += texts or []
+    if not documents:
+        reasons = " ".join(report.error for report in reports if report.error)
+        raise InvalidInputError(f"Nothing to index: {reasons or 'add a document or keep the shipped ones.'}")
+    if len(documents) > MAX_DOCUMENTS:
+        raise InvalidInputError(f"{len(documents)} documents; the limit is {MAX_DOCUMENTS} per index.")
+    return documents, reports
 
 
-def text_document(text: str | None, source: str) -> Document:
-    cleaned, _ = sanitize_text(text)
-    if not cleaned.strip():
-        raise InvalidInputError(f"{source} is empty.")
-    if len(cleaned.encode("utf-8", "surrogatepass")) > MAX_UPLOAD_BYTES:
-        raise InvalidInputError(f"{source} is over {MAX_UPLOAD_BYTES / 1e6:.0f} MB; split it.")
-    return Document(source, cleaned)
+def build_prompt(question: str, hits: list[Hit], numbers: list[int] | None = None) -> str:
+    """The prompt actually sent: numbered passages with their sources, then the question.
 
-
-def build_prompt(question: str, hits: list[Hit]) -> str:
-    """The prompt actually sent: numbered passages with their sources, then the question."""
+    ``numbers`` are the passages' numbers as retrieved, so after dropping [2] the prompt still says
+    [1] and [3], the numbers the table and the answer's citations use.
+    """
+    numbers = numbers or list(range(1, len(hits) + 1))
     passages = "\n\n".join(f"[{number}] (from {hit.chunk.source})\n{hit.chunk.text.strip()}"
-                           for number, hit in enumerate(hits, start=1))
+                           for number, hit in zip(numbers, hits, strict=True))
     return f"{INSTRUCTION}\n\nContext:\n{passages}\n\nQuestion: {question.strip()}"
 
 
@@ -66,6 +65,7 @@ class RagResult:
     question: str
     hits: list[Hit]
     prompt: str
+    numbers: list[int]
     comparison: Comparison | None = None
 
     @property
@@ -84,9 +84,9 @@ class RagResult:
     def to_dict(self) -> dict:
         return {"question": self.question, "prompt": self.prompt, "answer": self.answer,
                 "answer_without_retrieval": self.answer_without_retrieval,
-                "chunks": [{"text": hit.chunk.text, "score": hit.score, "source": hit.chunk.source,
-                            "index": hit.chunk.index, "start": hit.chunk.start, "end": hit.chunk.end}
-                           for hit in self.hits]}
+                "chunks": [{"number": number, "text": hit.chunk.text, "score": hit.score,
+                            "source": hit.chunk.source, "index": hit.chunk.index, "start": hit.chunk.start,
+                            "end": hit.chunk.end} for number, hit in zip(self.numbers, self.hits, strict=True)]}
 
 
 class RagPipeline:
@@ -113,9 +113,11 @@ class RagPipeline:
 
     def answer(self, question: str, hits: list[Hit], model: str, settings: SamplingSettings | None = None,
                leave_out: set[int] | None = None) -> Iterator[RagResult]:
-        """Stream the answer with the (kept) chunks beside the answer without retrieval."""
-        kept = [hit for number, hit in enumerate(hits, start=1) if number not in (leave_out or set())]
-        result = RagResult(question, kept, build_prompt(question, kept))
+        """Stream the answer with the (kept) chunks beside the answer without retrieval; the kept
+        chunks keep their numbers (1-based, as retrieved)."""
+        numbers = [number for number in range(1, len(hits) + 1) if number not in (leave_out or set())]
+        kept = [hits[number - 1] for number in numbers]
+        result = RagResult(question, kept, build_prompt(question, kept, numbers), numbers)
         variants = [Variant(result.prompt, model), Variant(question, model)]
         for state in compare(self.engine, variants, settings or SamplingSettings(max_new_tokens=96)):
             result.comparison = state

@@ -27,6 +27,7 @@ def test_index_own_texts_and_files(client, tmp_path):
     report = client.predict(["The blue kayak is stored under the bridge at Fenwick."],
                             [handle_file(str(note))], 32, 8, api_name="/rag_index")
     assert report["num_chunks"] >= 2 and report["documents"] == 2
+    assert report["files"] == [{"source": "garden.md", "kind": "md", "pages": None, "chars": 58, "error": None}]
     data = client.predict("Where is the greenhouse key?", 1, api_name="/rag_query")
     assert data["chunks"][0]["source"] == "garden.md"
     other = Client(client.src, verbose=False)  # another session does not see these documents

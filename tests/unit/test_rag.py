@@ -9,9 +9,10 @@ import pytest
 from playground.core.errors import InvalidInputError
 from playground.core.iterutil import last
 from playground.prompting.techniques import ASSETS
-from playground.rag.chunking import boundary_kind, chunk_text, snap_reach
-from playground.rag.index import Document
-from playground.rag.pipeline import build_prompt, project_2d, read_upload, shipped_documents
+from playground.rag.chunking import Chunk, boundary_kind, chunk_text, snap_reach
+from playground.rag.index import Document, Hit
+from playground.rag.pipeline import build_prompt, gather_documents, project_2d, shipped_documents
+from playground.rag.readers import read_file
 
 MODEL = "smollm2-135m-instruct"
 QUESTIONS = [json.loads(line) for line in (ASSETS / "rag" / "questions.jsonl").read_text().splitlines()]
@@ -113,19 +114,38 @@ def test_answer_with_retrieval_uses_the_context(workspace):
     assert "[1] (from " in result.prompt and result.prompt.endswith(f"Question: {question}")
     dropped = last(rag.answer(question, hits, MODEL, leave_out={1}))
     assert len(dropped.hits) == len(hits) - 1 and hits[0].chunk.text not in dropped.prompt
+    assert dropped.numbers == list(range(2, len(hits) + 1)) and "[1] (from" not in dropped.prompt
+    assert [chunk["number"] for chunk in dropped.to_dict()["chunks"]] == dropped.numbers
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("empty.txt", b"  \n", "empty"),
     ("blob.txt", b"\x00\x01binary", "binary"),
     ("latin.md", "caf\xe9".encode("latin-1"), "not UTF-8"),
-    ("paper.pdf", b"%PDF-1.4", "PDF is not supported"),
+    ("paper.pdf", b"%PDF-1.4", "could not be read as PDF"),
+    ("sheet.xlsx", b"PK", "only .txt, .md, .markdown, .pdf, .html, .htm, .docx"),
 ])
 def test_bad_uploads(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(InvalidInputError, match=message):
-        read_upload(path)
+    report = read_file(path)
+    assert report.document is None and message in report.error
+
+
+def test_unreadable_files_are_skipped_with_their_reason(tmp_path):
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 broken")
+    (tmp_path / "ok.txt").write_text("The lighthouse keeper is called Aldo.", encoding="utf-8")
+    documents, reports = gather_documents(False, [(str(tmp_path / "scan.pdf"), "scan.pdf"),
+                                                  (str(tmp_path / "ok.txt"), "ok.txt")])
+    assert [d.source for d in documents] == ["ok.txt"] and reports[0].error and reports[1].chars == 37
+    with pytest.raises(InvalidInputError, match="Nothing to index: scan.pdf could not be read"):
+        gather_documents(False, [(str(tmp_path / "scan.pdf"), "scan.pdf")])
+
+
+def test_dropping_a_chunk_keeps_the_numbers_of_the_rest():
+    hits = [Hit(Chunk("d", i, f"passage {i}", 0, 9, 0, 2), 0.5) for i in range(3)]
+    prompt = build_prompt("Q?", [hits[0], hits[2]], [1, 3])
+    assert "[1] (from d)\npassage 0" in prompt and "[3] (from d)\npassage 2" in prompt and "[2]" not in prompt
 
 
 def test_prompt_and_projection_shapes():
