@@ -4,3 +4,7 @@ The Gradio app in ``app.py`` and ``tabs/`` is one client of this package; a note
 """
 
 __version__ = "0.1.0"
+
+from playground.core.library_noise import quiet_library_noise
+
+quiet_library_noise()  # before anything imports torchao or bitsandbytes
