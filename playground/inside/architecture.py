@@ -67,6 +67,13 @@ def norm_of(model: nn.Module) -> str:
     return ", ".join(kinds) or "none"
 
 
+def placement_of(model: nn.Module) -> str:
+    """'post' for BERT-style blocks (add, then norm: ``attention.output.LayerNorm``), else 'pre' (norm first,
+    as LLaMA, GPT-2 and T5 do: it trains deep stacks more stably)."""
+    names = (name for name, _ in model.named_parameters())
+    return "post" if any(re.search(r"output\.LayerNorm", name) for name in names) else "pre"
+
+
 def activation_of(config: Any) -> str:
     return str(config_value(config, "hidden_act", "hidden_activation", "activation_function",
                             "feed_forward_proj", "dense_act_fn", default="unknown"))
@@ -92,7 +99,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
     config = model.config
     totals = {component: {"parameters": 0, "bytes": 0} for component in COMPONENTS}
     stacks: dict[str, dict[str, int]] = {}
-    first_block: dict[str, int] = {}
+    first_block: dict[str, dict[str, int]] = {}
     for parameter_name, parameter in model.named_parameters():  # shared tensors once
         component = component_of(parameter_name)
         count, size = parameter.numel(), parameter.numel() * parameter.element_size()
@@ -101,7 +108,8 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         stack = stacks.setdefault(stack_of(parameter_name), {})
         stack[component] = stack.get(component, 0) + count
         if re.search(r"(^|\.)(layers|h|layer|block)\.0\.", parameter_name):
-            first_block[component] = first_block.get(component, 0) + count
+            block = first_block.setdefault(stack_of(parameter_name), {})
+            block[component] = block.get(component, 0) + count
     kind = kind_of(model)
     heads = config_value(config, "num_attention_heads", "n_head", "num_heads")
     hidden = config_value(config, "hidden_size", "n_embd", "d_model")
@@ -126,6 +134,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         "positions": positions_of(model),
         "max_positions": config_value(config, "max_position_embeddings", "n_positions"),
         "norms": norm_of(model),
+        "norm_placement": placement_of(model),
         "grouped_query": grouped_query(heads, config_value(config, "num_key_value_heads", default=heads)),
         "tied_embeddings": tied(model),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
@@ -134,5 +143,5 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         "components": [{"component": component, **totals[component]} for component in COMPONENTS
                        if totals[component]["parameters"]],
         "stacks": stacks,
-        "per_block": first_block,
+        "per_block": first_block,  # each stack's first block by component: {"model": ...} or encoder/decoder
     }

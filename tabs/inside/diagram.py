@@ -30,20 +30,27 @@ def _stack(figure: go.Figure, card: dict[str, Any], y: float, stack: str, layers
            cross: bool, head: bool) -> float:
     """One row: input, embedding, the repeated block, and (for a decoder) the final norm and LM head."""
     parts = card["stacks"].get(stack, {})
-    per_block = card["per_block"]
+    per_block = card["per_block"].get(stack, {})
+    embedding = parts.get("embedding") or next(
+        (f"{millions(part['parameters'])} (shared)" for part in card["components"] if part["component"] == "embedding"),
+        "0")
     heads, kv = card["num_heads"], card["num_kv_heads"]
     attention = "causal self-attention" if causal else "bidirectional self-attention"
     gqa = f"{heads} heads, {kv} KV" if kv and kv != heads else f"{heads} heads"
     _box(figure, 0, y, "tokens<br>(ids)", "io", width=1.1)
     _box(figure, 1.6, y, f"embedding<br>{card['vocab_size']:,} x {card['hidden_size']}<br>"
-         f"{millions(parts.get('embedding', 0))}", "embedding")
+         f"{embedding if isinstance(embedding, str) else millions(embedding)}", "embedding")
     _arrow(figure, 1.1, y + 0.45, 1.6, y + 0.45)
     left = 3.6
-    inner = [("norm", "norm"), ("attention", f"{attention}<br>{gqa} · d={card['head_dim']}")]
+    mlp = ("mlp", f"MLP {card['hidden_size']}→{card['intermediate_size']}→{card['hidden_size']}<br>"
+                  f"{card['activation']}")
+    inner = [("attention", f"{attention}<br>{gqa} · d={card['head_dim']}")]
     if cross:
         inner.append(("cross_attention", "cross-attention<br>to the encoder"))
-    inner += [("norm", "norm"), ("mlp", f"MLP {card['hidden_size']}→{card['intermediate_size']}→"
-                                         f"{card['hidden_size']}<br>{card['activation']}")]
+    if card.get("norm_placement") == "post":  # BERT: add the part's output, then normalise
+        inner = [*inner, ("norm", "add & norm"), mlp, ("norm", "add & norm")]
+    else:
+        inner = [("norm", "norm"), *inner, ("norm", "norm"), mlp]
     width = 1.55 * len(inner) + 0.5
     figure.add_shape(type="rect", x0=left - 0.2, x1=left + width - 0.1, y0=y - 0.35, y1=y + 1.3,
                      line=dict(color="#6366f1", dash="dot"), layer="below")
@@ -76,7 +83,7 @@ def architecture_figure(card: dict[str, Any]) -> go.Figure:
         right = _stack(figure, card, 2.2, "encoder", card["num_layers"], causal=False, cross=False, head=False)
         right = max(right, _stack(figure, card, 0, "decoder", card["num_decoder_layers"] or card["num_layers"],
                                   causal=True, cross=True, head=True))
-        _arrow(figure, 9.5, 2.2 - 0.35, 8.3, 0.9)
+        _arrow(figure, 3.6 + 4 * 1.55 + 0.9, 2.2, 3.6 + 2 * 1.55 + 0.7, 0.9)  # encoder output -> cross-attention
         rows = 2
     else:
         right = _stack(figure, card, 0, "model", card["num_layers"], causal=card["kind"] == "causal", cross=False,

@@ -23,7 +23,8 @@ from tabs.shared.common import friendly_errors, progress_callback, read_asset
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
 QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)
 LATEX = [{"left": "$$", "right": "$$", "display": True}]
-SWEEP_NOTE = "Zeroes each head in turn and skips each layer in turn: one batched forward per layer."
+SWEEP_NOTE = ("Zeroes each head in turn and skips each layer in turn. Each knock-out in layer L re-runs only the "
+              "layers from L up (the ones below are unchanged), a row per head: about as long as 150 forward passes.")
 
 
 def note(name: str) -> None:
@@ -34,13 +35,15 @@ def note(name: str) -> None:
 def card_markdown(card: dict[str, Any]) -> str:
     rows = "\n".join(f"| {part['component'].replace('_', ' ')} | {part['parameters']:,} | "
                      f"{part['bytes'] / 2**20:,.1f} |" for part in card["components"])
+    head = ("no LM head (an encoder outputs one vector per token)" if card["kind"] == "bidirectional"
+            else f"LM head tied to the embedding: {'yes' if card['tied_embeddings'] else 'no'}")
     layers = (f"{card['num_layers']} encoder + {card['num_decoder_layers']} decoder blocks"
               if card["kind"] == "encoder-decoder" else f"{card['num_layers']} blocks")
     return (f"**{card['model']}** ({card['architecture']}): {card['attention']} · {layers} · hidden size "
             f"{card['hidden_size']} · {card['num_heads']} heads of {card['head_dim']} · MLP "
             f"{card['intermediate_size']} ({card['activation']})\n\n"
             f"- Grouped-query attention: {card['grouped_query']}\n- Positions: {card['positions']}\n"
-            f"- Norms: {card['norms']} · tied embedding and LM head: {'yes' if card['tied_embeddings'] else 'no'}\n\n"
+            f"- Norms: {card['norms']}, {card['norm_placement']}-norm · {head}\n\n"
             f"| component | parameters | MiB |\n|---|---:|---:|\n{rows}\n"
             f"| **total** | **{card['parameters']:,}** | **{card['bytes'] / 2**20:,.1f}** |")
 

@@ -148,6 +148,7 @@ def sweep_figure(result: dict[str, Any]) -> go.Figure:
                                 hovertemplate="layer %{y} · head %{x}<br>%{z:+.3f} log-prob<extra></extra>"),
                      row=1, col=1)
     figure.add_trace(go.Heatmap(z=np.round(layers, 4), colorscale="RdBu", zmid=0, showscale=False,
+                                text=np.round(layers, 1), texttemplate="%{text}", textfont=dict(size=9),
                                 hovertemplate="layer %{y} skipped<br>%{z:+.3f} log-prob<extra></extra>"),
                      row=1, col=2)
     figure.update_yaxes(autorange="reversed", title="layer", row=1, col=1)

@@ -90,15 +90,18 @@ def test_parameter_counts_equal_the_sum_of_the_parameters_sizes(tiny_lm):
         diagram.architecture_figure(card).to_json()
     llama = architecture.model_card(tiny_lm, "tiny")
     assert (llama["num_heads"], llama["num_kv_heads"], llama["head_dim"]) == (4, 2, 8)
-    assert llama["per_block"]["attention"] == sum(p.numel() for p in tiny_lm.model.layers[0].self_attn.parameters())
+    first_attention = tiny_lm.model.layers[0].self_attn.parameters()
+    assert llama["per_block"]["model"]["attention"] == sum(p.numel() for p in first_attention)
     assert "rotary" in llama["positions"] and llama["grouped_query"].startswith("yes")
     t5_card = architecture.model_card(t5, "t5")
     cross = sum(p.numel() for name, p in t5.named_parameters() if "EncDecAttention" in name)
     assert next(c for c in t5_card["components"] if c["component"] == "cross_attention")["parameters"] == cross
     assert set(t5_card["stacks"]) >= {"encoder", "decoder"} and "cross_attention" in t5_card["stacks"]["decoder"]
+    assert t5_card["per_block"]["decoder"]["cross_attention"] == cross // 3
     assert "relative position" in t5_card["positions"] and t5_card["num_decoder_layers"] == 3
     bert_card = architecture.model_card(bert, "bert")
     assert "learned absolute" in bert_card["positions"] and not bert_card["tied_embeddings"]
+    assert (llama["norm_placement"], bert_card["norm_placement"], t5_card["norm_placement"]) == ("pre", "post", "pre")
 
 
 def test_direct_attributions_plus_the_remaining_terms_add_up_to_the_logit(view, traced):
