@@ -155,10 +155,19 @@ class FinetuneConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick demo on CPU": dict(method="lora", max_steps=30, batch_size=4, max_seq_length=128, lora_r=8,
-                              lora_alpha=16, learning_rate=1e-3, eval_every=10, save_every=10,
+    "quick demo on CPU": dict(method="lora", dataset="pirate", max_steps=30, batch_size=4, max_seq_length=128,
+                              lora_r=8, lora_alpha=16, learning_rate=1e-3, eval_every=10, save_every=10,
                               target_modules=TARGET_PRESETS["attention"]),
-    "QLoRA on GPU": dict(method="qlora", max_steps=200, batch_size=16, max_seq_length=512, lora_r=16,
-                         lora_alpha=32, learning_rate=2e-4, eval_every=50, save_every=50,
+    "full fine-tune on CPU": dict(method="full", dataset="pirate", max_steps=20, batch_size=4, max_seq_length=128,
+                                  learning_rate=5e-5, eval_every=10, save_every=20),
+    "DPO: concise answers on CPU": dict(method="dpo", dataset="concise", max_steps=30, batch_size=4,
+                                        max_seq_length=160, lora_r=8, lora_alpha=16, learning_rate=5e-4,
+                                        dpo_beta=0.1, eval_every=10, save_every=10, eval_size=8,
+                                        target_modules=TARGET_PRESETS["attention"]),
+    "distill: half-depth student on CPU": dict(method="distill", dataset="pirate", max_steps=40, batch_size=4,
+                                               max_seq_length=128, learning_rate=2e-4, distill_alpha=0.5,
+                                               distill_temperature=2.0, eval_every=20, save_every=20),
+    "QLoRA on GPU": dict(method="qlora", dataset="pirate", max_steps=200, batch_size=16, max_seq_length=512,
+                         lora_r=16, lora_alpha=32, learning_rate=2e-4, eval_every=50, save_every=50,
                          target_modules=TARGET_PRESETS["all-linear"]),
 }

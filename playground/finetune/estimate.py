@@ -13,6 +13,15 @@ CPU_SECONDS_PER_TOKEN = 3.5 / (4 * 128)
 GPU_SPEEDUP = 40.0
 
 
+TIME_FACTORS = {"full": 1.3, "lora": 1.0, "qlora": 1.6, "dpo": 2.7, "distill": 1.1}
+"""A step's cost against LoRA's: full also updates every weight; QLoRA dequantizes its 4-bit weights on the
+fly; DPO reads two answers per row and the reference (adapter off) reads them again without gradients;
+distillation runs the whole teacher forward plus a half-depth student forward and backward."""
+STATE_WORDS = {"full": "gradients + Adam state for every weight", "distill": "student weights, gradients + Adam "
+               "state", "lora": "LoRA weights + gradients + Adam state", "qlora": "LoRA weights + gradients + "
+               "Adam state", "dpo": "LoRA policy weights + gradients + Adam state"}
+
+
 @dataclass(frozen=True)
 class Estimate:
     weights_gb: float
@@ -21,16 +30,24 @@ class Estimate:
     activations_gb: float
     minutes: float
     device: str
+    method: str = "lora"
+    total_params: int = 0
 
     @property
     def total_gb(self) -> float:
         return self.weights_gb + self.training_state_gb + self.activations_gb
 
+    @property
+    def trainable_share(self) -> float:
+        return self.trainable_params / self.total_params if self.total_params else 0.0
+
     def describe(self) -> str:
-        return (f"≈ {self.total_gb:.1f} GB ({self.weights_gb:.2f} base weights, {self.training_state_gb:.2f} LoRA "
-                f"weights + gradients + Adam state for {self.trainable_params:,} trainable parameters, "
-                f"{self.activations_gb:.2f} activations) · ≈ {self.minutes:.0f} min on {self.device.upper()} "
-                "(a rough guide; the page shows the real pace once it runs)")
+        weights = "teacher + student weights" if self.method == "distill" else "base weights"
+        return (f"≈ {self.total_gb:.1f} GB ({self.weights_gb:.2f} {weights}, {self.training_state_gb:.2f} "
+                f"{STATE_WORDS[self.method]} for {self.trainable_params:,} trainable parameters "
+                f"({self.trainable_share:.2%} of {self.total_params:,}), {self.activations_gb:.2f} activations) · "
+                f"≈ {self.minutes:.0f} min on {self.device.upper()} (a rough guide; the page shows the real pace "
+                "once it runs)")
 
 
 def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate:
@@ -45,14 +62,27 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
     shapes = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (hidden, hidden),
               "gate_proj": (hidden, intermediate), "up_proj": (hidden, intermediate),
               "down_proj": (intermediate, hidden)}
-    base_params = layers * sum(a * b for a, b in shapes.values()) + vocab * hidden
-    trainable = layers * sum(config.lora_r * (a + b) for name, (a, b) in shapes.items()
-                             if name in config.target_modules)
-    bytes_per_weight = 0.55 if config.method == "qlora" else (2 if device == "cuda" else 4)
-    tokens = config.batch_size * config.max_seq_length
-    activations = tokens * hidden * layers * 34 * (2 if device == "cuda" else 4) / 1e9  # a common rule of thumb
-    seconds = config.max_steps * config.gradient_accumulation * tokens * CPU_SECONDS_PER_TOKEN
+    per_layer = sum(a * b for a, b in shapes.values())
+    base_params = layers * per_layer + vocab * hidden
+    activation_bytes = 2 if device == "cuda" else 4
+    tokens = config.batch_size * config.max_seq_length * (2 if config.method == "dpo" else 1)
+    if config.method == "full":
+        trainable, state_bytes, weight_bytes = base_params, 12, 4  # fp32 weights, gradients, Adam m and v
+        weights = base_params * weight_bytes
+    elif config.method == "distill":
+        trainable = (layers + 1) // 2 * per_layer + vocab * hidden  # the half-depth student
+        state_bytes = 12
+        weights = (base_params + trainable) * 4
+    else:
+        trainable = layers * sum(config.lora_r * (a + b) for name, (a, b) in shapes.items()
+                                 if name in config.target_modules)
+        state_bytes = 16  # fp32 LoRA weights, gradients, Adam m and v
+        weights = base_params * (0.55 if config.method == "qlora" else activation_bytes)
+    activations = tokens * hidden * layers * 34 * activation_bytes / 1e9  # a common rule of thumb
+    seconds = config.max_steps * config.gradient_accumulation * config.batch_size * config.max_seq_length * \
+        CPU_SECONDS_PER_TOKEN * TIME_FACTORS[config.method]
     if device == "cuda":
         seconds /= GPU_SPEEDUP
-    return Estimate(base_params * bytes_per_weight / 1e9, trainable, trainable * 16 / 1e9, activations,
-                    seconds / 60, device)
+    total = base_params if config.method != "distill" else trainable
+    return Estimate(weights / 1e9, trainable, trainable * state_bytes / 1e9, activations, seconds / 60, device,
+                    config.method, total + (trainable if config.method in ("lora", "qlora", "dpo") else 0))

@@ -1,5 +1,6 @@
-"""Fine-tuning tab: a LoRA / QLoRA job in its own process, its curves live, every past run, then
-the fine-tuned model beside its base, exported, merged or pushed.
+"""Fine-tuning tab: a full, LoRA, QLoRA, DPO or distillation job in its own process, its curves live,
+every past run and their trade-offs, then the fine-tuned model beside its base: evaluated, exported,
+merged or pushed.
 
 Endpoints: ``/finetune_start`` (config) -> {run_id}; ``/finetune_status`` (run_id); ``/finetune_cancel``
 (run_id); ``/finetune_runs`` (). The page polls the run folder, so a reload or a restart re-attaches.
@@ -12,17 +13,23 @@ from typing import Any
 import gradio as gr
 
 from playground.finetune.adapters import push_adapter
-from playground.finetune.config import PRESETS, TARGET_PRESETS, FinetuneConfig
+from playground.finetune.config import METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
 from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
+from tabs.finetune.tradeoffs import build_tradeoffs
 from tabs.shared.common import friendly_errors, read_asset, uploaded_path
 
 UPLOAD = "upload"
 FORM_FIELDS = ("method", "max_steps", "learning_rate", "batch_size", "max_seq_length", "lora_r", "lora_alpha",
-               "lora_dropout", "target_modules", "eval_every", "save_every")
+               "lora_dropout", "target_modules", "eval_every", "save_every", "eval_size", "config_name", "split",
+               "messages_column", "chosen_column", "rejected_column", "dpo_beta", "teacher", "student",
+               "distill_alpha", "distill_temperature")
+WHOLE_FIELDS = ("max_steps", "batch_size", "max_seq_length", "lora_r", "lora_alpha", "eval_every", "save_every",
+                "eval_size")
+TEXT_FIELDS = ("config_name", "split", "messages_column", "chosen_column", "rejected_column", "teacher", "student")
 RUN_HEADERS = ["Run", "Status", "Step", "Last loss", "Last eval loss", "Message"]
 STATUS_ICONS = {"running": "⏳", "finished": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
 
@@ -98,14 +105,17 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Column(scale=3):
             with gr.Row():
                 preset = gr.Dropdown(list(PRESETS), value="quick demo on CPU", label="Preset", elem_id="ft-preset")
-                method = gr.Radio(["lora", "qlora"], value=defaults.method, label="Method (QLoRA: 4-bit base)")
+                method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method",
+                                  label="Method (full: every weight; QLoRA: 4-bit base; DPO: preference pairs; "
+                                        "distill: a half-depth student)")
                 base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                                          allow_custom_value=True, label="Base model")
             with gr.Row():
                 dataset = gr.Dropdown(shipped_datasets() + [UPLOAD], value=defaults.dataset, label="Dataset "
                                       "(or a Hub dataset id, with a network)", allow_custom_value=True,
                                       elem_id="ft-dataset")
-                upload = gr.File(label="JSONL or CSV", file_types=[".jsonl", ".csv"], visible=False)
+                upload = gr.File(label="JSONL, JSON, CSV, Parquet or Arrow", visible=False,
+                                 file_types=[".jsonl", ".json", ".csv", ".parquet", ".arrow"])
                 prompt_column = gr.Textbox(defaults.prompt_column, label="Prompt column")
                 response_column = gr.Textbox(defaults.response_column, label="Response column")
             with gr.Row():
@@ -124,13 +134,30 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                                        elem_id="ft-eval-every")
                 save_every = gr.Number(defaults.save_every, precision=0, label="Checkpoint every (steps)")
                 run_name = gr.Textbox("", label="Run name (optional)", elem_id="ft-run-name")
+            with gr.Accordion("Data mapping and method settings (Hub config and split, chat turns, DPO, "
+                              "distillation)", open=False):
+                with gr.Row():
+                    config_name = gr.Textbox(defaults.config_name, label="Hub config (subset)")
+                    split = gr.Textbox(defaults.split, label="Split (e.g. train[:500])")
+                    messages_column = gr.Textbox(defaults.messages_column, label="Chat-turns column (SFT; "
+                                                 "replaces prompt/response)")
+                    eval_size = gr.Number(defaults.eval_size, precision=0, label="Held-out rows")
+                with gr.Row():
+                    chosen_column = gr.Textbox(defaults.chosen_column, label="DPO: chosen column")
+                    rejected_column = gr.Textbox(defaults.rejected_column, label="DPO: rejected column")
+                    dpo_beta = gr.Number(defaults.dpo_beta, label="DPO beta")
+                with gr.Row():
+                    teacher = gr.Textbox(defaults.teacher, label="Distill: teacher (empty: the base; or a run id)")
+                    student = gr.Textbox(defaults.student, label="Distill: student ('half' or a model id)")
+                    distill_alpha = gr.Number(defaults.distill_alpha, label="Distill: KL weight alpha")
+                    distill_temperature = gr.Number(defaults.distill_temperature, label="Distill: temperature")
             estimate_box = gr.Markdown(elem_id="ft-estimate")
             with gr.Row():
                 start_button = gr.Button("Start", variant="primary", elem_id="ft-start")
                 stop_button = gr.Button("Stop (saves the adapter)", elem_id="ft-stop")
                 resume_button = gr.Button("Resume from last checkpoint", elem_id="ft-resume")
         with gr.Column(scale=2):
-            with gr.Accordion("What LoRA and QLoRA do", open=True):
+            with gr.Accordion("What each method changes, and when to pick it", open=True):
                 gr.Markdown(read_asset("notes", "finetune.md"))
     status = gr.Markdown(elem_id="ft-status")
     with gr.Row():
@@ -151,20 +178,24 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         diff_text = gr.Markdown(elem_id="ft-diff-note")
         diff = gr.Dataframe(headers=["Setting", "Runs…"], interactive=False, label="Settings that differ",
                             visible=False, elem_id="ft-diff")
+    build_tradeoffs(ws, compare_runs, run_choice)
     build_after(ws, run_choice)
     timer = gr.Timer(2.0)
 
     form = [method, max_steps, learning_rate, batch_size, max_seq_length, lora_r, lora_alpha, lora_dropout,
-            target_modules, eval_every, save_every]
+            target_modules, eval_every, save_every, eval_size, config_name, split, messages_column, chosen_column,
+            rejected_column, dpo_beta, teacher, student, distill_alpha, distill_temperature]
 
     def config_from(base: str, data: str, upload_file: str | None, prompt_col: str, response_col: str, name: str,
                     *values: Any) -> FinetuneConfig:
         settings = dict(zip(FORM_FIELDS, values, strict=True))
-        for key in ("max_steps", "batch_size", "max_seq_length", "lora_r", "lora_alpha", "eval_every", "save_every"):
+        for key in WHOLE_FIELDS:
             settings[key] = int(settings[key]) if settings[key] is not None else settings[key]
+        for key in TEXT_FIELDS:
+            settings[key] = (settings[key] or "").strip()
         source = upload_file if data == UPLOAD else data
         if not source:
-            raise gr.Error("Upload a JSONL or CSV file first.")
+            raise gr.Error("Upload a JSONL, JSON, CSV, Parquet or Arrow file first.")
         return FinetuneConfig(base_model=base, dataset=str(source), prompt_column=prompt_col.strip(),
                               response_column=response_col.strip(), run_name=name.strip(), **settings)
 
@@ -224,14 +255,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         chosen = {**FinetuneConfig().to_dict(), **PRESETS[name]}
         target = next((k for k, v in TARGET_PRESETS.items() if tuple(v) == tuple(chosen["target_modules"])),
                       ",".join(chosen["target_modules"]))
-        return [chosen[key] if key != "target_modules" else target for key in FORM_FIELDS]
+        return [chosen[key] if key != "target_modules" else target for key in FORM_FIELDS] + [chosen["dataset"]]
 
     outputs = [run_choice, status, loss_plot, schedule_plot, probes, history, compare_runs, overlay, diff_text,
                diff]
     shown = gr.State(None)  # this page's last fingerprint: ticks that change nothing send nothing
     refresh_inputs = [run_choice, log_scale, smoothing, compare_runs]
     undocumented = dict(api_visibility="undocumented")
-    preset.change(apply_preset, preset, form, **undocumented)
+    preset.change(apply_preset, preset, [*form, dataset], **undocumented)
     dataset.change(lambda d: gr.File(visible=d == UPLOAD), dataset, upload, **undocumented)
     for component in inputs:
         component.change(show_estimate, inputs, estimate_box, trigger_mode="always_last", show_progress="hidden",
@@ -253,8 +284,9 @@ def register_api(ws: Workspace) -> None:
 
     @friendly_errors
     def finetune_start(config: dict, dataset_file: gr.FileData | None = None) -> dict:
-        """Start a LoRA/QLoRA job from a config dict (see playground/finetune/config.py for the keys;
-        missing keys take their defaults), optionally on an uploaded JSONL/CSV file (``handle_file``).
+        """Start a full, LoRA, QLoRA, DPO or distillation job (``method``) from a config dict (see
+        playground/finetune/config.py for the keys; missing keys take their defaults), optionally on an
+        uploaded JSONL, JSON, CSV, Parquet or Arrow file (``handle_file``).
         Refused with a message while another job runs."""
         uploaded = uploaded_path(dataset_file)
         return {"run_id": runner.start(FinetuneConfig.from_dict(dict(config or {})), dataset_file=uploaded)}

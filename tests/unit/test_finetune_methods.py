@@ -77,7 +77,8 @@ def greedy(model, tokenizer, prompt: str) -> list[int]:
         return model.generate(ids, max_new_tokens=6, do_sample=False)[0, ids.shape[1]:].tolist()
 
 
-def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, tiny_folder, tiny_lm, tokenizer):
+def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, tiny_folder, tiny_lm, tokenizer,
+                                                                     workspace):
     from transformers import AutoModelForCausalLM
 
     rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
@@ -89,6 +90,32 @@ def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, ti
     assert model_event["trainable_params"] == model_event["total_params"] == every
     tuned = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
     assert greedy(tuned, tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
+    check_compare_and_evaluate(tmp_path, run_dir, workspace, every)
+
+
+def check_compare_and_evaluate(tmp_path, run_dir, workspace, every: int) -> None:
+    """The trade-off row reads the run folder; the evaluation scores base and trained with the Prompt lab's
+    own scorer (equal to running it directly) and the held-out perplexity falls."""
+    from playground.core.iterutil import last
+    from playground.finetune.compare import compare
+    from playground.finetune.evaluation import evaluate_run
+    from playground.finetune.runner import JobRunner
+    from playground.prompting import techniques as prompts
+    from playground.prompting.evaluation import evaluate, shipped_items
+
+    runner = JobRunner(tmp_path)
+    [row] = compare(runner, [run_dir.name])
+    assert row["method"] == "full" and row["trainable_params"] == every and row["trainable_pct"] == 100.0
+    assert row["seconds_per_step"] > 0 and row["tokens_per_second"] > 0 and row["peak_memory_mb"] > 0
+    assert row["saved_mb"] > every * 4 / 2**20 * 0.9 and row["final_loss"] is not None
+    result = evaluate_run(runner, workspace.generation, workspace.adapters, run_dir.name, task="sentiment", limit=3)
+    task = prompts.task("sentiment")
+    direct = last(evaluate(workspace.generation, str(run_dir / "model"), task, shipped_items(task)[:3],
+                           ["zero-shot"])).scores[0].to_dict(with_items=False)
+    assert {k: v for k, v in result["labelled"]["tuned"].items() if k != "seconds"} == \
+        {k: v for k, v in direct.items() if k != "seconds"}
+    assert result["perplexity"]["tuned"] < result["perplexity"]["base"]
+    assert compare(runner, [run_dir.name])[0]["tuned_accuracy"] == result["labelled"]["tuned"]["accuracy"]
 
 
 def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, tiny_folder, tokenizer):
