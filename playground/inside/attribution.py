@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from playground.core.errors import PlaygroundError
-from playground.inside.layout import Parts
+from playground.inside.layout import Parts, tolerance
 from playground.inside.tracing import ModelView, Run, Trace
 
 
@@ -44,7 +44,7 @@ def _norm_reader(norm: nn.Module, final: torch.Tensor) -> tuple[Any, torch.Tenso
             return part * scale * weight
     with torch.inference_mode():
         own = norm(final[None])[0].double()
-    if float((read(x) + constant - own).abs().max()) > 1e-3 * max(1.0, float(own.abs().max())):
+    if float((read(x) + constant - own).abs().max()) > tolerance(final.dtype) * max(1.0, float(own.abs().max())):
         raise PlaygroundError(f"The final norm ({type(norm).__name__}) is neither RMSNorm nor LayerNorm as "
                               "written, so its contributions cannot be read linearly.")
     return read, constant

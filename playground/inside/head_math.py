@@ -16,12 +16,8 @@ from typing import Any
 import torch
 
 from playground.core.errors import PlaygroundError
-from playground.inside.layout import Parts, check_index
+from playground.inside.layout import Parts, check_index, tolerance
 from playground.inside.tracing import Trace
-
-TOLERANCE = 1e-3
-"""Largest difference from the model's own head output still taken as "the same computation" (float32
-sums in another order differ by about 1e-6; a wrong recipe by far more)."""
 
 
 def _rounded(tensor: torch.Tensor, decimals: int = 6) -> list:
@@ -72,7 +68,7 @@ def head_math(parts: Parts, trace: Trace, layer: int, head: int, query: int) -> 
     output = weights @ values
     own = trace.heads_in[layer, query, head * parts.head_dim:(head + 1) * parts.head_dim].float()
     difference = float((output - own).abs().max())
-    if difference > TOLERANCE * max(1.0, float(own.abs().max())):
+    if difference > tolerance(trace.heads_in.dtype) * max(1.0, float(own.abs().max())):
         raise PlaygroundError(f"{trace.model}: this head's attention is not the textbook recipe (recomputed output "
                               f"differs from the model's by {difference:.3g}), so it is not shown step by step.")
     return {"model": trace.model, "tokens": list(trace.tokens), "layer": layer, "head": head, "kv_head": kv_head,

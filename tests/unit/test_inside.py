@@ -226,3 +226,14 @@ def test_a_gpt2_style_model_gets_the_same_views():
     torch.testing.assert_close(attribution.ablation_logits(gpt2, traced, 1, 1), own_logits(edited, ids)[-1],
                                rtol=1e-5, atol=1e-5)
     assert "learned absolute" in architecture.model_card(model, "gpt2-tiny")["positions"]
+
+
+def test_bfloat16_weights_still_get_every_view(tiny_lm):
+    """A server may share its models in bfloat16 (--dtype): the checks allow for its rounding, no more."""
+    half = copy.deepcopy(tiny_lm).to(torch.bfloat16)
+    half_view = ModelView(half, "tiny-bf16")
+    traced = trace(half_view, IDS, [str(i) for i in IDS], len(IDS))
+    for layer, head in ((0, 0), (1, 3)):
+        assert head_math.head_math(half_view.parts, traced, layer, head, len(IDS) - 1)["max_difference"] < 0.02
+    result = attribution.direct_attribution(half_view.parts, traced, 17)
+    assert result["total"] == pytest.approx(result["logit"], abs=0.05)
