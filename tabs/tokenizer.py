@@ -1,7 +1,7 @@
 """Tokenizer tab: one text, several tokenizers side by side, and chat templates.
 
-Endpoints: ``/tokenize``, ``/tokenizers``, ``/chat_template`` (plain data), plus the
-page's own handlers (HTML, tables, a chart).
+Endpoints: ``/tokenize``, ``/tokenizers``, ``/chat_template``, ``/train_bpe`` (plain data), plus
+the page's own handlers (HTML, tables, a chart).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.text.analysis import TokenizationResult, analyse, sanitize_text
+from playground.text.bpe_training import DEFAULT_SENTENCE, STAGES, default_training_text, training_report
 from playground.workspace import Workspace
 from tabs.shared import token_view
 from tabs.shared.common import friendly_errors, progress_callback, read_asset, split_names
@@ -49,6 +50,56 @@ def counts_figure(results: list[TokenizationResult]) -> go.Figure:
     figure.update_layout(title="Tokens for the same text", height=260,
                          margin=dict(l=40, r=10, t=40, b=40), yaxis_title="tokens")
     return figure
+
+
+MERGE_HEADERS = ["Step", "Left", "Right", "New token", "Pair count"]
+
+
+def shown(piece: str) -> str:
+    """A merge's piece with its spaces visible (a leading space is most of what BPE learns first)."""
+    return piece.replace(" ", "·").replace("\n", "↵")
+
+
+@friendly_errors
+def train_panel(text: str, sentence: str) -> tuple[str, list[list[Any]], str]:
+    """The "Train your own" panel: a summary, the first merges, the sentence at each stage."""
+    report = training_report(text, sentence)
+    learned = len(report.trained.merges)
+    summary = (f"**Learned {learned:,} merges** from {report.num_chars:,} characters "
+               f"({len(report.trained.words):,} distinct words) in {report.trained.seconds * 1000:.0f} ms.")
+    notes = "".join(f"\n\n⚠️ {note}" for note in report.notes)
+    rows = [[merge.rank, shown(merge.left), shown(merge.right), shown(merge.merged), merge.count]
+            for merge in report.merges]
+    columns = [token_view.render_column(result, show_whitespace=True) for result in report.stages]
+    return summary + notes, rows, token_view.render_grid(columns)
+
+
+def build_training_panel() -> None:
+    """Train a small BPE on the user's text, live: the merges, then one sentence at three sizes."""
+    with gr.Accordion("Train your own: a BPE tokenizer learned from your text", open=False,
+                      elem_id="bpe-panel") as panel:
+        gr.Markdown("Byte-level BPE starts from the 256 bytes and repeatedly merges the pair of symbols seen "
+                    "most often in the training text (the `tokenizers` library trains it here, in well under a "
+                    "second for a few pages). The table shows the first merges in the order they were learned; "
+                    "below, the same sentence with the first " + ", ".join(f"{s:,}" for s in STAGES) +
+                    " merges: single letters, then subwords, then whole words. `·` is a space.")
+        with gr.Row():
+            corpus = gr.Textbox(default_training_text(), label="Training text (paste a few pages of your own)",
+                                lines=6, max_lines=12, elem_id="bpe-text", scale=3)
+            with gr.Column(scale=2):
+                sentence = gr.Textbox(DEFAULT_SENTENCE, label="Sentence to tokenize", elem_id="bpe-sentence")
+                train_button = gr.Button("Train", variant="primary", elem_id="bpe-train")
+                summary = gr.Markdown(elem_id="bpe-summary")
+        merges = gr.Dataframe(headers=MERGE_HEADERS, interactive=False, elem_id="bpe-merges", max_height=320,
+                              label="The first merges, step by step (pair count: how often the pair occurred "
+                                    "when it was merged)")
+        stages = gr.HTML(elem_id="bpe-stages")
+    common = dict(fn=train_panel, inputs=[corpus, sentence], outputs=[summary, merges, stages],
+                  api_visibility="undocumented", show_progress="minimal", trigger_mode="always_last")
+    train_button.click(**common)
+    panel.expand(**common)
+    corpus.change(**common)  # live: retraining a few pages takes a fraction of a second
+    sentence.change(**common)
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:
@@ -100,9 +151,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 gr.Markdown(read_asset("notes", "tokenizer.md"))
     status = gr.Markdown(elem_id="tok-status")
     spans = gr.HTML(elem_id="tok-spans")
-    with gr.Row():
-        table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, elem_id="tok-table", scale=3)
-        plot = gr.Plot(label="Tokens per tokenizer", scale=2)
+    # Full width: all ten columns fit, where beside the chart six showed and the rest hid off the edge.
+    table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False, wrap=True, elem_id="tok-table")
+    plot = gr.Plot(label="Tokens per tokenizer")
 
     with gr.Accordion("Chat template: a conversation as the model sees it", open=False):
         with gr.Row():
@@ -115,6 +166,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                                 "(role: system, user or assistant)", elem_id="chat-messages")
         render_button = gr.Button("Render with the chat template", variant="primary")
         chat_view = gr.HTML(elem_id="chat-view")
+    build_training_panel()
 
     inputs = [text, chosen, extra, show_whitespace]
     outputs = [spans, table, plot, status]
@@ -151,6 +203,14 @@ def register_api(ws: Workspace) -> None:
         result = ws.tokenizers.render_chat(messages, tokenizer, add_generation_prompt)
         return {"text": result.text, **result.to_dict()}
 
+    @friendly_errors
+    def train_bpe(text: str, sentence: str) -> dict:
+        """Train a byte-level BPE on `text` (up to 2,000 merges) and tokenize `sentence` after
+        100, 500 and 2,000 of them: {num_merges, merges: [{rank, left, right, merged, count}],
+        stages: [{merges, applied, num_tokens, tokens: [{text, piece, id, start, end}]}], notes}."""
+        return training_report(text, sentence).to_dict()
+
     gr.api(tokenize, api_name="tokenize")
+    gr.api(train_bpe, api_name="train_bpe")
     gr.api(tokenizers, api_name="tokenizers")
     gr.api(chat_template, api_name="chat_template")

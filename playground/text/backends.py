@@ -59,6 +59,14 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(code): byte for byte, code in zip(printable, codes, strict=True)}
 
 
+def byte_level_bytes(piece: str) -> bytes:
+    """The bytes a byte-level BPE piece stands for ('Ġhi' -> b' hi'); other text as UTF-8."""
+    table = _byte_decoder()
+    if all(char in table for char in piece):
+        return bytes(table[char] for char in piece)
+    return piece.encode("utf-8")
+
+
 class HFTokenizer:
     """A transformers tokenizer, encoded through a private copy of its Rust tokenizer.
 
@@ -97,10 +105,8 @@ class HFTokenizer:
     def _raw_bytes(self, piece: str, special: bool) -> bytes:
         if special:
             return piece.encode("utf-8")
-        if self._byte_level:
-            table = _byte_decoder()
-            if all(char in table for char in piece):
-                return bytes(table[char] for char in piece)
+        if self._byte_level and all(char in _byte_decoder() for char in piece):
+            return byte_level_bytes(piece)
         if piece.startswith("<0x") and piece.endswith(">") and len(piece) == 6:
             return bytes([int(piece[3:5], 16)])
         if self._metaspace:

@@ -73,8 +73,10 @@ def render_spans(result: TokenizationResult, show_whitespace: bool = True,
         tip = html.escape(token_title(index, result), quote=True)
         # A trailing line break goes after the tile: inside, it wraps into an empty tile.
         label, newline = (label[:-4], "<br>") if label.endswith("<br>") else (label, "")
-        parts.append(f'<span class="{" ".join(classes)}" title="{tip}" data-tip="{tip}" '
-                     f'tabindex="0">{label}</span>{newline}')
+        # The pinned details are a real element placed against the column (see .tok-tip in style.css),
+        # so the span box's scrolling cannot clip them at its edge.
+        parts.append(f'<span class="{" ".join(classes)}" title="{tip}" tabindex="0">{label}'
+                     f'<span class="tok-tip" aria-hidden="true">{tip}</span></span>{newline}')
         cursor = max(cursor, token.end)
     if len(result.tokens) > max_tokens:
         parts.append(f'<div class="tok-more">… {len(result.tokens) - max_tokens:,} more tokens not '

@@ -52,3 +52,13 @@ def test_chat_template_endpoint(client):
     assert data["num_tokens"] == len(data["tokens"]) and data["num_special"] >= 3
     with pytest.raises(AppError, match="no chat template"):
         client.predict(messages, "minilm-l6", True, api_name="/chat_template")
+
+
+def test_train_bpe(client):
+    text = "the cat sat on the mat. the cat ate the rat. " * 30
+    data = client.predict(text, "the cat sat", api_name="/train_bpe")
+    assert data["merges"][0]["count"] >= data["merges"][-1]["count"] and data["num_merges"] > 10
+    assert [stage["merges"] for stage in data["stages"]] == [100, 500, 2000]
+    assert "".join(token["text"] for token in data["stages"][0]["tokens"]) == "the cat sat"
+    with pytest.raises(AppError, match="Paste some text"):
+        client.predict("", "the cat", api_name="/train_bpe")

@@ -69,3 +69,48 @@ def test_chat_template_view(page):
     view = page.locator("#chat-view")
     view.locator(".tok-special", has_text="<|im_start|>").first.wait_for(timeout=30_000)
     assert re.search(r"\d+ tokens", view.inner_text())
+
+
+def test_the_comparison_table_shows_all_ten_columns(page):
+    """Issue 19: beside the chart, 6 of the 10 columns showed and nothing said the table scrolled."""
+    page.wait_for_selector("#tok-table .body-cell", timeout=60_000)
+    table = page.locator("#tok-table").bounding_box()
+    headers = page.locator("#tok-table th.header-cell")
+    names = [header.inner_text().strip() for header in headers.all()]
+    assert {"Tokenizer", "Round trip", "Context", "Past context"} <= set(names)
+    for header in headers.all():
+        box = header.bounding_box()
+        assert box["x"] + box["width"] <= table["x"] + table["width"] + 1, header.inner_text()
+
+
+def test_a_pinned_tokens_details_stay_inside_its_column(page):
+    """Issue 19: the pinned details were cut off at the column's edge."""
+    col = column(page, "cl100k_base")
+    col.locator(".tok").first.wait_for(timeout=60_000)
+    bounds = col.bounding_box()
+    tokens = col.locator(".tok")
+    rightmost = max(range(tokens.count()), key=lambda i: tokens.nth(i).bounding_box()["x"])
+    tokens.nth(rightmost).click()  # the token nearest the right edge: the worst case
+    tip = tokens.nth(rightmost).locator(".tok-tip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("id ")
+    box = tip.bounding_box()
+    assert bounds["x"] <= box["x"] and box["x"] + box["width"] <= bounds["x"] + bounds["width"]
+    # Nothing clips it: the point at each of its corners is the tip itself.
+    for x, y in ((box["x"] + 2, box["y"] + 2), (box["x"] + box["width"] - 2, box["y"] + box["height"] - 2)):
+        assert page.evaluate("([x, y]) => document.elementFromPoint(x, y).classList.contains('tok-tip')", [x, y])
+
+
+def test_train_your_own_bpe(page):
+    page.wait_for_selector(".tok-col .tok", timeout=60_000)
+    page.get_by_text("Train your own").click()
+    stages = page.locator("#bpe-stages .tok-col")
+    expect(stages).to_have_count(3, timeout=30_000)
+    expect(stages.first).to_contain_text("100 merges")
+    expect(page.locator("#bpe-summary")).to_contain_text("Learned")
+    expect(page.locator("#bpe-merges")).to_contain_text("·t")  # " t" is the first pair English text merges
+    page.locator("#bpe-sentence textarea").fill("Quenmoor lanterns")
+    expect(stages.nth(1).locator(".stat-tokens")).to_be_visible()
+    expect(stages.first.locator(".tok-spans")).to_contain_text("Quenmoor", timeout=30_000)
+    page.locator("#bpe-text textarea").fill("ab")  # too little text: a message, and the app goes on
+    expect(page.get_by_text("Nothing to merge").first).to_be_visible(timeout=30_000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playground.text.analysis import analyse
 from tabs.shared import token_view
 
@@ -43,4 +45,4 @@ def test_byte_fragments_are_drawn_as_bytes(workspace):
 def test_a_token_ending_in_a_newline_breaks_the_line_after_its_tile(workspace):
     result = workspace.tokenizers.tokenize("one\ntwo", "smollm2-135m-instruct")
     html = token_view.render_spans(result, show_whitespace=True)
-    assert '↵</span></span><br>' in html and '<br></span>' not in html
+    assert re.search(r'↵</span><span class="tok-tip"[^>]*>[^<]*</span></span><br>', html) and '<br></span>' not in html
