@@ -105,9 +105,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Column(scale=3):
             with gr.Row():
                 preset = gr.Dropdown(list(PRESETS), value="quick demo on CPU", label="Preset", elem_id="ft-preset")
-                method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method",
-                                  label="Method (full: every weight; QLoRA: 4-bit base; DPO: preference pairs; "
-                                        "distill: a half-depth student)")
+                method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method", label="Method",
+                                  info="full: every weight · qlora: 4-bit base · dpo: preference pairs · "
+                                       "distill: a half-depth student")
                 base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                                          allow_custom_value=True, label="Base model")
             with gr.Row():

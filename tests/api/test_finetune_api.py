@@ -29,6 +29,13 @@ def test_start_poll_and_list(client):
     runs = client.predict(api_name="/finetune_runs")
     assert run_id in [run["run_id"] for run in runs]
     assert client.predict(run_id, api_name="/finetune_cancel")["status"] == "finished"  # nothing to stop
+    [row] = client.predict([run_id], api_name="/finetune_compare")
+    assert row["method"] == "lora" and 0 < row["trainable_pct"] < 1 and row["saved_mb"] > 0
+    assert row["seconds_per_step"] > 0 and row["final_loss"] == round(status["losses"][-1][1], 4)
+    scores = client.predict(run_id, "sentiment", None, 3, api_name="/finetune_evaluate")
+    assert scores["labelled"]["base"]["scored"] == scores["labelled"]["tuned"]["scored"] == 3
+    assert 0 <= scores["labelled"]["tuned"]["ci_low"] <= scores["labelled"]["tuned"]["ci_high"] <= 1
+    assert scores["perplexity"]["rows"] == 4 and scores["perplexity"]["base"] > 1
 
 
 def test_bad_requests(client):
@@ -38,3 +45,7 @@ def test_bad_requests(client):
         client.predict({"epochs": 2}, api_name="/finetune_start")
     with pytest.raises(AppError, match="not a run id"):
         client.predict("../../etc", api_name="/finetune_status")
+    with pytest.raises(AppError, match="not a run id"):
+        client.predict(["../../etc"], api_name="/finetune_compare")
+    with pytest.raises(AppError, match="Unknown method 'ppo'"):
+        client.predict({"method": "ppo"}, api_name="/finetune_start")
