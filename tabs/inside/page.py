@@ -105,7 +105,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def refresh(text: str, model: str, temperature: float, top_k: float, top_p: float, layer: float, head: float,
-                query: Any, token: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+                token: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():
             return ("Type some text: the model predicts the token that comes after it.", *[gr.skip()] * 11)
         try:
@@ -118,9 +118,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         if traced.truncated:
             notice += f" · ⚠️ the text has {traced.total_tokens:,} tokens: only the last {traced.num_tokens} are read."
         choices = [(f"{index} {plots.shown(label)}", index) for index, label in enumerate(traced.tokens)]
-        keep = isinstance(query, int) and 0 <= query < traced.num_tokens
-        query_box = gr.Dropdown(choices=choices) if keep else gr.Dropdown(choices=choices, value=traced.num_tokens - 1)
-        query = query if keep else traced.num_tokens - 1
+        query = traced.num_tokens - 1  # a new text (or model) starts again from the token that predicts next
+        query_box = gr.Dropdown(choices=choices, value=query)
         return (notice, bounded_slider(layer, parts.num_layers - 1), bounded_slider(head, parts.num_heads - 1),
                 query_box, show_distribution(text, model, temperature, top_k, top_p),
                 *panel(show_head, text, model, layer, head, query, count=3),
@@ -204,7 +203,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             sweep_plot = gr.Plot(show_label=False, elem_id="inside-sweep-plot")
 
     sampling = [temperature, top_k, top_p]
-    everything = dict(fn=refresh, inputs=[text, model, *sampling, layer, head, query, token],
+    everything = dict(fn=refresh, inputs=[text, model, *sampling, layer, head, token],
                       outputs=[notice, layer, head, query, distribution_plot, head_plot, vectors_plot, head_text,
                                lens_plot, attribution_plot, ablate_layer, ablate_what],
                       api_visibility="undocumented", show_progress="minimal", **QUEUE)
