@@ -47,18 +47,16 @@ def gather(include_shipped: bool, files: list[Any] | None, texts: list[Document]
 
 
 def files_report(reports: list[FileReport]) -> str:
-    """A Markdown table: each uploaded file's pages and characters read, or why it was skipped."""
-    if not reports:
-        return ""
-    rows = ["| File | Pages | Characters read | |", "|---|---|---|---|"]
+    """A Markdown list: each uploaded file's pages and characters read, or why it was skipped."""
+    lines = []
     for report in reports:
-        pages = str(report.pages) if report.pages is not None else "–"
-        shown = html.escape(report.source).replace("|", "\\|")
+        name = html.escape(report.source)
         if report.error:
-            rows.append(f"| {shown} | {pages} | 0 | ⚠️ skipped: {html.escape(report.error).replace('|', '/')} |")
-        else:
-            rows.append(f"| {shown} | {pages} | {report.chars:,} | ✓ {report.kind} |")
-    return "\n".join(rows)
+            lines.append(f"- ⚠️ **{name}** skipped: {html.escape(report.error)}")
+            continue
+        pages = f"{report.pages:,} page{'s' if report.pages != 1 else ''}, " if report.pages is not None else ""
+        lines.append(f"- ✓ **{name}** ({report.kind}): {pages}{report.chars:,} characters read")
+    return "\n".join(lines)
 
 
 def hit_rows(hits: list[Hit], dropped: set[int] | None = None) -> list[list[Any]]:
