@@ -73,7 +73,7 @@ def direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]
 def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]:
     final = trace.residual[-1, -1]
     read, constant = _norm_reader(parts.final_norm, final)
-    row = parts.lm_head.weight[token].double()
+    row = parts.lm_head.weight[token].double()  # on the model's device, as the residual stream is
     head_bias = getattr(parts.lm_head, "bias", None)
 
     def logit_of(part: torch.Tensor) -> torch.Tensor:

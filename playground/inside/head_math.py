@@ -63,7 +63,7 @@ def head_math(parts: Parts, trace: Trace, layer: int, head: int, query: int) -> 
     scale = float(getattr(attention, "scaling", parts.head_dim ** -0.5))
     query_vector, keys, values = q[head, query], k[kv_head], v[kv_head]
     scores = keys @ query_vector * scale
-    masked = torch.arange(trace.num_tokens) > query
+    masked = torch.arange(trace.num_tokens, device=scores.device) > query
     weights = torch.softmax(scores.masked_fill(masked, float("-inf")), dim=-1)
     output = weights @ values
     own = trace.heads_in[layer, query, head * parts.head_dim:(head + 1) * parts.head_dim].float()

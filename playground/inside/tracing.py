@@ -116,11 +116,11 @@ class ModelView:
         token = self._run.set(run)
         try:
             with torch.inference_mode():
-                output = self.model(input_ids=ids.to(self.device), attention_mask=torch.ones_like(ids),
-                                    use_cache=False, **extra)
+                ids = ids.to(self.device)
+                output = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **extra)
         finally:
             self._run.reset(token)
-        logits = output.logits.float()
+        logits = output.logits.float().cpu()  # on the CPU: sampling draws with a CPU generator
         return logits[:, -1] if last_only else logits
 
     def resume(self, trace: Trace, start: int, hidden: torch.Tensor, run: Run) -> torch.Tensor:
@@ -134,7 +134,7 @@ class ModelView:
                 for layer in range(start, self.parts.num_layers):
                     args, kwargs = trace.block_calls[layer]
                     hidden = _first(self.parts.blocks[layer](hidden, *args, **kwargs))
-                return self.parts.lm_head(self.parts.final_norm(hidden[:, -1:]))[:, -1].float()
+                return self.parts.lm_head(self.parts.final_norm(hidden[:, -1:]))[:, -1].float().cpu()
         finally:
             self._run.reset(token)
 
