@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.finetune.adapters import push_adapter, side_by_side, zip_adapter
-from playground.finetune.config import FinetuneConfig
+from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, VariantRun
 from playground.workspace import Workspace
@@ -27,10 +27,20 @@ def adapter_of(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, Path]
     return FinetuneConfig.load(folder / "config.json"), folder / "adapter"
 
 
+def tuned_model(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, object]:
+    """The run's trained model: base + adapter (LoRA, QLoRA, DPO), or its whole saved weights (full, distill)."""
+    config, adapter = adapter_of(ws, run_id)
+    if config.method in ADAPTER_METHODS:
+        return config, ws.adapters.model(config.base_model, adapter)
+    whole = adapter.parent / "model"
+    if not (whole / "config.json").is_file():
+        raise gr.Error(f"Run {run_id} has no saved model yet: it is saved when the run finishes or is stopped.")
+    return config, ws.generation.load(str(whole))[0]
+
+
 def try_both(ws: Workspace, run_id: str | None, text: str, max_new_tokens: int = TRY_TOKENS) -> Iterator[str]:
     """Both columns as they grow; the pair waits in the base model's line like any generation."""
-    config, adapter = adapter_of(ws, run_id)
-    tuned = ws.adapters.model(config.base_model, adapter)
+    config, tuned = tuned_model(ws, run_id)
     settings = SamplingSettings(max_new_tokens=max_new_tokens)
     runs = [VariantRun(Variant("base", config.base_model)), VariantRun(Variant("fine-tuned", config.base_model))]
     for pair in side_by_side(ws.generation, tuned, config.base_model, text, settings, label=str(run_id)):

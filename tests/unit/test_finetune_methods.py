@@ -1,6 +1,6 @@
 """Every training method learns, through the worker's own entry point, on a 2-layer random Llama saved as a
-local model folder (seconds per run): full, DPO and distillation. LoRA and QLoRA on the real model are in
-test_finetune_job.py."""
+local model folder (seconds per run): full, LoRA, DPO and distillation. LoRA on the real model, through the
+runner, is in test_finetune_job.py; QLoRA runs in `python -m bench finetune`."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, ti
     from transformers import AutoModelForCausalLM
 
     rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
-    run_dir, _, summary = run(tmp_path, method="full", base_model=str(tiny_folder),
+    run_dir, _, summary = run(tmp_path, method="full", base_model=str(tiny_folder), max_steps=8,
                               dataset=jsonl(tmp_path / "sft.jsonl", rows))
     assert fell(summary)
     model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
@@ -91,6 +91,21 @@ def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, ti
     tuned = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
     assert greedy(tuned, tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
     check_compare_and_evaluate(tmp_path, run_dir, workspace, every)
+
+
+def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
+    """(QLoRA's 4-bit kernels refuse this model's 32 x 16 projections; bench finetune runs it on the real one.)"""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
+    run_dir, _, summary = run(tmp_path, method="lora", base_model=str(tiny_folder), learning_rate=2e-2,
+                              max_steps=8, dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    assert fell(summary)
+    model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
+    assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_folder), str(run_dir / "adapter"))
+    assert greedy(tuned.eval(), tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
 
 
 def check_compare_and_evaluate(tmp_path, run_dir, workspace, every: int) -> None:
