@@ -52,7 +52,8 @@ def files_report(reports: list[FileReport]) -> str:
     for report in reports:
         name = html.escape(report.source)
         if report.error:
-            lines.append(f"- ⚠️ **{name}** skipped: {html.escape(report.error)}")
+            reason = report.error.removeprefix(f"{report.source}: ")  # the name is already in bold
+            lines.append(f"- ⚠️ **{name}** skipped: {html.escape(reason)}")
             continue
         pages = f"{report.pages:,} page{'s' if report.pages != 1 else ''}, " if report.pages is not None else ""
         lines.append(f"- ✓ **{name}** ({report.kind}): {pages}{report.chars:,} characters read")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from playground.core.errors import InvalidInputError, PlaygroundError, first_line
+from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.core.records import read_text_file
 from playground.rag.index import Document
 from playground.text.analysis import sanitize_text
@@ -71,8 +71,9 @@ def read_file(path: str | Path, name: str | None = None) -> FileReport:
     except MemoryError:
         raise
     except Exception as error:  # noqa: BLE001 - a parser's own failure on a malformed file
-        return FileReport(name, kind, None, 0, error=f"{name} could not be read as {kind.upper()}: "
-                          f"{first_line(error, 200, with_type=True)}.")
+        # The parser's own text can name server paths and internals: the type is enough to report.
+        return FileReport(name, kind, None, 0, error=f"{name} could not be read as {kind.upper()}: it looks "
+                          f"damaged, or is not really a .{kind} file ({type(error).__name__}).")
     return FileReport(name, kind, pages, len(document.text), document)
 
 
