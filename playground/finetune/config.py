@@ -27,7 +27,8 @@ the teacher's token distributions."""
 ADAPTER_METHODS = ("lora", "qlora", "dpo")
 """Methods whose result is a LoRA adapter over the base model; the others save whole weights."""
 TEXT_SETTINGS = ("base_model", "method", "dataset", "config_name", "split", "prompt_column", "response_column",
-                 "messages_column", "chosen_column", "rejected_column", "teacher", "student", "run_name")
+                 "messages_column", "chosen_column", "rejected_column", "teacher", "student", "evaluate_on",
+                 "run_name")
 WHOLE_NUMBERS = (  # (setting, lowest, highest, hint); JSON bodies and sliders may send 30.0, which counts as 30
     ("max_steps", 1, 100_000, "each step trains on one batch"),
     ("batch_size", 1, 512, "lower it if memory runs out"),
@@ -71,6 +72,9 @@ class FinetuneConfig:
     distill_alpha: float = 0.5
     """distill: the weight of the KL to the teacher; 1 - alpha goes to the usual next-token loss."""
     distill_temperature: float = 2.0
+    evaluate_on: str = ""
+    """A Prompt lab labelled set (sentiment, arithmetic, extraction) scored for base and trained at the run's
+    end, as /finetune_evaluate would; empty: none."""
     max_steps: int = 30
     learning_rate: float = 1e-3
     batch_size: int = 4
@@ -115,6 +119,12 @@ class FinetuneConfig:
                                        "teacher's own distribution; 2 to 4 soften it")):
             object.__setattr__(self, name, number(name, getattr(self, name), low, high, hint,
                                                   low_open=name != "distill_alpha"))
+        if self.evaluate_on:
+            from playground.prompting.techniques import tasks
+
+            if self.evaluate_on not in tasks():
+                raise InvalidInputError(f"evaluate_on must be a labelled set ({', '.join(tasks())}) or empty, got "
+                                        f"{self.evaluate_on!r}.")
         if self.method not in METHODS:
             raise InvalidInputError(f"Unknown method {self.method!r}: choose one of {', '.join(METHODS)}.")
         if not self.target_modules:

@@ -91,3 +91,13 @@ def evaluate_run(runner: JobRunner, engine: GenerationEngine, adapters: AdapterM
     result.update(held_out_measures(engine, config, tuned))
     Path(runner.run_dir(run_id), EVALUATION).write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
+
+
+def evaluate_at_end(run_dir: Path, config: FinetuneConfig) -> dict[str, Any]:
+    """``config.evaluate_on`` scored inside the worker once its result is saved (its own store and engine)."""
+    from playground.core.settings import Settings
+    from playground.models.store import ModelStore
+
+    store = ModelStore(Settings.from_env())
+    runner = JobRunner(run_dir.parent)
+    return evaluate_run(runner, GenerationEngine(store), AdapterModels(store), run_dir.name, task=config.evaluate_on)

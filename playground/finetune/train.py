@@ -222,6 +222,8 @@ def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
         trainer.model.save_pretrained(str(saved))
         tokenizer.save_pretrained(str(saved))
         what = "adapter" if saved.name == ADAPTER else "model"
+        if config.evaluate_on and not callback.stopped:
+            evaluate_at_end_of(run_dir, config)
         kind = "cancelled" if callback.stopped else "finished"
         message = (f"Stopped at step {trainer.state.global_step}; {what} saved." if callback.stopped
                    else f"Finished {trainer.state.global_step} steps; {what} saved.")
@@ -229,6 +231,22 @@ def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
                      peak_rss_mb=peak_rss_mb(), train_seconds=seconds,
                      tokens_seen=int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0), **peak_gpu_mb())
     return 0
+
+
+def evaluate_at_end_of(run_dir: Path, config: FinetuneConfig) -> None:
+    """Base beside trained on ``config.evaluate_on`` before the run is called finished; a failure is a note."""
+    from playground.finetune.evaluation import evaluate_at_end
+
+    append_event(run_dir, "evaluating", step=config.max_steps)
+    try:
+        result = evaluate_at_end(run_dir, config)
+    except Exception as error:  # noqa: BLE001 - the trained result is saved: the run still finishes
+        append_event(run_dir, "note", message=f"The evaluation on {config.evaluate_on} failed: "
+                     f"{failure_message(error)}")
+        return
+    labelled = result["labelled"]
+    append_event(run_dir, "note", message=f"{config.evaluate_on}: accuracy {labelled['base']['accuracy']:.0%} (base) → "
+                 f"{labelled['tuned']['accuracy']:.0%} (trained) on {labelled['items']} items.")
 
 
 def peak_gpu_mb() -> dict[str, float]:

@@ -100,7 +100,10 @@ def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
 
     rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
     run_dir, _, summary = run(tmp_path, method="lora", base_model=str(tiny_folder), learning_rate=2e-2,
-                              max_steps=8, dataset=jsonl(tmp_path / "sft.jsonl", rows))
+                              max_steps=8, dataset=jsonl(tmp_path / "sft.jsonl", rows), evaluate_on="arithmetic")
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())  # scored at the run's end, before "finished"
+    assert evaluation["labelled"]["task"] == "arithmetic" and evaluation["labelled"]["tuned"]["scored"] == 20
+    assert any("arithmetic: accuracy" in e.get("message", "") for e in read_events(run_dir))
     assert fell(summary)
     model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
     assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
