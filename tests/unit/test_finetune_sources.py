@@ -112,3 +112,20 @@ def test_every_method_refuses_bad_rows_before_a_worker_starts(tmp_path, method):
 def test_an_unknown_method_is_a_clear_error():
     with pytest.raises(InvalidInputError, match="Unknown method 'ppo': choose one of full, lora, qlora, dpo, distill"):
         FinetuneConfig.from_dict({"method": "ppo"})
+
+
+def test_a_distillation_teacher_named_by_run_id_must_exist(tmp_path):
+    runner = JobRunner(tmp_path / "runs")
+    with pytest.raises(InvalidInputError, match="No run '20261202-000000-gone'"):
+        runner.start(FinetuneConfig(method="distill", teacher="20261202-000000-gone", prompt_column="question",
+                                    response_column="answer", dataset=jsonl(tmp_path / "ok.jsonl", ROWS)))
+
+
+def test_compare_refuses_what_is_not_a_list_of_runs(tmp_path):
+    from playground.finetune.compare import compare
+
+    runner = JobRunner(tmp_path / "runs")
+    for bad, message in (([], "at least one run"), ("20261202-000000-x", "list of run ids"),
+                         (["../etc"], "not a run id"), (["20261202-000000-gone"], "No run")):
+        with pytest.raises(InvalidInputError, match=message):
+            compare(runner, bad)
