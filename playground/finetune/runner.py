@@ -271,6 +271,10 @@ class JobRunner:
     def adapter(self, run_id: str) -> Path:
         """The run's saved LoRA adapter folder, or a clear error while there is none yet."""
         folder = self.run_dir(run_id) / "adapter"
+        if (folder.parent / "model" / "config.json").is_file():
+            raise InvalidInputError(f"Run {run_id} trained whole weights (full or distill), saved in its model/ "
+                                    "folder: there is no adapter to download, merge or push; load that folder as "
+                                    "a model instead.")
         if not (folder / "adapter_config.json").is_file():
             raise InvalidInputError(f"Run {run_id} has no saved adapter yet: it is saved when the run finishes "
                                     "or is stopped.")
