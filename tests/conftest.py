@@ -21,9 +21,28 @@ from playground.workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def workspace() -> Workspace:
-    """Real embedded models from the shared cache that `make test` prepared."""
-    return Workspace.create(Settings.from_env())
+def workspace():
+    """Real embedded models from the shared cache that `make test` prepared. At the end, any training
+    worker a failed test left running is killed: by design a worker outlives the app, not the tests."""
+    ws = Workspace.create(Settings.from_env())
+    yield ws
+    kill_leftover_workers(ws.settings.runs_dir)
+
+
+def kill_leftover_workers(runs_dir) -> None:
+    import signal
+    from pathlib import Path
+
+    from playground.finetune.runner import PID_FILE
+
+    for pid_file in runs_dir.glob(f"*/{PID_FILE}"):
+        try:
+            pid = int(pid_file.read_text(encoding="utf-8"))
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"playground.finetune" in command:  # not a recycled pid of someone else's
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass  # already gone
 
 
 def free_port() -> int:
