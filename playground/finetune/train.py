@@ -259,9 +259,19 @@ def peak_gpu_mb() -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
+    """This process's peak resident memory in MB.
+
+    Linux's ``VmHWM`` first: ``getrusage``'s ``ru_maxrss`` is inherited through fork and exec, so a worker
+    started by an app (or a benchmark) holding 4 GB of models would report that 4 GB as its own peak.
+    """
     import resource
 
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
