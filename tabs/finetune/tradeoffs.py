@@ -26,7 +26,15 @@ FILE = "my eval file"
 
 
 def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[row.get(column) for column in COLUMNS] for row in rows]
+    """The rows as shown: parameter counts with thousands separators, the rest as measured."""
+    return [[f"{row[column]:,}" if column == "trainable_params" and row.get(column) is not None else row.get(column)
+             for column in COLUMNS] for row in rows]
+
+
+def bar_label(row: dict[str, Any]) -> str:
+    """``lora<br>02:55``: the method, and when the run started (its id's time), short enough for an axis."""
+    clock = row["run_id"][9:15]
+    return f"{row['method']}<br>{clock[:2]}:{clock[2:4]}" if clock.isdigit() else row["method"]
 
 
 def tradeoff_figure(rows: list[dict[str, Any]]) -> go.Figure:
@@ -36,7 +44,7 @@ def tradeoff_figure(rows: list[dict[str, Any]]) -> go.Figure:
     panels = (("trainable_pct", "trainable %"), ("peak_memory_mb", "peak memory (MB)"),
               ("seconds_per_step", "seconds per step"), ("saved_mb", "saved size (MB)"))
     figure = make_subplots(rows=1, cols=4, subplot_titles=[title for _, title in panels])
-    labels = [f"{row['method']}<br>{row['run_id'][-12:]}" for row in rows]
+    labels = [bar_label(row) for row in rows]
     colours = [PALETTE[index % len(PALETTE)] for index in range(len(rows))]
     for column, (key, _) in enumerate(panels, start=1):
         figure.add_trace(go.Bar(x=labels, y=[row.get(key) for row in rows], marker_color=colours, showlegend=False),
