@@ -4,7 +4,10 @@ The page, the API and a restarted app learn everything about a run from its fold
 is lost when the page reloads or the app restarts. Besides started, step, eval, checkpoint and the
 terminal events, the worker writes ``evaluating`` {step} when an evaluation (eval loss and probe answers)
 begins, so a page can say why the step count stands still, and ``probe`` {step: 0, samples} with the base
-model's answers before step 1, to compare the later probes against.
+model's answers before step 1, to compare the later probes against. Before training it writes ``model``
+{method, trainable_params, total_params, weights_mb} (what the trade-off table reads); step events may
+carry a method's own measures (DPO: reward_margin, reward_accuracy; distillation: kl, ce), and the terminal
+event train_seconds and tokens_seen beside peak_rss_mb.
 """
 
 from __future__ import annotations
