@@ -1,5 +1,5 @@
-"""Fine-tuning: the job's seconds per step against a bare peft + torch loop, LoRA against QLoRA memory,
-and how soon a logged step can reach the page.
+"""Fine-tuning: each method's job (full, LoRA, QLoRA, DPO, distillation) against a bare loop of the same
+method, with trainable parameters, peak memory and sizes, and how soon a logged step can reach the page.
 
 Same model, data, batch, sequence length, LoRA settings and optimizer in every row, in one run.
 """
@@ -11,14 +11,18 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from bench import machine_line
 from playground.core.settings import Settings
+from playground.finetune.compare import compare
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import prepare
+from playground.finetune.data import IGNORE, Pair, encode, prepare
 from playground.finetune.events import read_events
+from playground.finetune.methods.distill import forward_kl, load_student, load_teacher
+from playground.finetune.preference import split_triples
 from playground.finetune.runner import ENDED, JobRunner
 from playground.finetune.train import collate, load_model
 from playground.models.store import ModelStore
@@ -48,66 +52,153 @@ def job_row(config: FinetuneConfig, runs: Path, store: ModelStore) -> dict[str, 
     events = read_events(runner.run_dir(run_id))
     steps = [e["time"] for e in events if e["event"] == "step"]
     finished = next(e for e in events if e["event"] == "finished")
+    [row] = compare(runner, [run_id])
     return {"seconds_per_step": (steps[-1] - steps[1]) / (len(steps) - 2), "peak_rss_mb": finished["peak_rss_mb"],
-            "read_ms": statistics.median(reads) * 1e3, "delay_ms": statistics.median(delays) * 1e3}
+            "read_ms": statistics.median(reads) * 1e3, "delay_ms": statistics.median(delays) * 1e3,
+            "trainable_params": row["trainable_params"], "trainable_pct": row["trainable_pct"],
+            "weights_mb": row["weights_mb"], "saved_mb": row["saved_mb"]}
+
+
+def timed(step: Any, steps: int) -> float:
+    """Mean seconds of ``step()`` over ``steps`` calls, the first (warm-up) call excluded."""
+    times = []
+    for index in range(steps + 1):
+        started = time.perf_counter()
+        step(index)
+        times.append(time.perf_counter() - started)
+    return statistics.mean(times[1:])
+
+
+def optimizer_step(model: Any, loss: torch.Tensor, optimizer: Any) -> None:
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad()
 
 
 def bare_loop(config: FinetuneConfig, steps: int) -> float:
-    """The same training with nothing around it: peft model, AdamW, forward, backward, step."""
+    """The same SFT training (full, LoRA or QLoRA) with nothing around it: model, AdamW, forward, backward, step."""
     model, tokenizer = load_model(config)
     train_set, _, _ = prepare(config, tokenizer)
     pad = collate(tokenizer.pad_token_id or 0)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     model.train()
-    times = []
-    for index in range(steps + 1):
+
+    def step(index: int) -> None:
         batch = pad(train_set[index * config.batch_size:(index + 1) * config.batch_size])
-        started = time.perf_counter()
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad()
-        times.append(time.perf_counter() - started)
-    return statistics.mean(times[1:])
+        optimizer_step(model, model(**batch).loss, optimizer)
+
+    return timed(step, steps)
+
+
+def bare_dpo(config: FinetuneConfig, steps: int) -> float:
+    """DPO's sigmoid loss written out: the LoRA policy on chosen and rejected, the reference (adapter off)
+    on both without gradients, -log sigmoid(beta * margin), backward, step; no fused head, no Trainer."""
+    model, tokenizer = load_model(config.with_changes(method="lora"))
+    triples, _ = split_triples(config)
+    pad = collate(tokenizer.pad_token_id or 0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    model.train()
+
+    def sums(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        picked = torch.log_softmax(logits.float(), -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (picked * (labels != IGNORE)).sum(-1)
+
+    def step(index: int) -> None:
+        rows = triples[index * config.batch_size:(index + 1) * config.batch_size]
+        batch = pad([encode(Pair(0, t.prompt, answer), tokenizer, config.max_seq_length)
+                     for answer_of in ("chosen", "rejected") for t in rows for answer in [getattr(t, answer_of)]])
+        policy = sums(batch)
+        with torch.no_grad(), model.disable_adapter():
+            reference = sums(batch)
+        half = len(rows)
+        margin = (policy[:half] - reference[:half]) - (policy[half:] - reference[half:])
+        optimizer_step(model, -torch.nn.functional.logsigmoid(config.dpo_beta * margin).mean(), optimizer)
+
+    return timed(step, steps)
+
+
+def bare_distill(config: FinetuneConfig, steps: int) -> float:
+    """The distillation loss around a plain loop: teacher forward, student forward and backward, step."""
+    store = ModelStore(Settings.from_env())
+    tokenizer = store.hf_tokenizer(config.base_model)
+    teacher = load_teacher(config, store)
+    student = load_student(config, store, teacher.get_output_embeddings().weight.shape[0])
+    train_set, _, _ = prepare(config, tokenizer)
+    pad = collate(tokenizer.pad_token_id or 0)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate)
+
+    def step(index: int) -> None:
+        batch = pad(train_set[index * config.batch_size:(index + 1) * config.batch_size])
+        outputs = student(**batch)
+        with torch.no_grad():
+            teacher_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        kl = forward_kl(outputs.logits, teacher_logits, batch["labels"], config.distill_temperature)
+        loss = config.distill_alpha * config.distill_temperature ** 2 * kl + (1 - config.distill_alpha) * outputs.loss
+        optimizer_step(student, loss, optimizer)
+
+    return timed(step, steps)
+
+
+BARE = {"full": bare_loop, "lora": bare_loop, "qlora": bare_loop, "dpo": bare_dpo, "distill": bare_distill}
+TITLES = {"full": "full (every weight, fp32)", "lora": "LoRA r=8 on attention (fp32 base)",
+          "qlora": "QLoRA r=8 on attention (NF4 base)", "dpo": "DPO, LoRA policy (shipped concise pairs)",
+          "distill": "distillation to a half-depth student"}
 
 
 def run(argv: list[str]) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench finetune")
     parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--methods", default="full,lora,qlora,dpo,distill")
+    parser.add_argument("--runs", default="", help="keep the job runs in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
     store = ModelStore(Settings.from_env())
-    base = FinetuneConfig(max_steps=args.steps, eval_every=10_000, save_every=10_000, probe_prompts=("Hi",))
-    runs = Path(tempfile.mkdtemp(prefix="bench-runs-"))
-    bare = bare_loop(base, args.steps)
-    lora = job_row(base.with_changes(run_name="lora"), runs, store)
-    qlora = job_row(base.with_changes(run_name="qlora", method="qlora"), runs, store)
+    base = FinetuneConfig(max_steps=args.steps, eval_every=10_000, save_every=10_000, probe_prompts=("Hi",),
+                          warmup_steps=0)
+    runs = Path(args.runs or tempfile.mkdtemp(prefix="bench-runs-"))
+    runs.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for method in args.methods.split(","):
+        config = base.with_changes(method=method, run_name=method, learning_rate=1e-4 if method == "full" else 1e-3,
+                                   **({"dataset": "concise", "max_seq_length": 128} if method == "dpo" else {}))
+        bare = BARE[method](config, args.steps)
+        job = job_row(config, runs, store)
+        rows.append((method, bare, job))
     lines = [
-        "## Fine-tuning: the job against a bare loop",
+        "## Fine-tuning: each method's job against a bare loop of the same method",
         "",
-        f"`{COMMAND}` on {machine_line()}; smollm2-135m-instruct, shipped pirate set, batch {base.batch_size} x "
-        f"{base.max_seq_length} tokens, LoRA r={base.lora_r} on attention, AdamW, {args.steps} steps (the "
-        "first excluded), no evaluation inside the timed steps.",
+        f"`{COMMAND}` on {machine_line()}; smollm2-135m-instruct, shipped pirate set (DPO: the concise pairs, 128 "
+        f"tokens), batch {base.batch_size} x {base.max_seq_length} tokens, AdamW, {args.steps} steps (the first "
+        "excluded), no evaluation inside the timed steps. Each bare loop is the same method's forward, loss, "
+        "backward and step written out in-process, measured just before its job.",
         "",
-        "| path | seconds per step | vs bare loop | peak memory of the worker (MB) |",
-        "|---|---:|---:|---:|",
-        f"| bare peft + torch loop (baseline, in-process) | {bare:.2f} | 1.00x | |",
+        "| method | bare loop (s/step) | job (s/step) | job vs bare | trainable parameters | peak memory of the "
+        "worker (MB) | weights at rest (MB) | saved (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, row in (("job, LoRA (fp32 base)", lora), ("job, QLoRA (NF4 base)", qlora)):
-        if "error" in row:
-            lines.append(f"| {name} | failed: {row['error']} | | |")
-        else:
-            lines.append(f"| {name} | {row['seconds_per_step']:.2f} | {row['seconds_per_step'] / bare:.2f}x | "
-                         f"{row['peak_rss_mb']:.0f} |")
-    if "error" not in lora:
+    for method, bare, job in rows:
+        if "error" in job:
+            lines.append(f"| {TITLES[method]} | {bare:.2f} | failed: {job['error']} | | | | | |")
+            continue
+        lines.append(f"| {TITLES[method]} | {bare:.2f} | {job['seconds_per_step']:.2f} | "
+                     f"{job['seconds_per_step'] / bare:.2f}x | {job['trainable_params']:,} "
+                     f"({job['trainable_pct']:.2f}%) | {job['peak_rss_mb']:.0f} | {job['weights_mb']:.0f} | "
+                     f"{job['saved_mb']:.1f} |")
+    lora = next((job for method, _, job in rows if method == "lora" and "error" not in job), None)
+    if lora:
         lines += ["", f"From a logged step to a reader of the run folder: median {lora['delay_ms']:.0f} ms (one "
                   f"status read: {lora['read_ms']:.1f} ms). The page polls every 2 s, so a step reaches its curve "
                   "within about 2 s."]
-    lines += ["", "Target: the job's overhead over the bare loop at most 5%. The job's steps include the Trainer's "
-              "bookkeeping, gradient clipping, the learning-rate schedule and one event line per step.", "",
-              "Peak memory is the worker's peak resident set. On this CPU machine it is the same for LoRA and "
-              "QLoRA: the peak comes from reading the fp32 checkpoint (bitsandbytes quantizes after loading) and "
-              "from the Python/torch runtime, not from the 135M base weights at rest (540 MB in fp32, about 170 MB "
-              "in NF4; see the quantization table). QLoRA's saving shows on models whose weights dominate memory, "
-              "on a GPU; its 4-bit matmuls are slower here."]
+    lines += ["", "Target: the job's overhead over the bare loop at most 5% for full, LoRA and QLoRA (the Trainer's "
+              "bookkeeping, gradient clipping, the schedule, one event line per step); with a few timed steps the "
+              "ratios are noisy (batches differ in length). DPO's step reads every row twice "
+              "(chosen and the longer rejected answer) and again for the reference with the adapter off, several "
+              "times LoRA's step; TRL's DPOTrainer (its chunked log-prob head, its extra metrics) adds a little "
+              "over the bare loop's plain log-softmax. Distillation's job is the bare loss inside the Trainer.", "",
+              "Peak memory is the worker's peak resident set; on this CPU machine it is dominated by reading the "
+              "fp32 checkpoint and the runtime, so QLoRA's 4-bit base (weights at rest) shows its saving on a GPU. "
+              "Full training holds gradients and Adam's two averages for every weight; distillation holds the "
+              "teacher and the student."]
     return "\n".join(lines)

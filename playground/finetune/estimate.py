@@ -13,11 +13,11 @@ CPU_SECONDS_PER_TOKEN = 3.5 / (4 * 128)
 GPU_SPEEDUP = 40.0
 
 
-TIME_FACTORS = {"full": 1.3, "lora": 1.0, "qlora": 1.7, "dpo": 6.0, "distill": 1.1}
-"""A step's cost against LoRA's, rough: full also updates every weight; QLoRA unpacks its 4-bit weights at
-every matmul (1.74x measured, docs/benchmarks.md); DPO reads two answers per row, the reference (adapter
-off) reads them again, and TRL's chunked log-prob head has no fast CPU path; distillation runs the whole
-teacher forward plus a half-depth student forward and backward."""
+TIME_FACTORS = {"full": 1.3, "lora": 1.0, "qlora": 1.7, "dpo": 4.5, "distill": 1.4}
+"""A step's cost against LoRA's, rough, from `bench finetune` here (docs/benchmarks.md): full also updates
+every weight; QLoRA unpacks its 4-bit weights at every matmul; DPO reads two answers per row and the
+reference (adapter off) reads them again; distillation runs the whole teacher forward plus a half-depth
+student forward and backward."""
 STATE_WORDS = {"full": "gradients + Adam state", "distill": "student weights, gradients + Adam "
                "state", "lora": "LoRA weights + gradients + Adam state", "qlora": "LoRA weights + gradients + "
                "Adam state", "dpo": "LoRA policy weights + gradients + Adam state"}
