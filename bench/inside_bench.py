@@ -56,7 +56,7 @@ def run(argv: list[str]) -> str:
         ).to_json(), 5),
         ("one head step by step + figures", lambda: (plots.head_figure(m := head_math.head_math(
             view.parts, traced, 12, 4, len(ids) - 1)).to_json(), plots.head_vectors_figure(m).to_json()), 5),
-        ("logit lens (31 rows x last 32 positions) + heatmap", lambda: plots.lens_figure(
+        ("logit lens (31 rows x last 24 positions) + heatmap", lambda: plots.lens_figure(
             logit_lens.logit_lens(view.parts, traced, decode)).to_json(), 5),
         ("direct head attribution + heatmap", lambda: plots.attribution_figure({
             **attribution.direct_attribution(view.parts, traced, token), "token": "x", "num_layers": 30,

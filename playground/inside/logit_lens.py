@@ -3,7 +3,7 @@
 Row 0 is the embeddings, row ``i + 1`` the stream after block ``i``; the last row is exactly the model's
 own next-token logits, so the rows show when the final answer appears on the way up. Each row costs one
 LM-head product (tokens x vocabulary), the price of the whole view, so only the last ``positions``
-tokens are read (32 by default: a 64-token text stays well under a second).
+tokens are read (24 by default, so a 64-token text answers in under a second).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from playground.core.validation import whole_number
 from playground.inside.layout import Parts
 from playground.inside.tracing import Trace
 
-DEFAULT_POSITIONS = 32
+DEFAULT_POSITIONS = 24
+"""The last 24 tokens: 31 rows of them through the LM head answer in about 0.7 s here (32 took 1.0 s,
+half in the product, half in the vocabulary-wide top-k, normaliser and rank; docs/benchmarks.md)."""
 TOP = 5
 
 
@@ -49,15 +51,16 @@ def logit_lens(parts: Parts, trace: Trace, decode: Any, positions: int = DEFAULT
     top_ids, top_probs, final_probs, final_ranks = [], [], [], []
     for chunk in row_chunks(rows, window.stop - window.start):
         logits = lens_logits(parts, trace, chunk, window)
-        probs = torch.softmax(logits, dim=-1)
-        best = torch.topk(probs, top, dim=-1)
+        # probabilities only where they are read: the vocabulary-wide softmax is never materialised
+        normaliser = torch.logsumexp(logits, dim=-1, keepdim=True)
+        best = torch.topk(logits, top, dim=-1)
         index = final[None, :, None].expand(len(chunk), -1, 1)
         chosen = logits.gather(2, index)
         top_ids += best.indices.tolist()
-        top_probs += torch.round(best.values.double(), decimals=6).tolist()
-        final_probs += torch.round(probs.gather(2, index)[..., 0].double(), decimals=6).tolist()
+        top_probs += torch.round((best.values - normaliser).exp().double(), decimals=6).tolist()
+        final_probs += torch.round((chosen - normaliser)[..., 0].exp().double(), decimals=6).tolist()
         final_ranks += ((logits > chosen).sum(-1) + 1).tolist()
-    texts = {token_id: decode(token_id) for row in top_ids for cell in row for token_id in cell}
+    texts = {token_id: decode(token_id) for token_id in {i for row in top_ids for cell in row for i in cell}}
     return {"model": trace.model, "tokens": list(trace.tokens), "positions": list(range(start, trace.num_tokens)),
             "layers": ["embeddings", *(f"layer {index}" for index in range(parts.num_layers))],
             "final_ids": final.tolist(), "final_texts": [texts.get(i) or decode(i) for i in final.tolist()],

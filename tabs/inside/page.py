@@ -246,7 +246,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
     @friendly_errors
     def logit_lens(text: str, model: str) -> dict:
-        """What every layer would predict at the last 32 positions, and the probability of the final answer."""
+        """What every layer would predict at the last 24 positions, and the probability of the final answer."""
         return inside.logit_lens(text, model)
 
     @friendly_errors
