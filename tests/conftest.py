@@ -65,7 +65,7 @@ def app_url(workspace: Workspace):
 
 
 @pytest.fixture(scope="session")
-def served_model(workspace: Workspace):
+def served_model(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory):
     """A real ``transformers serve`` on the prepared embedded model, on a free port. The workspace's
     engine knows it as the endpoint ``served``; yields the name to generate with (``served:<folder>``)."""
     import subprocess
@@ -81,7 +81,9 @@ def served_model(workspace: Workspace):
     port = free_port()
     command = [str(Path(sys.executable).with_name("transformers")), "serve", folder, "--port", str(port),
                "--host", "127.0.0.1", "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path_factory.mktemp("transformers-serve") / "server.log"
+    with log.open("wb") as sink:  # a file, not a pipe: a pipe nobody reads fills up and blocks the server
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while True:
         try:
@@ -92,7 +94,7 @@ def served_model(workspace: Workspace):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"transformers serve did not start: {process.communicate()[1][-2000:]}")
+            pytest.fail(f"transformers serve did not start: {log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.5)
     engine = workspace.generation
     before = engine.endpoints
