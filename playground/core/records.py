@@ -28,16 +28,21 @@ class Record:
     values: dict[str, str]
 
 
-def read_text_file(path: str | Path, max_bytes: int, expected: str = "text") -> str:
-    """A user's file as text: size-checked, not binary, UTF-8 (a BOM is fine), or a clear error."""
-    path = Path(path)
-    name = path.name
+def check_file_size(path: Path, name: str, max_bytes: int) -> None:
+    """A file that can be opened and is within ``max_bytes``, or the project's error naming it."""
     try:
         size = path.stat().st_size
     except OSError as error:
         raise InvalidInputError(f"Could not open {name}: {error.strerror}.") from error
     if size > max_bytes:
         raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+
+
+def read_text_file(path: str | Path, max_bytes: int, expected: str = "text") -> str:
+    """A user's file as text: size-checked, not binary, UTF-8 (a BOM is fine), or a clear error."""
+    path = Path(path)
+    name = path.name
+    check_file_size(path, name, max_bytes)
     try:
         raw = path.read_bytes()
     except OSError as error:  # a folder, or a file that vanished or is unreadable after stat

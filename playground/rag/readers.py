@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from playground.core.errors import InvalidInputError, PlaygroundError
-from playground.core.records import read_text_file
+from playground.core.records import check_file_size, read_text_file
 from playground.rag.index import Document
 from playground.text.analysis import sanitize_text
 
@@ -77,15 +77,6 @@ def read_file(path: str | Path, name: str | None = None) -> FileReport:
     return FileReport(name, kind, pages, len(document.text), document)
 
 
-def _check_size(path: Path, name: str, limit: int) -> None:
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise InvalidInputError(f"Could not open {name}: {error.strerror}.") from error
-    if size > limit:
-        raise InvalidInputError(f"{name} is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB.")
-
-
 def _read_text(path: Path, name: str) -> tuple[str, int | None]:
     return read_text_file(path, MAX_TEXT_BYTES), None
 
@@ -94,7 +85,7 @@ def _read_pdf(path: Path, name: str) -> tuple[str, int | None]:
     """Text of every page (pypdf reads the text layer; it does no OCR)."""
     from pypdf import PdfReader
 
-    _check_size(path, name, MAX_FILE_BYTES)
+    check_file_size(path, name, MAX_FILE_BYTES)
     reader = PdfReader(path)
     if reader.is_encrypted and not reader.decrypt(""):
         raise InvalidInputError(f"{name} is password-protected: save an unprotected copy first.")
@@ -157,7 +148,7 @@ def _read_docx(path: Path, name: str) -> tuple[str, int | None]:
     """Paragraphs, then table cells row by row (python-docx; a .docx has no fixed pages)."""
     import docx
 
-    _check_size(path, name, MAX_FILE_BYTES)
+    check_file_size(path, name, MAX_FILE_BYTES)
     document = docx.Document(str(path))
     lines = [paragraph.text for paragraph in document.paragraphs]
     for table in document.tables:
