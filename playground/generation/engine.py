@@ -26,7 +26,7 @@ from playground.generation.batch import Batch
 from playground.generation.endpoints import Endpoint, Endpoints
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.remote import RemoteCall, RemoteRequest, RemoteRun, unsupported_notices
-from playground.generation.request import FinishReason, Generation, PreparedPrompt
+from playground.generation.request import FinishReason, Generation, PreparedPrompt, chat_messages
 from playground.generation.rows import Row, prefill_all, stop_token_ids
 from playground.generation.sampling import SamplingSettings
 from playground.generation.scheduler import BatchLimits, BatchScheduler, Request
@@ -309,8 +309,7 @@ def remote_prompt(text: str, system: str | None, chat: bool, notices: list[str],
     """An endpoint model's prompt: chat messages (its server applies its own template) or the raw text."""
     if not chat:
         return PreparedPrompt((), text, tuple(notices), max_new_tokens)
-    messages = ([{"role": "system", "content": system}] if system and system.strip() else [])
-    messages.append({"role": "user", "content": text})
+    messages = chat_messages(text, system)
     shown = "\n\n".join(f"[{message['role']}] {message['content']}" for message in messages)
     return PreparedPrompt((), shown, tuple(notices), max_new_tokens, tuple(messages))
 
@@ -321,9 +320,7 @@ def render(tokenizer: Any, text: str, system: str | None, chat: bool, notices: l
     if tokenizer.chat_template is None:
         notices.append("This model has no chat template: the prompt is sent as plain text.")
         return text if not system else f"{system}\n\n{text}"
-    messages = ([{"role": "system", "content": system}] if system and system.strip() else [])
-    messages.append({"role": "user", "content": text})
-    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer.apply_chat_template(chat_messages(text, system), add_generation_prompt=True, tokenize=False)
 
 
 def fit_context(ids: list[int], text: str, context: int, max_new_tokens: int,

@@ -14,6 +14,13 @@ FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
 """``cut``: an endpoint's stream broke off mid-way; the text so far is kept and ``error`` says why."""
 
 
+def chat_messages(text: str, system: str | None) -> list[dict[str, str]]:
+    """The chat turns a prompt becomes: the system prompt where there is one, then the user's text
+    (rendered here with the model's template, or sent as they are to an endpoint)."""
+    messages = [{"role": "system", "content": system}] if system and system.strip() else []
+    return [*messages, {"role": "user", "content": text}]
+
+
 @dataclass(frozen=True)
 class PreparedPrompt:
     """The exact token ids the model reads, the text they spell, and what was changed on the way."""

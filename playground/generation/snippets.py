@@ -7,6 +7,7 @@ import pprint
 
 from playground.generation.endpoints import Endpoint
 from playground.generation.remote import RemoteCall, arguments
+from playground.generation.request import chat_messages
 from playground.generation.sampling import SamplingSettings
 from playground.models.registry import EMBEDDED_MODELS
 
@@ -68,10 +69,7 @@ def endpoint_code(endpoint: Endpoint, model_id: str, prompt: str, settings: Samp
 
     The key is read from the environment variable the app would use, never written into the code.
     """
-    messages = None
-    if chat:
-        messages = tuple(([{"role": "system", "content": system}] if system and system.strip() else [])
-                         + [{"role": "user", "content": prompt}])
+    messages = tuple(chat_messages(prompt, system)) if chat else None
     args = arguments(RemoteCall(endpoint, model_id, messages, prompt), settings, extras=False)
     key_variable = f"{endpoint.name.upper().replace('-', '_')}_API_KEY"
     route = "chat.completions" if chat else "completions"
