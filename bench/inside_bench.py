@@ -14,8 +14,8 @@ import torch
 from bench import machine_line
 from bench.attention_bench import text_of
 from playground.core.settings import Settings
-from playground.inside import attribution, distribution, head_math, logit_lens
-from playground.inside.tracing import trace
+from playground.internals import attribution, distribution, head_math, logit_lens
+from playground.internals.tracing import trace
 from playground.quantization.metrics import median_seconds
 from playground.workspace import Workspace
 

@@ -9,7 +9,7 @@ from playground.core.settings import Settings
 from playground.finetune.adapters import AdapterModels
 from playground.finetune.runner import JobRunner
 from playground.generation.engine import GenerationEngine
-from playground.inside.inspector import ModelInspector
+from playground.internals.inspector import ModelInspector
 from playground.models.store import ModelStore
 from playground.quantization.lab import QuantLab
 from playground.rag.embeddings import Embedder

@@ -1,7 +1,7 @@
 """Inside the model: how one next token is computed, with the loaded model's real numbers.
 
 Endpoints: ``/model_card``, ``/next_token``, ``/attention_math``, ``/logit_lens``, ``/head_attribution``
-and ``/ablate``; each returns plain data from :mod:`playground.inside`.
+and ``/ablate``; each returns plain data from :mod:`playground.internals`.
 """
 
 from __future__ import annotations
@@ -50,10 +50,17 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 def head_markdown(math: dict[str, Any]) -> str:
     order = sorted(range(len(math["weights"])), key=lambda i: -math["weights"][i])[:5]
-    lines = [f"| {i} {plots.shown(math['tokens'][i])!r} | {math['scores'][i] / math['scale']:.3f} | "
+    lines = [f"| {i} {plots.shown(math['tokens'][i])!r} | {math['dots'][i]:.3f} | "
              f"{math['scores'][i]:.3f} | {math['weights'][i]:.4f} |" for i in order]
+    textbook = math["head_dim"] ** -0.5
+    scale = (f"scale 1/√d = {math['scale']:.4f}" if abs(math["scale"] - textbook) < 1e-6 * textbook
+             else f"scale {math['scale']:.4f} (this model's own; 1/√d would be {textbook:.4f})")
+    extras = "".join([f" Scores are soft-capped: {math['softcap']:g}·tanh(score/{math['softcap']:g})."
+                      if math.get("softcap") else "",
+                      f" A sliding window lets this query see only its last {math['window']} tokens."
+                      if math.get("window") else ""])
     return (f"Query {math['query']} {plots.shown(math['query_token'])!r}, head dimension d = {math['head_dim']}, "
-            f"scale 1/√d = {math['scale']:.4f}. The keys it weighs most:\n\n| key | q·k | q·k/√d | weight |\n"
+            f"{scale}.{extras} The keys it weighs most:\n\n| key | q·k | score | weight |\n"
             "|---|---:|---:|---:|\n" + "\n".join(lines) +
             f"\n\nRecomputed output equals the model's own within {math['max_difference']:.1e}.")
 

@@ -63,7 +63,7 @@ def head_figure(math: dict[str, Any]) -> go.Figure:
     labels = [f"{index} {shown(token)}" for index, token in enumerate(math["tokens"])]
     masked = math["masked"]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(
-        f"scores = q·k / √{math['head_dim']} (grey: the causal mask sets them to −∞)",
+        f"scores = q·k × {math['scale']:.3g} (grey: the mask sets them to −∞)",
         "weights = softmax(scores): they sum to 1"))
     figure.add_bar(x=labels, y=math["scores"], marker_color=[MASKED if m else KEPT for m in masked], row=1, col=1,
                    hovertemplate="key %{x}<br>score %{y:.3f}<extra></extra>", showlegend=False)

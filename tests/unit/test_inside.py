@@ -11,8 +11,8 @@ import torch
 from transformers import BertConfig, BertModel, T5Config, T5ForConditionalGeneration
 
 from playground.core.errors import InvalidInputError, UnknownModelError
-from playground.inside import architecture, attribution, distribution, head_math, logit_lens
-from playground.inside.tracing import ModelView, Run, trace
+from playground.internals import architecture, attribution, distribution, head_math, logit_lens
+from playground.internals.tracing import ModelView, Run, trace
 from tabs.inside import diagram, plots
 
 IDS = [504, 3458, 282, 4649, 314, 7042, 30, 378, 3458, 282, 7313, 314]
@@ -237,3 +237,86 @@ def test_bfloat16_weights_still_get_every_view(tiny_lm):
         assert head_math.head_math(half_view.parts, traced, layer, head, len(IDS) - 1)["max_difference"] < 0.02
     result = attribution.direct_attribution(half_view.parts, traced, 17)
     assert result["total"] == pytest.approx(result["logit"], abs=0.05)
+
+
+def _family(name: str):
+    """Tiny random models of the families whose attention differs from Llama's in how q, k, v are made or used."""
+    from transformers import (
+        FalconConfig,
+        FalconForCausalLM,
+        Gemma2Config,
+        Gemma2ForCausalLM,
+        GPTNeoXConfig,
+        GPTNeoXForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        Phi3Config,
+        Phi3ForCausalLM,
+    )
+
+    torch.manual_seed(0)
+    small = dict(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                 max_position_embeddings=64)
+    build = {
+        "phi3 (fused qkv_proj)": lambda: Phi3ForCausalLM(Phi3Config(**small, num_key_value_heads=2, pad_token_id=0,
+                                                                   bos_token_id=1, eos_token_id=2)),
+        "gpt-neox (fused, half rotary)": lambda: GPTNeoXForCausalLM(GPTNeoXConfig(**small, rotary_pct=0.5)),
+        "gemma2 (own scale, soft cap, window)": lambda: Gemma2ForCausalLM(Gemma2Config(
+            **small, num_key_value_heads=2, head_dim=8, sliding_window=3, attn_logit_softcapping=5.0,
+            final_logit_softcapping=3.0, query_pre_attn_scalar=16)),
+        "mistral (sliding window)": lambda: MistralForCausalLM(MistralConfig(**small, num_key_value_heads=2,
+                                                                            sliding_window=3)),
+        "falcon (own attention code)": lambda: FalconForCausalLM(FalconConfig(
+            vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            new_decoder_architecture=True, num_kv_heads=2)),
+    }[name]
+    return build().eval()
+
+
+FAMILY_IDS = [5, 17, 3, 88, 42, 7, 9, 11]
+
+
+@pytest.mark.parametrize("family", ["phi3 (fused qkv_proj)", "gpt-neox (fused, half rotary)",
+                                    "gemma2 (own scale, soft cap, window)", "mistral (sliding window)"])
+def test_head_math_reads_any_family_through_the_attention_interface(family):
+    """q, k, v, mask and scale are read where the model calls its attention function, so fused projections,
+    partial rotary, soft caps and sliding windows all give the weights output_attentions gives."""
+    model = _family(family)
+    implementation = model.config._attn_implementation
+    view = ModelView(model, family)
+    assert view.records_attention and model.config._attn_implementation == implementation
+    traced = trace(view, FAMILY_IDS, [str(i) for i in FAMILY_IDS], len(FAMILY_IDS))
+    torch.testing.assert_close(traced.logits, own_logits(model, FAMILY_IDS)[-1], rtol=1e-5, atol=1e-5)
+    eager = copy.deepcopy(model)
+    eager.set_attn_implementation("eager")
+    with torch.inference_mode():
+        attentions = eager(input_ids=torch.tensor([FAMILY_IDS]), output_attentions=True).attentions
+    windows = set()
+    for layer in range(view.parts.num_layers):
+        for head in range(view.parts.num_heads):
+            for query in (0, 4, len(FAMILY_IDS) - 1):
+                math = head_math.head_math(view.parts, traced, layer, head, query)
+                np.testing.assert_allclose(math["weights"], attentions[layer][0, head, query].numpy(), atol=1e-5)
+                assert math["max_difference"] < 1e-5
+                assert all(w == 0 for w, m in zip(math["weights"], math["masked"], strict=True) if m)
+                windows.add(math["window"])
+    sliding = "window" in family
+    assert (3 in windows) == sliding and None in windows  # early queries see everything either way
+    if "gemma2" in family:
+        assert math["softcap"] == 5.0 and math["scale"] == pytest.approx(16 ** -0.5)
+    result = attribution.direct_attribution(view.parts, traced, 11)
+    assert result["total"] == pytest.approx(result["logit"], abs=1e-4)
+    torch.testing.assert_close(attribution.ablation_logits(view, traced, None, None), traced.logits)
+
+
+def test_a_model_with_its_own_attention_code_gets_a_message_for_the_head_and_every_other_view():
+    model = _family("falcon (own attention code)")
+    view = ModelView(model, "falcon-tiny")
+    traced = trace(view, FAMILY_IDS, [str(i) for i in FAMILY_IDS], len(FAMILY_IDS))
+    assert not view.records_attention
+    with pytest.raises(Exception, match="own code rather than through transformers' attention interface"):
+        head_math.head_math(view.parts, traced, 0, 0, 3)
+    lens = logit_lens.lens_logits(view.parts, traced, range(2, 3))[0]
+    torch.testing.assert_close(lens, own_logits(model, FAMILY_IDS), rtol=1e-5, atol=1e-5)
+    result = attribution.direct_attribution(view.parts, traced, 11)
+    assert result["total"] == pytest.approx(result["logit"], abs=1e-4)

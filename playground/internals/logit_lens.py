@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from playground.core.validation import whole_number
-from playground.inside.layout import Parts
-from playground.inside.tracing import Trace
+from playground.internals.layout import Parts
+from playground.internals.tracing import Trace
 
 DEFAULT_POSITIONS = 24
 """The last 24 tokens: 31 rows of them through the LM head answer in about 0.7 s here (32 took 1.0 s,

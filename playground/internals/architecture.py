@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from playground.inside.layout import config_value
+from playground.internals.layout import config_value
 
 COMPONENTS = ("embedding", "attention", "cross_attention", "mlp", "norm", "lm_head", "other")
 """In diagram order; ``other`` catches what no rule names (a pooler, a classifier), so nothing is lost."""

@@ -50,6 +50,8 @@ class Parts:
     num_heads: int
     num_kv_heads: int
     head_dim: int
+    logit_softcap: float | None = None
+    """Gemma-2's final ``cap * tanh(logits / cap)``: direct attribution reads the logit before it."""
 
     @property
     def num_layers(self) -> int:
@@ -77,7 +79,9 @@ def find_parts(model: Any, name: str) -> Parts:
     hidden = int(config_value(config, "hidden_size", "n_embd", "d_model"))
     head_dim = int(config_value(config, "head_dim", default=hidden // heads))
     kv_heads = int(config_value(config, "num_key_value_heads", default=heads))
-    return Parts(blocks, attentions, out_projections, final_norm, lm_head, heads, kv_heads, head_dim)
+    softcap = config_value(config, "final_logit_softcapping")
+    return Parts(blocks, attentions, out_projections, final_norm, lm_head, heads, kv_heads, head_dim,
+                 float(softcap) if softcap else None)
 
 
 def tolerance(dtype: torch.dtype) -> float:

@@ -1,7 +1,7 @@
 """The entry point: names and texts in, the views' plain data out; shared by every user of an app.
 
 Models come from the shared :class:`ModelStore` (the same sdpa copy generation uses); hooks go on a
-private weight-sharing view of each (see :mod:`playground.inside.tracing`). A text's traced forward is
+private weight-sharing view of each (see :mod:`playground.internals.tracing`). A text's traced forward is
 cached, so moving a slider re-reads tensors instead of running the model again.
 """
 
@@ -15,9 +15,9 @@ from playground.attention import labels_for
 from playground.core.errors import InvalidInputError
 from playground.core.keyed_cache import KeyedCache, LRUCache
 from playground.core.progress import ProgressFn
-from playground.inside import architecture, attribution, distribution, head_math, logit_lens
-from playground.inside.layout import check_index
-from playground.inside.tracing import ModelView, Trace, trace
+from playground.internals import architecture, attribution, distribution, head_math, logit_lens
+from playground.internals.layout import check_index
+from playground.internals.tracing import ModelView, Trace, trace
 from playground.models.registry import EMBEDDED_MODELS, is_causal
 from playground.models.store import ModelStore
 from playground.text.analysis import TokenizerRegistry, sanitize_text

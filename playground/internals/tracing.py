@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from playground.inside.layout import Parts, find_parts
+from playground.internals.layout import Parts, find_parts
+from playground.internals.recording import RECORDER, RECORDING, AttentionCall, Recorder, register
 
 
 @dataclass
@@ -31,8 +32,7 @@ class Run:
     block_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
     block_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
     block_calls: dict[int, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
-    attention_inputs: dict[int, torch.Tensor] = field(default_factory=dict)
-    attention_kwargs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    attention_calls: dict[int, AttentionCall] = field(default_factory=dict)
     heads_in: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
@@ -50,11 +50,22 @@ class ModelView:
         self.parts: Parts = find_parts(self.model, name)
         self._run: ContextVar[Run | None] = ContextVar("inside-run", default=None)
         """Per view, not per module: each view's hooks read only their own variable."""
-        for layer, (block, attention, projection) in enumerate(zip(
-                self.parts.blocks, self.parts.attentions, self.parts.out_projections, strict=True)):
+        for layer, (block, projection) in enumerate(zip(self.parts.blocks, self.parts.out_projections, strict=True)):
             block.register_forward_hook(self._block_hook(layer), with_kwargs=True)
-            attention.register_forward_pre_hook(self._attention_hook(layer), with_kwargs=True)
             projection.register_forward_pre_hook(self._projection_hook(layer))
+        self.records_attention = self._record_attention_calls()
+
+    def _record_attention_calls(self) -> bool:
+        """Switch the view (its own config copy) to the recording attention, which delegates to the model's
+        implementation; False for a model whose attention does not go through transformers' interface."""
+        implementation = self.model.config._attn_implementation or "eager"
+        if not getattr(self.model, "_can_set_attn_implementation", lambda: False)():
+            return False
+        register()
+        for layer, attention in enumerate(self.parts.attentions):
+            setattr(attention, RECORDER, Recorder(implementation, self._attention_sink(layer)))
+        self.model.set_attn_implementation(RECORDING)
+        return self.model.config._attn_implementation == RECORDING
 
     @property
     def device(self) -> torch.device:
@@ -81,14 +92,13 @@ class ModelView:
             return (hidden_out, *output[1:]) if isinstance(output, tuple) else hidden_out
         return hook
 
-    def _attention_hook(self, layer: int) -> Any:
-        def hook(module: Any, args: tuple, kwargs: dict) -> None:
+    def _attention_sink(self, layer: int) -> Any:
+        def sink() -> Any:
             run = self._run.get()
-            if run is not None and run.record:
-                run.attention_inputs[layer] = (args[0] if args else kwargs["hidden_states"]).detach()
-                run.attention_kwargs[layer] = {key: kwargs[key] for key in ("position_embeddings",)
-                                               if kwargs.get(key) is not None}
-        return hook
+            if run is None or not run.record:
+                return None
+            return lambda call: run.attention_calls.__setitem__(layer, call)
+        return sink
 
     def _projection_hook(self, layer: int) -> Any:
         parts = self.parts
@@ -145,7 +155,8 @@ class Trace:
 
     ``residual[0]`` is the embeddings (block 0's input), ``residual[i + 1]`` the residual stream after
     block ``i``; ``heads_in[i]`` the heads' outputs side by side as they enter block ``i``'s output
-    projection; ``attention_inputs[i]`` the normed hidden states block ``i``'s attention reads.
+    projection; ``attention_calls[i]`` block ``i``'s q, k, v, mask and scale as its attention function got
+    them (None where the model's attention does not go through transformers' attention interface).
     """
 
     model: str
@@ -154,8 +165,7 @@ class Trace:
     total_tokens: int
     logits: torch.Tensor
     residual: torch.Tensor
-    attention_inputs: torch.Tensor
-    attention_kwargs: tuple[dict[str, Any], ...]
+    attention_calls: tuple[AttentionCall | None, ...]
     heads_in: torch.Tensor
     block_calls: tuple[tuple[tuple, dict[str, Any]], ...] = ()
 
@@ -176,7 +186,6 @@ def trace(view: ModelView, ids: list[int], tokens: list[str], total_tokens: int)
     residual = torch.stack([run.block_inputs[0][0], *(run.block_outputs[layer][0] for layer in layers)])
     return Trace(model=view.name, ids=tuple(ids), tokens=tuple(tokens), total_tokens=total_tokens,
                  logits=logits[0], residual=residual,
-                 attention_inputs=torch.stack([run.attention_inputs[layer][0] for layer in layers]),
-                 attention_kwargs=tuple(run.attention_kwargs[layer] for layer in layers),
+                 attention_calls=tuple(run.attention_calls.get(layer) for layer in layers),
                  heads_in=torch.stack([run.heads_in[layer][0] for layer in layers]),
                  block_calls=tuple(run.block_calls[layer] for layer in layers))

@@ -15,17 +15,27 @@ import torch
 from torch import nn
 
 from playground.core.errors import PlaygroundError
-from playground.inside.layout import Parts, tolerance
-from playground.inside.tracing import ModelView, Run, Trace
+from playground.internals.layout import Parts, tolerance
+from playground.internals.tracing import ModelView, Run, Trace
 
 
 def _norm_reader(norm: nn.Module, final: torch.Tensor) -> tuple[Any, torch.Tensor]:
-    """The final norm as a linear map with its scale frozen at ``final``'s (RMSNorm or LayerNorm),
-    and its constant (a LayerNorm's bias); checked against the module itself."""
-    weight = getattr(norm, "weight", None)
-    if weight is None:
+    """The final norm as a linear map with its scale frozen at ``final``'s (RMSNorm or LayerNorm; Gemma's
+    RMSNorm multiplies by 1 + weight), and its constant (a LayerNorm's bias); checked against the module."""
+    if getattr(norm, "weight", None) is None:
         raise PlaygroundError("The final norm has no weight: direct attribution is not defined for it here.")
-    weight = weight.double()
+    with torch.inference_mode():
+        own = norm(final[None])[0].double()
+    for weight in (norm.weight.double(), 1 + norm.weight.double()):
+        read, constant = _linear_norm(norm, final, weight)
+        if float((read(final.double()) + constant - own).abs().max()) <= (
+                tolerance(final.dtype) * max(1.0, float(own.abs().max()))):
+            return read, constant
+    raise PlaygroundError(f"The final norm ({type(norm).__name__}) is neither RMSNorm nor LayerNorm as "
+                          "written, so its contributions cannot be read linearly.")
+
+
+def _linear_norm(norm: nn.Module, final: torch.Tensor, weight: torch.Tensor) -> tuple[Any, torch.Tensor]:
     bias = getattr(norm, "bias", None)
     centred = isinstance(norm, nn.LayerNorm) or bias is not None
     eps = float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-5)))
@@ -42,11 +52,6 @@ def _norm_reader(norm: nn.Module, final: torch.Tensor) -> tuple[Any, torch.Tenso
 
         def read(part: torch.Tensor) -> torch.Tensor:
             return part * scale * weight
-    with torch.inference_mode():
-        own = norm(final[None])[0].double()
-    if float((read(x) + constant - own).abs().max()) > tolerance(final.dtype) * max(1.0, float(own.abs().max())):
-        raise PlaygroundError(f"The final norm ({type(norm).__name__}) is neither RMSNorm nor LayerNorm as "
-                              "written, so its contributions cannot be read linearly.")
     return read, constant
 
 
@@ -90,8 +95,11 @@ def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any
     embeddings = float(logit_of(trace.residual[0, -1].double()))
     constant_term = float(constant @ row) + (float(head_bias[token]) if head_bias is not None else 0.0)
     total = embeddings + sum(map(sum, heads)) + sum(mlps) + sum(biases) + constant_term
+    logit = float(trace.logits[token])
+    if parts.logit_softcap:  # Gemma-2: logits = cap * tanh(z / cap); the parts add up to z, before the cap
+        logit = parts.logit_softcap * float(torch.atanh(torch.tensor(logit / parts.logit_softcap, dtype=torch.float64)))
     return {"heads": heads, "mlps": mlps, "attention_biases": biases, "embeddings": embeddings,
-            "constant": constant_term, "total": total, "logit": float(trace.logits[token])}
+            "constant": constant_term, "total": total, "logit": logit, "logit_softcap": parts.logit_softcap}
 
 
 def ablation_logits(view: ModelView, trace: Trace, layer: int | None, head: int | None) -> torch.Tensor:
