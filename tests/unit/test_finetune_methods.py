@@ -1,6 +1,6 @@
 """Every training method learns, through the worker's own entry point, on a 2-layer random Llama saved as a
-local model folder (seconds per run): full, LoRA, DPO and distillation. LoRA on the real model, through the
-runner, is in test_finetune_job.py; QLoRA runs in `python -m bench finetune`."""
+local model folder (seconds per run): full, LoRA, QLoRA (a wider one), DPO and distillation. LoRA on the real
+model, through the runner, is in test_finetune_job.py."""
 
 from __future__ import annotations
 
@@ -94,7 +94,6 @@ def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, ti
 
 
 def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
-    """(QLoRA's 4-bit kernels refuse this model's 32 x 16 projections; bench finetune runs it on the real one.)"""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -109,6 +108,33 @@ def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
     assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_folder), str(run_dir / "adapter"))
     assert greedy(tuned.eval(), tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
+
+
+def test_qlora_learns_an_adapter_on_a_4_bit_base(tmp_path, tokenizer):
+    """A wider tiny Llama (4-bit NF4 blocks need projections of at least 64 inputs): the base loads quantized,
+    the adapter learns and changes the answers of the same quantized base."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from playground.finetune.train import model_kwargs, training_device
+
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-wide"
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
+                                 bos_token_id=tokenizer.bos_token_id)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
+    run_dir, config, summary = run(tmp_path, method="qlora", base_model=str(folder), learning_rate=2e-2, max_steps=8,
+                                   dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    assert fell(summary)
+    model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
+    assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
+    base = AutoModelForCausalLM.from_pretrained(folder, **model_kwargs(config, training_device()))
+    assert type(base.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    before = greedy(base.eval(), tokenizer, "Tell me about rain.")
+    tuned = PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()
+    assert greedy(tuned, tokenizer, "Tell me about rain.") != before
 
 
 def check_compare_and_evaluate(tmp_path, run_dir, workspace, every: int) -> None:
