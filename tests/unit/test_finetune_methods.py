@@ -200,3 +200,39 @@ def test_distillation_lowers_the_students_kl_to_its_teacher(tmp_path, sharp_teac
     _, held_out, _ = prepare(config, tokenizer)
     pad = tokenizer.pad_token_id or 0
     assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
+
+
+def test_a_finished_run_teaches_a_distilled_student(tmp_path, sharp_teacher, tokenizer):
+    """Teacher = a finished LoRA run's folder: the teacher loaded is its base with the adapter merged (its own
+    outputs, not the base's), and the half-depth student's KL to that teacher falls."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from playground.core.settings import Settings
+    from playground.finetune.methods.distill import load_teacher
+    from playground.models.store import ModelStore
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "distill").mkdir()
+    lora_dir, _, _ = run(tmp_path / "lora", method="lora", base_model=str(sharp_teacher), learning_rate=2e-2,
+                         max_steps=6, dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    settings = dict(method="distill", base_model=str(sharp_teacher), teacher=str(lora_dir), distill_alpha=1.0,
+                    distill_temperature=1.0, learning_rate=2e-3, dataset=jsonl(tmp_path / "sft.jsonl", rows))
+    teacher = load_teacher(FinetuneConfig(**{**TINY, **settings}), ModelStore(Settings.from_env()))
+    base = AutoModelForCausalLM.from_pretrained(sharp_teacher).eval()
+    tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(sharp_teacher), str(lora_dir / "adapter"))
+    ids = torch.tensor([tokenizer("Tell me about rain.")["input_ids"]])
+    with torch.no_grad():
+        own, merged, untuned = (model(input_ids=ids).logits for model in (tuned.eval(), teacher, base))
+    torch.testing.assert_close(merged, own, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(merged, untuned, atol=1e-3)
+    run_dir, config, summary = run(tmp_path / "distill", **settings)
+    assert fell(summary)
+    model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
+    assert model_event["teacher_params"] == sum(p.numel() for p in base.parameters())
+    before = half_layers(AutoModelForCausalLM.from_pretrained(sharp_teacher)).eval()
+    after = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
+    _, held_out, _ = prepare(config, tokenizer)
+    pad = tokenizer.pad_token_id or 0
+    assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
