@@ -17,10 +17,10 @@ from playground.core.errors import InvalidInputError
 from playground.core.records import Record
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.sources import SHIPPED, load_records, shipped_datasets
+from playground.finetune.turns import parse_turns
 
 IGNORE = -100
 MAX_ERRORS_LISTED = 5
-ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -98,20 +98,7 @@ def chat_pair(record: Record, column: str, name: str) -> Pair:
     where = f"{name}, line {record.line}, column '{column}'"
     if column not in record.values:
         raise InvalidInputError(f"{where}: missing; the row has: {', '.join(sorted(record.values))}.")
-    try:
-        turns = json.loads(record.values[column])
-    except (ValueError, RecursionError) as error:
-        raise InvalidInputError(f"{where}: not a JSON list of chat turns.") from error
-    if not isinstance(turns, list) or not turns:
-        raise InvalidInputError(f"{where}: expected a list of turns like {{\"role\": \"user\", \"content\": "
-                                "\"...\"}}.")
-    parsed = []
-    for index, turn in enumerate(turns, start=1):
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str) \
-                or not turn["content"].strip():
-            raise InvalidInputError(f"{where}: turn {index} needs a role ({', '.join(ROLES)}) and non-empty "
-                                    "text content.")
-        parsed.append((turn["role"], turn["content"].strip()))
+    parsed = parse_turns(record.values[column], where)
     if parsed[-1][0] != "assistant" or not any(role == "user" for role, _ in parsed[:-1]):
         raise InvalidInputError(f"{where}: the last turn must be the assistant's answer, after a user turn.")
     prompt = next(content for role, content in reversed(parsed[:-1]) if role == "user")

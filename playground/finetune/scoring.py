@@ -48,11 +48,11 @@ def perplexity(model: Any, examples: list[dict], pad_id: int) -> float:
 
 
 @torch.no_grad()
-def answer_logprob(model: Any, tokenizer: Any, prompt: str, answer: str) -> float:
-    """log p(answer | chat-formatted prompt), summed over the answer's tokens."""
+def answer_logprob(model: Any, tokenizer: Any, prompt: str, answer: str, turns: tuple = ()) -> float:
+    """log p(answer | chat-formatted prompt, or the conversation ``turns``), summed over the answer's tokens."""
     from playground.finetune.data import Pair, encode
 
-    example = encode(Pair(0, prompt, answer), tokenizer, 4096)
+    example = encode(Pair(0, prompt, answer, turns), tokenizer, 4096)
     ids = torch.tensor([example["input_ids"]], device=_device(model))
     labels = torch.tensor([example["labels"]], device=_device(model))[:, 1:]
     logits = model(input_ids=ids).logits[:, :-1].float()
@@ -71,10 +71,11 @@ def preference_scores(policy: Any, tokenizer: Any, triples: list[Triple], beta: 
     was_training = policy.training
     policy.eval()
     for triple in triples:
-        mine = [answer_logprob(policy, tokenizer, triple.prompt, answer) for answer in (triple.chosen, triple.rejected)]
+        mine = [answer_logprob(policy, tokenizer, triple.prompt, answer, triple.turns)
+                for answer in (triple.chosen, triple.rejected)]
         context = policy.disable_adapter() if reference is None else nullcontext()
         with context:
-            ref = [answer_logprob(reference or policy, tokenizer, triple.prompt, answer)
+            ref = [answer_logprob(reference or policy, tokenizer, triple.prompt, answer, triple.turns)
                    for answer in (triple.chosen, triple.rejected)]
         margins.append(beta * ((mine[0] - ref[0]) - (mine[1] - ref[1])))
     policy.train(was_training)

@@ -162,13 +162,22 @@ def check_compare_and_evaluate(tmp_path, run_dir, workspace, every: int) -> None
     assert compare(runner, [run_dir.name])[0]["tuned_accuracy"] == result["labelled"]["tuned"]["accuracy"]
 
 
-def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, tiny_folder, tokenizer):
+def _as_conversations(row: dict) -> dict:
+    """A text preference row as Anthropic-HH-style whole conversations (no prompt column)."""
+    asked = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": row["prompt"]}]
+    return {side: [*asked, {"role": "assistant", "content": row[side]}] for side in ("chosen", "rejected")}
+
+
+@pytest.mark.parametrize("shape", ["text columns", "chat turns"])
+def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, tiny_folder, tokenizer, shape):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     rows = [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
              "rejected": f"Well, {t}, hmm, so many things, where to begin, I could talk for hours and hours."}
             for t in TOPICS]
+    if shape == "chat turns":
+        rows = [_as_conversations(row) for row in rows]
     # TRL's chunked log-prob head is slow on a CPU: fewer, smaller steps keep this test short
     run_dir, config, summary = run(tmp_path, method="dpo", base_model=str(tiny_folder), learning_rate=1e-2,
                                    max_steps=8, batch_size=2, max_seq_length=48,
@@ -177,6 +186,7 @@ def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, 
     margins = [e["reward_margin"] for e in read_events(run_dir) if e["event"] == "step"]
     assert margins[-1] > margins[0]
     _, held_out = split_triples(config)
+    assert all(bool(triple.turns) == (shape == "chat turns") for triple in held_out)
     base = AutoModelForCausalLM.from_pretrained(tiny_folder).eval()
     policy = PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()
     scores = preference_scores(policy, tokenizer, held_out, config.dpo_beta)  # reference: the adapter disabled

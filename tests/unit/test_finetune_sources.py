@@ -85,6 +85,62 @@ def test_preference_triples_and_their_problems(tmp_path):
         load_triples(FinetuneConfig(method="dpo", chosen_column="better", dataset=jsonl(tmp_path / "m.jsonl", PREFS)))
 
 
+def _turn(role, content):
+    return {"role": role, "content": content}
+
+
+@pytest.mark.parametrize("writer", [jsonl, parquet])
+def test_preference_pairs_as_chat_turns_as_hub_sets_store_them(tmp_path, writer, tokenizer):
+    """Anthropic-HH style (whole conversations, no prompt column) and UltraFeedback style (a prompt, answers as
+    one assistant turn) give the same triples as text columns; TRL gets the shared conversation as the prompt."""
+    history = [_turn("system", "Be brief."), _turn("user", "Hi."), _turn("assistant", "Hello."),
+               _turn("user", "Name a colour.")]
+    whole = [{"chosen": [*history, _turn("assistant", f"Red {i}.")],
+              "rejected": [*history, _turn("assistant", f"Well, there are so many colours {i}...")]} for i in range(8)]
+    [first, *_] = triples = load_triples(FinetuneConfig(method="dpo", eval_size=2,
+                                                        dataset=writer(tmp_path / f"hh.{writer.__name__}", whole)))
+    assert len(triples) == 8 and (first.prompt, first.chosen) == ("Name a colour.", "Red 0.")
+    row = first.conversational()
+    assert row["prompt"] == history and row["chosen"] == [_turn("assistant", "Red 0.")]
+    assert row["rejected"] == [_turn("assistant", "Well, there are so many colours 0...")]
+    from playground.finetune.data import Pair, encode
+
+    answer = encode(Pair(0, first.prompt, first.chosen, first.turns), tokenizer, 256)
+    learnt = tokenizer.decode([t for t, label in zip(answer["input_ids"], answer["labels"], strict=True)
+                               if label != -100])
+    assert learnt.startswith("Red 0.") and "colour" not in learnt
+    split = [{"prompt": f"Name colour {i}.", "chosen": [_turn("assistant", "Red.")],
+              "rejected": [_turn("assistant", "Hmm, blue, or red, or...")]} for i in range(8)]
+    text = [{"prompt": f"Name colour {i}.", "chosen": "Red.", "rejected": "Hmm, blue, or red, or..."} for i in range(8)]
+    as_turns = load_triples(FinetuneConfig(method="dpo", eval_size=2, dataset=writer(tmp_path / f"u.{writer.__name__}",
+                                                                                     split)))
+    as_text = load_triples(FinetuneConfig(method="dpo", eval_size=2, dataset=jsonl(tmp_path / "t.jsonl", text)))
+    assert [t.conversational() for t in as_turns] == [t.conversational() for t in as_text]
+
+
+def test_bad_conversational_pairs_name_line_and_column(tmp_path):
+    history = [_turn("user", "Name a colour.")]
+    rows = [{"chosen": [*history, _turn("assistant", f"Red {i}.")],
+             "rejected": [*history, _turn("assistant", f"Blue, or... {i}")]} for i in range(8)]
+
+    def load(bad_rows, name):
+        return load_triples(FinetuneConfig(method="dpo", eval_size=2, dataset=jsonl(tmp_path / name, bad_rows)))
+
+    differ = rows[:3] + [{**rows[3], "rejected": [_turn("user", "Other question?"), _turn("assistant", "No.")]}]
+    with pytest.raises(InvalidInputError, match="line 4: the 'chosen' and 'rejected' conversations differ before"):
+        load(differ + rows[4:], "differ.jsonl")
+    unanswered = rows[:5] + [{**rows[5], "chosen": history}] + rows[6:]
+    with pytest.raises(InvalidInputError, match="line 6, column 'chosen': the last turn must be the assistant"):
+        load(unanswered, "unanswered.jsonl")
+    robot = rows[:1] + [{**rows[1], "rejected": [_turn("robot", "Beep")]}] + rows[2:]
+    with pytest.raises(InvalidInputError, match="line 2, column 'rejected': turn 1 needs a role"):
+        load(robot, "robot.jsonl")
+    no_question = [{"chosen": [_turn("assistant", "Red.")], "rejected": [_turn("assistant", "Blue.")]}] * 8
+    with pytest.raises(InvalidInputError, match=r"empty prompt, chosen or rejected on line\(s\) 1, 2, 3, 4, 5 and 3 "
+                                                r"more \(column 'prompt'\)"):
+        load(no_question, "no-question.jsonl")
+
+
 def test_a_hub_dataset_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
