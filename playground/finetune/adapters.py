@@ -149,11 +149,20 @@ def side_by_side(engine: GenerationEngine, tuned: Any, base_model: str, prompt: 
             stream.close()
 
 
-def zip_adapter(adapter: Path, destination: Path) -> Path:
-    """``<destination>.zip`` holding the adapter folder (config + safetensors + tokenizer)."""
-    if not (adapter / "adapter_config.json").exists():
-        raise InvalidInputError("This run has no saved adapter yet.")
-    return Path(shutil.make_archive(str(destination), "zip", root_dir=adapter))
+def is_adapter(folder: Path) -> bool:
+    return (folder / "adapter_config.json").is_file()
+
+
+def what(folder: Path) -> str:
+    """How a run's trained folder is named to the user."""
+    return "LoRA adapter" if is_adapter(folder) else "fine-tuned model"
+
+
+def zip_trained(folder: Path, destination: Path) -> Path:
+    """``<destination>.zip`` holding a run's adapter or whole-weights folder (config, safetensors, tokenizer)."""
+    if not is_adapter(folder) and not (folder / "config.json").is_file():
+        raise InvalidInputError("This run has no saved adapter or model yet.")
+    return Path(shutil.make_archive(str(destination), "zip", root_dir=folder))
 
 
 def merge(store: ModelStore, base_model: str, adapter: Path, destination: Path) -> Path:
@@ -169,20 +178,22 @@ def merge(store: ModelStore, base_model: str, adapter: Path, destination: Path) 
     return destination
 
 
-def push_adapter(adapter: Path, repo_id: str, token: str | None) -> str:
-    """Upload the adapter folder to ``repo_id``; returns its URL. Offline is a clear error, not a hang."""
+def push_trained(folder: Path, repo_id: str, token: str | None) -> str:
+    """Upload a run's adapter or whole-weights folder to ``repo_id``; returns its URL. Offline is a clear
+    error, not a hang."""
     token = (token or "").strip() or os.environ.get("HF_TOKEN")
     if not token:
         raise InvalidInputError("A Hugging Face token is needed: paste one (it is not stored) or set HF_TOKEN.")
     if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise InvalidInputError("No network here (HF_HUB_OFFLINE=1): the adapter cannot be pushed. Download it "
-                                "instead and push it from a machine online.")
+        raise InvalidInputError(f"No network here (HF_HUB_OFFLINE=1): the {what(folder)} cannot be pushed. "
+                                "Download it instead and push it from a machine online.")
     try:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
         api.create_repo(repo_id, exist_ok=True, private=True)
-        api.upload_folder(folder_path=str(adapter), repo_id=repo_id, commit_message="LoRA adapter from LLM Playground")
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id,
+                          commit_message=f"{what(folder).capitalize()} from LLM Playground")
     except Exception as error:  # noqa: BLE001 - network, auth, name: one clear message without the token
         message = first_line(str(error).replace(token, "***")) or type(error).__name__
         raise InvalidInputError(f"Could not push to {repo_id}: {message}") from error

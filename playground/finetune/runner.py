@@ -280,6 +280,12 @@ class JobRunner:
                                     "or is stopped.")
         return folder
 
+    def trained_folder(self, run_id: str) -> Path:
+        """What the run trained, ready to download or push: its whole weights (full, distill: ``model/``)
+        or its LoRA adapter (lora, qlora, dpo), or a clear error while neither is saved."""
+        whole = self.run_dir(run_id) / "model"
+        return whole if (whole / "config.json").is_file() else self.adapter(run_id)
+
     def config(self, run_id: str) -> dict[str, Any]:
         return FinetuneConfig.load(self.run_dir(run_id) / "config.json").to_dict()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from playground.finetune.adapters import push_adapter, side_by_side, zip_adapter
+from playground.finetune.adapters import push_trained, side_by_side, what, zip_trained
 from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, VariantRun
@@ -50,8 +50,10 @@ def try_both(ws: Workspace, run_id: str | None, text: str, max_new_tokens: int =
 
 
 def merge_run(ws: Workspace, run_id: str | None) -> str:
-    """Merge once per saved adapter, into ``merged/`` beside it (published whole, one merge at a time)."""
-    config, adapter = adapter_of(ws, run_id)
+    """Merge once per saved adapter, into ``merged/`` beside it (published whole, one merge at a time); a
+    run that trained whole weights says there is nothing to merge and where its model is."""
+    config, _ = adapter_of(ws, run_id)
+    adapter = ws.finetune.adapter(str(run_id))
     destination = ws.adapters.merge(config.base_model, adapter, adapter.parent / "merged")
     return (f"Merged weights saved in `{destination}`: load them like any model (the Prompt lab takes the "
             "folder as a model name).")
@@ -64,15 +66,17 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
             try_button = gr.Button("Generate with both", scale=1, elem_id="ft-try")
         both = gr.HTML(elem_id="ft-try-output")
     with gr.Accordion("Export: download, merge, push to the Hugging Face Hub", open=False):
+        gr.Markdown("LoRA, QLoRA and DPO runs export their adapter (a few MB; merge it to get plain weights); "
+                    "full and distillation runs export their whole model.")
         with gr.Row():
-            download_button = gr.Button("Download the adapter (.zip)")
-            merge_button = gr.Button("Merge into the base model and save")
-        exported = gr.File(label="Adapter", visible=False)
+            download_button = gr.Button("Download what the run trained (.zip)")
+            merge_button = gr.Button("Merge the adapter into the base model and save")
+        exported = gr.File(label="Trained weights", visible=False)
         merged = gr.Markdown()
         with gr.Row():
             repo_id = gr.Textbox(label="Hub repository (you/name)", placeholder="your-name/smollm2-pirate-lora")
             token = gr.Textbox(label="Hugging Face token (not stored; or set HF_TOKEN)", type="password")
-            push_button = gr.Button("Push the adapter")
+            push_button = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
     @friendly_errors
@@ -81,9 +85,12 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
 
     @friendly_errors
     def download(run_id: str | None) -> gr.File:
-        _, adapter = adapter_of(ws, run_id)
-        archive = zip_adapter(adapter, Path(tempfile.mkdtemp(prefix="adapter-")) / f"{run_id}-adapter")
-        return gr.File(str(archive), visible=True)
+        if not run_id:
+            raise gr.Error("Choose a run first.")
+        folder = ws.finetune.trained_folder(run_id)
+        name = "adapter" if what(folder) == "LoRA adapter" else "model"
+        archive = zip_trained(folder, Path(tempfile.mkdtemp(prefix="trained-")) / f"{run_id}-{name}")
+        return gr.File(str(archive), visible=True, label=what(folder).capitalize())
 
     @friendly_errors
     def merge(run_id: str | None) -> str:
@@ -93,7 +100,8 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
     def push(run_id: str | None, repo: str, secret: str) -> str:
         if not run_id:
             raise gr.Error("Choose a run first.")
-        return f"Pushed: {push_adapter(ws.finetune.adapter(run_id), repo.strip(), secret)}"
+        folder = ws.finetune.trained_folder(run_id)
+        return f"Pushed the {what(folder)}: {push_trained(folder, repo.strip(), secret)}"
 
     hidden = dict(api_visibility="undocumented")
     try_button.click(try_run, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)

@@ -12,7 +12,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.finetune.adapters import push_adapter
+from playground.finetune.adapters import push_trained
 from playground.finetune.config import METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
@@ -293,9 +293,10 @@ def register_api(ws: Workspace) -> None:
 
     @friendly_errors
     def finetune_push(run_id: str, repo_id: str, token: str = "") -> dict:
-        """Push the run's adapter to a (private) Hub repository. The token (or the server's HF_TOKEN) is
-        used for this call only: never stored, logged or returned."""
-        return {"url": push_adapter(runner.adapter(run_id), repo_id.strip(), token)}
+        """Push what the run trained (its LoRA adapter, or the whole model of a full or distillation run) to
+        a (private) Hub repository. The token (or the server's HF_TOKEN) is used for this call only: never
+        stored, logged or returned."""
+        return {"url": push_trained(runner.trained_folder(run_id), repo_id.strip(), token)}
 
     @friendly_errors
     def finetune_resume(run_id: str) -> dict:

@@ -78,7 +78,7 @@ def greedy(model, tokenizer, prompt: str) -> list[int]:
 
 
 def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, tiny_folder, tiny_lm, tokenizer,
-                                                                     workspace):
+                                                                     workspace, monkeypatch):
     from transformers import AutoModelForCausalLM
 
     rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
@@ -91,6 +91,27 @@ def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, ti
     tuned = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
     assert greedy(tuned, tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
     check_compare_and_evaluate(tmp_path, run_dir, workspace, every)
+    check_whole_weights_export(tmp_path, run_dir, monkeypatch)
+
+
+def check_whole_weights_export(tmp_path, run_dir, monkeypatch) -> None:
+    """A full run exports its model/ folder (zip, push); merge and the adapter say why there is none."""
+    import zipfile
+
+    from playground.core.errors import InvalidInputError
+    from playground.finetune.adapters import push_trained, zip_trained
+    from playground.finetune.runner import JobRunner
+
+    runner = JobRunner(tmp_path)
+    folder = runner.trained_folder(run_dir.name)
+    assert folder == run_dir / "model"
+    names = zipfile.ZipFile(zip_trained(folder, tmp_path / "export" / "model")).namelist()
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(names)
+    with pytest.raises(InvalidInputError, match="trained whole weights .full or distill.*no adapter to download"):
+        runner.adapter(run_dir.name)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InvalidInputError, match="the fine-tuned model cannot be pushed"):
+        push_trained(folder, "someone/tiny", "hf_token")
 
 
 def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
@@ -108,6 +129,9 @@ def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
     assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
     tuned = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_folder), str(run_dir / "adapter"))
     assert greedy(tuned.eval(), tokenizer, "Tell me about rain.") != greedy(tiny_lm, tokenizer, "Tell me about rain.")
+    from playground.finetune.runner import JobRunner
+
+    assert JobRunner(tmp_path).trained_folder(run_dir.name) == run_dir / "adapter"
 
 
 def test_qlora_learns_an_adapter_on_a_4_bit_base(tmp_path, tokenizer):
