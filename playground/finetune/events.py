@@ -68,6 +68,8 @@ class RunSummary:
     grad_norms: list[list[float]] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the worker said beside the curves: data notes at the start, the end-of-run evaluation's scores."""
     adapter: str | None = None
     started: float | None = None
     updated: float | None = None
@@ -102,7 +104,8 @@ class RunSummary:
         return {"run_id": self.run_id, "status": self.status, "message": self.message, "step": self.step,
                 "max_steps": self.max_steps, "losses": self.losses, "eval_losses": self.eval_losses,
                 "learning_rates": self.learning_rates, "grad_norms": self.grad_norms, "probes": self.probes,
-                "checkpoints": self.checkpoints, "adapter": self.adapter, "evaluating": self.evaluating,
+                "checkpoints": self.checkpoints, "notes": self.notes, "adapter": self.adapter,
+                "evaluating": self.evaluating,
                 "seconds_per_step": self.seconds_per_step, "eta_seconds": self.eta_seconds}
 
 
@@ -135,6 +138,8 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
             summary.probes.append({"step": event["step"], "samples": event.get("samples", [])})
         elif kind == "checkpoint":
             summary.checkpoints.append(event["path"])
+        elif kind == "note" and event.get("message"):
+            summary.notes.append(str(event["message"]))
         elif kind in TERMINAL:
             summary.status, summary.message = kind, event.get("message", "")
             summary.adapter = event.get("adapter", summary.adapter)

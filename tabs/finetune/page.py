@@ -51,12 +51,15 @@ def status_markdown(summary: Any) -> str:
     pace = f" · {summary.seconds_per_step:.1f} s/step" if summary.seconds_per_step else ""
     icon = STATUS_ICONS.get(summary.status, "⏳")
     message = f"<br>{summary.message}" if summary.message else ""
+    notes = "".join(f"<br>ℹ️ {note}" for note in summary.notes)
     doing = ""
     if summary.evaluating and summary.status == "running":
         doing = (" · 🔎 probing the base model before step 1" if summary.step == 0 else
+                 " · 🔎 scoring the base and the trained model before the run finishes"
+                 if summary.max_steps and summary.step >= summary.max_steps else
                  " · 🔎 evaluating (eval loss and probe answers; steps resume after it)")
     return (f"{icon} **{summary.run_id}**: {summary.status} · step {summary.step} of {summary.max_steps}"
-            f"{doing}{pace}{eta}{message}")
+            f"{doing}{pace}{eta}{message}{notes}")
 
 
 def shown_run(run_id: str | None, runs: list[Any]) -> str | None:
@@ -307,7 +310,8 @@ def register_api(ws: Workspace) -> None:
     @friendly_errors
     def finetune_status(run_id: str) -> dict:
         """status (queued, running, finished, failed, cancelled, interrupted), step, max_steps, losses [[step, loss]],
-        eval_losses, learning_rates, grad_norms, probes, checkpoints, adapter, message, eta_seconds."""
+        eval_losses, learning_rates, grad_norms, probes, checkpoints, notes (data notes, the end-of-run
+        evaluation's scores), adapter, message, eta_seconds."""
         return runner.status(run_id).to_dict()
 
     @friendly_errors

@@ -123,7 +123,10 @@ def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
                               max_steps=8, dataset=jsonl(tmp_path / "sft.jsonl", rows), evaluate_on="arithmetic")
     evaluation = json.loads((run_dir / "evaluation.json").read_text())  # scored at the run's end, before "finished"
     assert evaluation["labelled"]["task"] == "arithmetic" and evaluation["labelled"]["tuned"]["scored"] == 20
-    assert any("arithmetic: accuracy" in e.get("message", "") for e in read_events(run_dir))
+    assert any("arithmetic: accuracy" in note for note in summary.notes)  # what the page and /finetune_status show
+    from tabs.finetune.page import status_markdown
+
+    assert "ℹ️ arithmetic: accuracy" in status_markdown(summary)
     assert fell(summary)
     model_event = next(e for e in read_events(run_dir) if e["event"] == "model")
     assert 0 < model_event["trainable_params"] < model_event["total_params"] / 10
