@@ -86,7 +86,7 @@ def build_tradeoffs(ws: Workspace, compare_runs: gr.Dropdown, run_choice: gr.Dro
             task = gr.Dropdown([*prompts.tasks(), FILE], value="sentiment", label="Labelled set (the Prompt lab's)",
                                elem_id="ft-eval-task")
             eval_file = gr.File(label="Eval file (input, expected)", file_types=[".jsonl", ".csv"], visible=False)
-            limit = gr.Number(DEFAULT_LIMIT, precision=0, label="Items per model")
+            limit = gr.Number(DEFAULT_LIMIT, precision=0, label="Items per model", elem_id="ft-eval-limit")
             evaluate_button = gr.Button("Evaluate the run shown", elem_id="ft-evaluate")
         scores = gr.Dataframe(headers=["Measure", "Value"], interactive=False, wrap=True, elem_id="ft-eval-scores")
 

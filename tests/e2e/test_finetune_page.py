@@ -44,6 +44,13 @@ def test_the_tab_opens_on_no_run_and_says_what_to_pick(page, workspace):
     expect(page.locator("#ft-diff-note")).to_contain_text("No differences", timeout=30_000)
     expect(page.locator("#ft-overlay .main-svg").first).to_be_visible()
     expect(status).to_contain_text("No run yet")
+    page.get_by_text("Trade-offs across runs").click()
+    page.click("#ft-compare-button")
+    table = page.locator("#ft-tradeoffs")
+    for run_id in ("20200101-000000-earlier", "20200101-000100-earlier"):
+        expect(table).to_contain_text(run_id, timeout=30_000)
+    expect(table).to_contain_text("cancelled")
+    expect(page.locator("#ft-tradeoff-chart .main-svg").first).to_be_visible()
 
 
 def test_start_watch_and_stop_a_run(page):
@@ -63,3 +70,15 @@ def test_start_watch_and_stop_a_run(page):
     page.click("#ft-stop")
     expect(status).to_contain_text("cancelled", timeout=120_000)
     expect(status).to_contain_text("adapter saved")
+    # the stopped run's adapter, scored beside the base on two sentiment items (the Prompt lab's scorer)
+    page.get_by_text("Evaluate after training").click()
+    limit = page.locator("#ft-eval-limit input")
+    expect(limit).to_have_value("20", timeout=30_000)  # the accordion's content is rendered: typing sticks now
+    set_number(page, "ft-eval-limit", 2)
+    expect(limit).to_have_value("2")
+    page.click("#ft-evaluate")
+    scores = page.locator("#ft-eval-scores")
+    expect(scores).to_contain_text("sentiment accuracy (zero-shot), base", timeout=180_000)
+    expect(scores).to_contain_text("sentiment accuracy (zero-shot), tuned")
+    expect(scores).to_contain_text(re.compile(r"\d+% \(\d/2; 95%"))
+    expect(scores).to_contain_text("held-out rows (base → trained)")
