@@ -18,6 +18,7 @@ BENCHMARKS = {
     "quant": "bench.quant_bench",
     "rag": "bench.rag_bench",
     "finetune": "bench.finetune_bench",
+    "dpo": "bench.dpo_bench",
     "load": "bench.load_bench",
 }
 
