@@ -157,7 +157,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             estimate_box = gr.Markdown(elem_id="ft-estimate")
             with gr.Row():
                 start_button = gr.Button("Start", variant="primary", elem_id="ft-start")
-                stop_button = gr.Button("Stop (saves the adapter)", elem_id="ft-stop")
+                stop_button = gr.Button("Stop (saves what it trained)", elem_id="ft-stop")
                 resume_button = gr.Button("Resume from last checkpoint", elem_id="ft-resume")
         with gr.Column(scale=2):
             with gr.Accordion("What each method changes, and when to pick it", open=True):
