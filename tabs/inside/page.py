@@ -214,8 +214,9 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                       outputs=[notice, layer, head, query, distribution_plot, head_plot, vectors_plot, head_text,
                                lens_plot, attribution_plot, ablate_layer, ablate_what],
                       api_visibility="undocumented", show_progress="minimal", **QUEUE)
-    for trigger in (text.change, model.change):
-        trigger(trigger_mode="always_last", **everything)
+    # one listener for both triggers, so "always_last" orders them: a refresh for the text typed just before a
+    # model switch can no longer finish after the new model's and overwrite it (two listeners ran side by side)
+    gr.on([text.change, model.change], trigger_mode="always_last", **everything)
     app.load(**everything)
     card = dict(fn=show_card, inputs=model, outputs=[diagram_plot, card_text], api_visibility="undocumented", **QUEUE)
     model.change(**card)
