@@ -20,6 +20,7 @@ from playground.finetune.runner import JobRunner
 from playground.finetune.train import complete_checkpoints
 from playground.generation.engine import Generation, decode_with
 from playground.generation.sampling import SamplingSettings
+from tests.launch import accelerate_launch
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -129,12 +130,7 @@ def test_accelerate_launch_on_two_processes_writes_one_run(tmp_path):
     folder.mkdir(parents=True)
     FinetuneConfig(run_name="ddp", **{**QUICK, "max_steps": 4, "eval_every": 4, "save_every": 2,
                                       "batch_size": 2}).save(folder / "config.json")
-    launcher = Path(sys.executable).with_name("accelerate")
-    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "playground.finetune",
-                             "--config", str(folder / "config.json")], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    accelerate_launch(folder / "config.json")
     summary = JobRunner(folder.parent).status(folder.name)
     assert summary.status == "finished", summary.message
     assert [step for step, _ in summary.losses] == [1, 2, 3, 4]  # once each, not once per process

@@ -279,12 +279,8 @@ def test_a_finished_run_teaches_a_distilled_student(tmp_path, sharp_teacher, tok
 def test_every_method_runs_under_accelerate_launch(tmp_path, tiny_folder, method):
     """The same entry point under ``accelerate launch`` on two CPU processes for the methods beyond LoRA (whose
     launch on the real model is in test_finetune_job.py): one set of events, each step once, the result saved."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from playground.finetune.runner import JobRunner
+    from tests.launch import accelerate_launch
 
     if method == "dpo":
         rows = [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
@@ -296,13 +292,7 @@ def test_every_method_runs_under_accelerate_launch(tmp_path, tiny_folder, method
     FinetuneConfig(**{**TINY, "method": method, "base_model": str(tiny_folder), "max_steps": 4, "eval_every": 4,
                       "save_every": 2, "batch_size": 2, "max_seq_length": 48,
                       "dataset": jsonl(tmp_path / "rows.jsonl", rows)}).save(folder / "config.json")
-    repo = Path(__file__).resolve().parents[2]
-    launcher = Path(sys.executable).with_name("accelerate")
-    result = subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "playground.finetune",
-                             "--config", str(folder / "config.json")], cwd=repo,
-                            env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    accelerate_launch(folder / "config.json")
     summary = JobRunner(folder.parent).status(folder.name)
     assert summary.status == "finished", summary.message
     assert [step for step, _ in summary.losses] == [1, 2, 3, 4]  # once each, not once per process
