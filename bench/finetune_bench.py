@@ -19,7 +19,7 @@ from bench import machine_line
 from playground.core.settings import Settings
 from playground.finetune.compare import compare
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import IGNORE, Pair, encode, prepare
+from playground.finetune.data import IGNORE, Pair, encode, split
 from playground.finetune.events import read_events
 from playground.finetune.methods.distill import forward_kl, load_student, load_teacher
 from playground.finetune.preference import split_triples
@@ -76,10 +76,15 @@ def optimizer_step(model: Any, loss: torch.Tensor, optimizer: Any) -> None:
     optimizer.zero_grad()
 
 
+def encoded_train_rows(config: FinetuneConfig, tokenizer: Any) -> list[dict[str, list[int]]]:
+    """The job's training rows, tokenized and masked as SFTTrainer gives them (``encode`` equals it, tested)."""
+    return [encode(pair, tokenizer, config.max_seq_length) for pair in split(config, tokenizer)[0]]
+
+
 def bare_loop(config: FinetuneConfig, steps: int) -> float:
     """The same SFT training (full, LoRA or QLoRA) with nothing around it: model, AdamW, forward, backward, step."""
     model, tokenizer = load_model(config)
-    train_set, _, _ = prepare(config, tokenizer)
+    train_set = encoded_train_rows(config, tokenizer)
     pad = collate(tokenizer.pad_token_id or 0)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
     model.train()
@@ -126,7 +131,7 @@ def bare_distill(config: FinetuneConfig, steps: int) -> float:
     tokenizer = store.hf_tokenizer(config.base_model)
     teacher = load_teacher(config, store)
     student = load_student(config, store, teacher.get_output_embeddings().weight.shape[0])
-    train_set, _, _ = prepare(config, tokenizer)
+    train_set = encoded_train_rows(config, tokenizer)
     pad = collate(tokenizer.pad_token_id or 0)
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.learning_rate)
 

@@ -1,8 +1,9 @@
 """SFT data: (prompt, response) columns or a column of chat turns, from any source :mod:`sources` reads;
-validated before any job starts, then tokenized with the model's chat template.
+validated before any job starts, then handed to TRL's ``SFTTrainer`` as conversational
+prompt/completion rows, which it tokenizes with the model's chat template.
 
-Only the response tokens are trained on (the prompt's labels are masked): the model learns to
-answer, not to repeat questions.
+Only the response tokens are trained on (TRL's ``completion_only_loss`` masks the prompt's labels):
+the model learns to answer, not to repeat questions.
 """
 
 from __future__ import annotations
@@ -115,15 +116,31 @@ def prompt_text(pair: Pair, tokenizer: Any) -> str:
     return tokenizer.apply_chat_template(pair.chat(), add_generation_prompt=True, tokenize=False)
 
 
+def completion(pair: Pair) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": pair.response}]
+
+
+def conversation(pair: Pair) -> dict[str, list[dict[str, str]]]:
+    """``pair`` as TRL's conversational prompt/completion row."""
+    return {"prompt": pair.chat(), "completion": completion(pair)}
+
+
 def encode(pair: Pair, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
-    """Chat-formatted ids with the prompt masked out of the labels."""
-    full_text = tokenizer.apply_chat_template(pair.chat() + [{"role": "assistant", "content": pair.response}],
-                                              tokenize=False)
+    """Chat-formatted ids with the prompt masked out of the labels, as ``SFTTrainer`` builds them for
+    :func:`conversation` (the completion starts where the prompt's ids and the whole's part, then the
+    row is cut at ``max_length``).
+
+    Training leaves this to TRL; it is here for the measures taken later, outside any trainer, on the
+    rows a run held out (perplexity, KL to the teacher). A test holds the two equal.
+    """
+    from trl.data_utils import common_prefix_length
+
+    full_text = tokenizer.apply_chat_template(pair.chat() + completion(pair), tokenize=False)
     prompt_ids = tokenizer(prompt_text(pair, tokenizer), add_special_tokens=False)["input_ids"]
     full_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
-    ids = full_ids[:max_length]
-    labels = [IGNORE] * min(len(prompt_ids), len(ids)) + ids[len(prompt_ids):]
-    return {"input_ids": ids, "labels": labels[:len(ids)]}
+    start = common_prefix_length(prompt_ids, full_ids)
+    labels = [IGNORE] * start + full_ids[start:]
+    return {"input_ids": full_ids[:max_length], "labels": labels[:max_length]}
 
 
 def _refuse_unanswered(lines: list[int], config: FinetuneConfig) -> None:
@@ -140,18 +157,16 @@ def most_tokens(text: str) -> int:
 
 
 def validate(config: FinetuneConfig, tokenizer: Any) -> list[Pair]:
-    """What :func:`prepare` refuses, with the same line-numbered messages, for a fraction of its work.
-
-    The web process checks a dataset before any worker starts, and the worker tokenizes it in
-    full anyway: the check need not do it too.
-    """
+    """Every pair, or the line-numbered refusal of a row with nothing to learn, for a fraction of a
+    full tokenization: the web process checks a dataset before any worker starts, and the worker's
+    trainer tokenizes it in full anyway. ``SFTTrainer`` would drop such rows without a word."""
     pairs = load_pairs(config)
     refuse_full_prompts(pairs, config, tokenizer)
     return pairs
 
 
 def refuse_full_prompts(pairs: list[Pair], config: FinetuneConfig, tokenizer: Any) -> None:
-    """:func:`prepare`'s "the prompt alone fills max_seq_length", naming the same lines.
+    """"The prompt alone fills max_seq_length", naming the lines where it does.
 
     Only prompts that could fill it (by :func:`most_tokens`) are tokenized, only the prompt, in
     one batch: a prompt's ids are a prefix of its example's, so they fill it exactly when the
@@ -165,19 +180,24 @@ def refuse_full_prompts(pairs: list[Pair], config: FinetuneConfig, tokenizer: An
                             if len(ids) >= config.max_seq_length], config)
 
 
-def prepare(config: FinetuneConfig, tokenizer: Any) -> tuple[list[dict], list[dict], list[str]]:
-    """Validated, tokenized train and eval examples, plus notes (rows shortened) for the page."""
-    pairs = load_pairs(config)
-    encoded = [(pair, encode(pair, tokenizer, config.max_seq_length)) for pair in pairs]
-    _refuse_unanswered([pair.line for pair, example in encoded
-                        if all(label == IGNORE for label in example["labels"])], config)
-    notes = []
-    cut = sum(len(example["input_ids"]) == config.max_seq_length for _, example in encoded)
-    if cut:
-        notes.append(f"{cut} row(s) were cut at max_seq_length ({config.max_seq_length} tokens).")
-    examples = [example for _, example in encoded]
-    random.Random(config.seed).shuffle(examples)
-    return examples[config.eval_size:], examples[:config.eval_size], notes
+def split(config: FinetuneConfig, tokenizer: Any) -> tuple[list[Pair], list[Pair]]:
+    """Validated pairs, shuffled by the run's seed: (train, held out). The held-out ``eval_size`` rows
+    are the eval loss's during training and the perplexity's after it."""
+    pairs = validate(config, tokenizer)
+    random.Random(config.seed).shuffle(pairs)
+    return pairs[config.eval_size:], pairs[:config.eval_size]
+
+
+def prepare(config: FinetuneConfig, tokenizer: Any) -> tuple[Any, Any]:
+    """The train and eval sets as ``datasets.Dataset`` of :func:`conversation` rows, for ``SFTTrainer``."""
+    from datasets import Dataset
+
+    return tuple(Dataset.from_list([conversation(pair) for pair in part]) for part in split(config, tokenizer))
+
+
+def held_out_examples(config: FinetuneConfig, tokenizer: Any) -> list[dict[str, list[int]]]:
+    """The rows a run held out, tokenized and masked as it evaluated them."""
+    return [encode(pair, tokenizer, config.max_seq_length) for pair in split(config, tokenizer)[1]]
 
 
 def default_probes(dataset: str) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from playground.core.iterutil import last
 from playground.finetune.adapters import AdapterModels
 from playground.finetune.compare import EVALUATION
 from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
-from playground.finetune.data import prepare
+from playground.finetune.data import held_out_examples
 from playground.finetune.preference import split_triples
 from playground.finetune.runner import JobRunner
 from playground.finetune.scoring import kl_to_teacher, perplexity, preference_scores
@@ -67,7 +67,7 @@ def held_out_measures(engine: GenerationEngine, config: FinetuneConfig, tuned: s
         _, held_out = split_triples(config)
         return {"preference": preference_scores(tuned_model, tokenizer, held_out, config.dpo_beta,
                                                 reference=base_model)}
-    _, held_out, _ = prepare(config, tokenizer)
+    held_out = held_out_examples(config, tokenizer)
     pad = tokenizer.pad_token_id or 0
     measures: dict[str, Any] = {"perplexity": {"base": perplexity(base_model, held_out, pad),
                                                "tuned": perplexity(tuned_model, held_out, pad),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playground.finetune.config import FinetuneConfig
-from playground.finetune.data import prepare
+from playground.finetune.data import encode, held_out_examples, split
 from playground.finetune.events import read_events, summarize
 from playground.finetune.methods.distill import half_layers
 from playground.finetune.preference import split_triples
@@ -75,6 +75,28 @@ def greedy(model, tokenizer, prompt: str) -> list[int]:
     ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         return model.generate(ids, max_new_tokens=6, do_sample=False)[0, ids.shape[1]:].tolist()
+
+
+def test_sft_trains_on_trl_rows_that_equal_the_held_out_measures(tmp_path, tiny_folder, tokenizer):
+    """SFTTrainer tokenizes, masks and cuts the prompt/completion rows; ``encode``, which the after-training
+    perplexity and KL use outside any trainer, gives the same ids and labels row for row; a cut row is noted."""
+    from transformers import TrainerCallback
+
+    from playground.finetune.methods import build
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": f"{t.title()} are nice."} for t in TOPICS]
+    rows[5]["response"] = "They go on and on. " * 20  # longer than max_seq_length: TRL cuts it
+    config = FinetuneConfig(**{**TINY, "base_model": str(tiny_folder), "dataset": jsonl(tmp_path / "sft.jsonl", rows)})
+    built = build(config, tmp_path, "cpu", lambda _: TrainerCallback())
+    train_pairs, held_pairs = split(config, tokenizer)
+    for dataset, pairs in ((built.trainer.train_dataset, train_pairs), (built.trainer.eval_dataset, held_pairs)):
+        assert len(dataset) == len(pairs)
+        for row, pair in zip(dataset, pairs, strict=True):
+            expected = encode(pair, tokenizer, config.max_seq_length)
+            assert row["input_ids"] == expected["input_ids"] and row["labels"] == expected["labels"]
+            assert row["labels"][0] == -100 and row["labels"][-1] != -100  # the prompt masked, the answer learnt
+    assert built.notes == ["1 row(s) were cut at max_seq_length (64 tokens)."]
+    assert held_out_examples(config, tokenizer) == [encode(pair, tokenizer, 64) for pair in held_pairs]
 
 
 def test_full_training_moves_every_weight_and_saves_the_whole_model(tmp_path, tiny_folder, tiny_lm, tokenizer,
@@ -234,7 +256,7 @@ def test_distillation_lowers_the_students_kl_to_its_teacher(tmp_path, sharp_teac
     before = half_layers(AutoModelForCausalLM.from_pretrained(sharp_teacher)).eval()
     after = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
     assert after.config.num_hidden_layers == 1 == before.config.num_hidden_layers
-    _, held_out, _ = prepare(config, tokenizer)
+    held_out = held_out_examples(config, tokenizer)
     pad = tokenizer.pad_token_id or 0
     assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
 
@@ -270,7 +292,7 @@ def test_a_finished_run_teaches_a_distilled_student(tmp_path, sharp_teacher, tok
     assert model_event["teacher_params"] == sum(p.numel() for p in base.parameters())
     before = half_layers(AutoModelForCausalLM.from_pretrained(sharp_teacher)).eval()
     after = AutoModelForCausalLM.from_pretrained(run_dir / "model").eval()
-    _, held_out, _ = prepare(config, tokenizer)
+    held_out = held_out_examples(config, tokenizer)
     pad = tokenizer.pad_token_id or 0
     assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
 

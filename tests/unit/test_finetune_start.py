@@ -52,7 +52,7 @@ def test_validation_says_what_prepare_says_tokenizing_only_prompts_that_may_fill
     checking, preparing = CountingTokenizer(real), CountingTokenizer(real)
     assert refusal(lambda: validate(config, checking)) == refusal(lambda: prepare(config, preparing))
     assert "Line(s) 41: the prompt alone fills max_seq_length" in refusal(lambda: validate(config, checking))
-    assert preparing.texts == 2 * 41 and checking.texts == 2  # only the long prompt, once per call
+    assert preparing.texts == 1 and checking.texts == 2  # only the long prompt, once per call
     fine = config.with_changes(dataset=dataset(tmp_path, 40, long_line=False, name="fine.jsonl"))
     assert len(validate(fine, real)) == 40 and len(prepare(fine, real)[0]) == 40 - fine.eval_size
 

@@ -3,9 +3,10 @@ only the one token the data shows.
 
 loss = alpha * T² * KL(teacher_T || student_T) + (1 - alpha) * next-token loss, over the answer tokens.
 The divergence is TRL's (``GKDTrainer.generalized_jsd_loss`` with beta 0, the forward KL at temperature
-T); the training loop is not: TRL's ``DistillationTrainer`` and ``GKDTrainer`` sample the student's own
-answers every step (on-policy) and have no mix with the next-token loss, which is too slow on a CPU and
-not the classic recipe this tab teaches. T² keeps the KL's gradients the size of the next-token loss's
+T), and so are the data and the loop (``SFTTrainer``, as for SFT); the loss's mix is not: TRL's
+``DistillationTrainer`` and ``GKDTrainer`` sample the student's own answers every step (on-policy) and
+have no mix with the next-token loss, which is too slow on a CPU and not the classic recipe this tab
+teaches. T² keeps the KL's gradients the size of the next-token loss's
 as T softens the distributions (Hinton et al., 2015).
 """
 
@@ -23,6 +24,7 @@ from playground.core.errors import InvalidInputError
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import prepare
 from playground.finetune.methods import Built, parameter_info
+from playground.finetune.methods.sft import cut_rows, sft_arguments
 
 
 def forward_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -84,10 +86,11 @@ def load_student(config: FinetuneConfig, store: Any, vocabulary: int) -> Any:
 
 
 def distill_trainer_class() -> Any:
-    from transformers import Trainer
+    from trl import SFTTrainer
 
-    class DistillTrainer(Trainer):
-        """The Trainer with the distillation loss; logs its two parts (kl, ce) beside the loss."""
+    class DistillTrainer(SFTTrainer):
+        """SFTTrainer (its data preparation, masking and batching) with the distillation loss; logs the
+        loss's two parts (kl, ce) beside it."""
 
         def __init__(self, *args: Any, teacher: Any, alpha: float, temperature: float, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -119,19 +122,17 @@ def distill_trainer_class() -> Any:
 
 def build_distill(config: FinetuneConfig, run_dir: Path, device: Device, callback_of: Any) -> Built:
     from playground.core.settings import Settings
-    from playground.finetune.train import collate, training_arguments
     from playground.models.store import ModelStore
 
     store = ModelStore(Settings.from_env())
     tokenizer = store.hf_tokenizer(config.base_model)
     teacher = load_teacher(config, store)
     student = load_student(config, store, teacher.get_output_embeddings().weight.shape[0])
-    train_set, eval_set, notes = prepare(config, tokenizer)
+    train_set, eval_set = prepare(config, tokenizer)
     trainer = distill_trainer_class()(
-        model=student, args=training_arguments(run_dir, config, device), train_dataset=train_set,
-        eval_dataset=eval_set, data_collator=collate(tokenizer.pad_token_id or 0),
-        callbacks=[callback_of(tokenizer)], teacher=teacher, alpha=config.distill_alpha,
-        temperature=config.distill_temperature)
+        model=student, args=sft_arguments(run_dir, config, device), train_dataset=train_set,
+        eval_dataset=eval_set, processing_class=tokenizer, callbacks=[callback_of(tokenizer)], teacher=teacher,
+        alpha=config.distill_alpha, temperature=config.distill_temperature)
     info = parameter_info(student)
     info["teacher_params"] = sum(p.numel() for p in teacher.parameters())
-    return Built(trainer, tokenizer, notes, info)
+    return Built(trainer, tokenizer, cut_rows(trainer, config), info)
