@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from playground.finetune.adapters import push_trained
-from playground.finetune.config import METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
+from playground.finetune.config import ADAPTER_METHODS, METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
 from playground.workspace import Workspace
@@ -126,7 +126,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 learning_rate = gr.Number(defaults.learning_rate, label="Learning rate")
                 batch_size = gr.Number(defaults.batch_size, precision=0, label="Batch size")
                 max_seq_length = gr.Number(defaults.max_seq_length, precision=0, label="Max sequence length")
-            with gr.Row():
+            with gr.Row(visible=defaults.method in ADAPTER_METHODS, elem_id="ft-lora-settings") as lora_settings:
                 lora_r = gr.Number(defaults.lora_r, precision=0, label="LoRA rank r")
                 lora_alpha = gr.Number(defaults.lora_alpha, precision=0, label="LoRA alpha")
                 lora_dropout = gr.Number(defaults.lora_dropout, label="LoRA dropout")
@@ -267,6 +267,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     undocumented = dict(api_visibility="undocumented")
     preset.change(apply_preset, preset, [*form, dataset], **undocumented)
     dataset.change(lambda d: gr.File(visible=d == UPLOAD), dataset, upload, **undocumented)
+    # full and distillation train whole weights: the adapter's settings would be read by nothing
+    method.change(lambda m: gr.Row(visible=m in ADAPTER_METHODS), method, lora_settings, **undocumented)
     for component in inputs:
         component.change(show_estimate, inputs, estimate_box, trigger_mode="always_last", show_progress="hidden",
                          **undocumented)

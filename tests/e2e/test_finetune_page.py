@@ -51,6 +51,12 @@ def test_the_tab_opens_on_no_run_and_says_what_to_pick(page, workspace):
         expect(table).to_contain_text(run_id, timeout=30_000)
     expect(table).to_contain_text("cancelled")
     expect(page.locator("#ft-tradeoff-chart .main-svg").first).to_be_visible()
+    # the adapter's settings show only for the methods that train one
+    lora_rank = page.locator("#ft-lora-settings")
+    expect(lora_rank).to_be_visible()
+    for method, shown in (("full", False), ("distill", False), ("dpo", True)):
+        page.locator("#ft-method").get_by_label(method, exact=True).check()
+        expect(lora_rank).to_be_visible() if shown else expect(lora_rank).to_be_hidden()
 
 
 def test_start_watch_and_stop_a_run(page):
