@@ -196,16 +196,19 @@ def run(argv: list[str]) -> str:
         lines += ["", f"From a logged step to a reader of the run folder: median {lora['delay_ms']:.0f} ms (one "
                   f"status read: {lora['read_ms']:.1f} ms). The page polls every 2 s, so a step reaches its curve "
                   "within about 2 s."]
-    lines += ["", "Target: the job's overhead over the bare loop at most 5% for full, LoRA and QLoRA (the Trainer's "
+    lines += ["",
+              "Target: the job's overhead over the bare loop at most 5% for full, LoRA and QLoRA (the Trainer's "
               "bookkeeping, gradient clipping, the schedule, one event line per step); with a few timed steps the "
               "ratios are noisy (batches differ in length). SFT and distillation jobs run TRL's SFTTrainer, whose "
               "LM head is its fused, chunked log-prob kernel: it never holds the batch's logits (the memory win on "
-              "a GPU), recomputes them in the backward pass, scores every position off Triton and adds entropy "
-              "and token-accuracy metrics. LoRA's light backward makes such fixed costs show; its job read 1.25x "
-              "its bare loop under transformers' own Trainer too, before the move to SFTTrainer. DPO's step reads "
-              "every row twice (chosen and the longer rejected answer) and again for the reference with the adapter off, several "
-              "times LoRA's step; TRL's DPOTrainer (its chunked log-prob head, its extra metrics) adds a little "
-              "over the bare loop's plain log-softmax. Distillation's job is the bare loss inside the Trainer.", "",
+              "a GPU), recomputes them in the backward pass, scores every position off Triton and adds entropy and "
+              "token-accuracy metrics. LoRA's light backward makes such fixed costs show; its job read 1.25x its "
+              "bare loop under transformers' own Trainer too, before the move to SFTTrainer. DPO's step reads every"
+              " row twice (chosen and the longer rejected answer) and again for the reference with the adapter off,"
+              " several times LoRA's step; TRL's DPOTrainer (its chunked log-prob head, its extra metrics) adds a "
+              "little over the bare loop's plain log-softmax. Distillation's job is the bare loss inside the "
+              "Trainer.",
+              "",
               "Peak memory is the worker's peak resident set; on this CPU machine it is dominated by reading the "
               "fp32 checkpoint and the runtime, so QLoRA's 4-bit base (weights at rest) shows its saving on a GPU. "
               "Full training holds gradients and Adam's two averages for every weight; distillation holds the "
