@@ -14,8 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from playground.generation.rows import Row, model_device
-from playground.generation.sampling import Pick, distribution_views
+from playground.generation.rows import Row, accept_all, model_device
 
 
 def mergeable(cache: Any) -> bool:
@@ -108,19 +107,6 @@ class Batch:
             output = self.lm(input_ids=tokens, attention_mask=mask, position_ids=positions,
                              past_key_values=self.cache, use_cache=True)
         self.cache, self.mask = output.past_key_values, mask
-        logits = output.logits[:, -1, :].float()
-        chosen: dict[int, Pick] = {}
-        for index, row in enumerate(self.rows):
+        for row in self.rows:
             row.cached += 1
-            try:
-                chosen[index] = row.choose(logits[index:index + 1])
-            except Exception as error:  # one row's sampling failing must not take the others down
-                row.fail_choosing(error)
-        if not chosen:
-            return
-        indices = list(chosen)
-        with torch.inference_mode():
-            views = distribution_views(logits[indices], [chosen[i][0] for i in indices],
-                                       [self.rows[i].settings.alternatives for i in indices])
-        for index, view in zip(indices, views, strict=True):
-            self.rows[index].record(chosen[index], view)
+        accept_all(self.rows, output.logits[:, -1, :].float())

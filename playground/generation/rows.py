@@ -14,17 +14,10 @@ from typing import Any
 
 import torch
 
+from playground.generation.choosing import Pick, choose_tokens
 from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
-from playground.generation.sampling import (
-    Alternative,
-    Pick,
-    TokenChoice,
-    View,
-    choose,
-    distribution_view,
-    logits_processors,
-)
+from playground.generation.sampling import Alternative, TokenChoice, View, distribution_views
 from playground.generation.stops import StopStrings
 
 
@@ -64,7 +57,6 @@ class Row:
         self.prompt_length = len(generation.prompt.ids)
         self.ids: list[int] = list(generation.prompt.ids)
         device = model_device(lm)
-        self.processors = logits_processors(self.settings, self.prompt_length)
         self.rng = torch.Generator(device=device).manual_seed(self.settings.seed)
         self.detokenizer = IncrementalDetokenizer(tokenizer)
         self.stop_strings = StopStrings(tokenizer, self.settings.stop) if self.settings.stop else None
@@ -85,23 +77,18 @@ class Row:
         """KV positions it may come to hold: its prompt and every token it may write."""
         return self.prompt_length + self.generation.prompt.max_new_tokens
 
+    @property
+    def penalized(self) -> list[int]:
+        """The ids its repetition penalty counts: the generated ones (and the prompt's, if asked)."""
+        return self.ids if self.settings.penalize_prompt else self.ids[self.prompt_length:]
+
     def start_clock(self) -> None:
         if self.started is None:
             self.started = time.perf_counter()
 
     def accept(self, logits: torch.Tensor) -> None:
         """Choose the next token from this row's raw logits (shape ``[1, vocab]``) and record it."""
-        pick = self.choose(logits)
-        with torch.inference_mode():
-            view = distribution_view(logits, pick[0], self.settings.alternatives)
-        self.record(pick, view)
-
-    def choose(self, logits: torch.Tensor) -> Pick:
-        """The next token from this row's raw logits, by its own settings and random generator."""
-        with torch.inference_mode():
-            history = torch.tensor([self.ids], dtype=torch.long, device=logits.device)
-            scores = self.processors(history, logits.clone())
-            return choose(scores, self.settings, self.rng)
+        accept_all([self], logits)
 
     def record(self, pick: Pick, view: View) -> None:
         """Append the picked token with its view of the distribution; update text and finish state."""
@@ -143,6 +130,26 @@ class Row:
             generation.finish_reason = "eos"
         elif finished:
             generation.finish_reason = "length"
+
+
+def accept_all(rows: list[Row], logits: torch.Tensor) -> None:
+    """Each row chooses its next token from its row of raw logits (``[rows, vocab]``) and records it,
+    the choices and the views of the distribution computed for all rows at once.
+
+    A row whose choice fails stops alone; the rows sharing its forward pass go on.
+    """
+    picks = choose_tokens(logits, rows)
+    chosen = [index for index, pick in enumerate(picks) if not isinstance(pick, Exception)]
+    for row, pick in zip(rows, picks, strict=True):
+        if isinstance(pick, Exception):
+            row.fail_choosing(pick)
+    if not chosen:
+        return
+    with torch.inference_mode():
+        views = distribution_views(logits[chosen], [picks[index][0] for index in chosen],  # type: ignore[index]
+                                   [rows[index].settings.alternatives for index in chosen])
+    for index, view in zip(chosen, views, strict=True):
+        rows[index].record(picks[index], view)  # type: ignore[arg-type]
 
 
 def prefill(lm: Any, row: Row, budget: int) -> int:
@@ -213,7 +220,4 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
         row.cache = DynamicCache(ddp_cache_data=[(k[index:index + 1, :, keep, :], v[index:index + 1, :, keep, :])
                                                  for k, v in layers])
         row.cached = len(row.ids)
-        try:
-            row.accept(output.logits[index:index + 1, -1, :].float())
-        except Exception as error:  # its sampling failing must not fail the rows read with it
-            row.fail_choosing(error)
+    accept_all(rows, output.logits[:, -1, :].float())

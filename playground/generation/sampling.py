@@ -74,7 +74,14 @@ class SamplingSettings:
 
 
 def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
-    """transformers' processors for these settings, in ``generate``'s order."""
+    """transformers' processors for these settings, in ``generate``'s order, for rows whose first
+    ``prompt_length`` ids are the prompt (which the repetition penalty skips unless told otherwise)."""
+    return processors_skipping(settings, None if settings.penalize_prompt else prompt_length)
+
+
+def processors_skipping(settings: SamplingSettings, skip: int | torch.Tensor | None) -> Any:
+    """transformers' processors for these settings, the penalty blind to the first ``skip`` ids of each
+    row (one count per row as a tensor: rows of a batch have prompts of their own lengths)."""
     from transformers.generation.logits_process import (
         LogitsProcessorList,
         RepetitionPenaltyLogitsProcessor,
@@ -85,9 +92,8 @@ def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
 
     processors = LogitsProcessorList()
     if settings.repetition_penalty != 1.0:
-        ignore = None if settings.penalize_prompt else prompt_length
         processors.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty),
-                                                           prompt_ignore_length=ignore))
+                                                           prompt_ignore_length=skip))
     if not settings.greedy:
         if settings.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(float(settings.temperature)))
@@ -96,29 +102,6 @@ def logits_processors(settings: SamplingSettings, prompt_length: int) -> Any:
         if settings.top_p < 1.0:
             processors.append(TopPLogitsWarper(top_p=float(settings.top_p)))
     return processors
-
-
-Pick = tuple[int, float, int]
-"""(token id, its probability under the processed scores, its rank under them: 1 = their top)."""
-
-
-def choose(scores: torch.Tensor, settings: SamplingSettings, rng: torch.Generator) -> Pick:
-    """The next token id from processed scores, its probability and its rank under them.
-
-    Sampling draws from a generator private to the request, so two users' seeds never
-    interfere; it is one ``multinomial`` draw per token, as ``generate`` does.
-    """
-    probs = torch.softmax(scores, dim=-1)
-    if settings.greedy:
-        token = int(torch.argmax(scores, dim=-1)[0])
-    else:
-        token = int(torch.multinomial(probs, num_samples=1, generator=rng)[0, 0])
-    return token, float(probs[0, token]), rank_of(scores, token)
-
-
-def rank_of(scores: torch.Tensor, token: int) -> int:
-    """1 + how many tokens of one row (shape ``[1, vocab]``) score strictly higher than ``token``."""
-    return int((scores[0] > scores[0, token]).sum()) + 1
 
 
 @dataclass(frozen=True)
@@ -165,11 +148,6 @@ class TokenChoice:
 View = tuple[float, float, list[tuple[int, float]], int]
 """(probability of the chosen token, entropy in bits, top-k (id, probability), the chosen token's rank)
 of raw logits."""
-
-
-def distribution_view(logits: torch.Tensor, token: int, k: int) -> View:
-    """The view of one row's raw logits (shape ``[1, vocab]``)."""
-    return distribution_views(logits, [token], [k])[0]
 
 
 def distribution_views(logits: torch.Tensor, tokens: list[int], ks: list[int]) -> list[View]:
