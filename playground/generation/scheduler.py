@@ -208,6 +208,10 @@ class BatchScheduler:
 
         Newcomers whose (rest of the) prompt fits the budget are read together in one forward pass;
         a longer prompt is read alone, a chunk per step. A prompt that fails fails its own request.
+        A newcomer whose whole prompt but its last token is a kept prefix (a class sending the same
+        exercise, self-consistency samples) needs no pass of its own: it joins the batch as a decoding
+        row whose newest token is that last one, and the next decode step gives its first token. A
+        pass for one token costs about a decode step of the whole batch (every weight is read).
         """
         budget = self.limits.prefill_tokens_per_step
         together: list[Row] = []
@@ -224,6 +228,9 @@ class BatchScheduler:
                     if row.cache is None:
                         leaders.append(row.ids)
                 rest = len(row.ids) - row.cached
+                if rest == 1 and row.cache is not None and mergeable(row.cache):
+                    row.start_clock()  # only its last token is left: the next decode step reads it
+                    continue
                 if rest <= budget and mergeable_or_empty(row.cache):
                     together.append(row)
                     budget -= rest

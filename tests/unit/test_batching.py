@@ -176,6 +176,29 @@ def test_a_shared_prefix_is_read_once_and_changes_nothing(scheduler, tiny_lm, to
     assert differing(requests, [alone(tiny_lm, tokenizer, r) for r in requests]) == []
 
 
+def test_a_prompt_sent_again_joins_the_batch_without_a_pass_of_its_own(scheduler, tiny_lm, tokenizer):
+    exercise = "Answer each question with one word. " * 8 + "Question: sky colour? Answer:"
+    run_together(scheduler, [generation(tokenizer, exercise)])
+    running = generation(tokenizer, PROMPTS[1], max_new_tokens=30)
+    first_handle = scheduler.submit([running])
+    for _ in follow(scheduler._condition, first_handle):
+        if running.tokens_out >= 3:
+            break
+    passes: list[tuple[int, int]] = []
+    hook = tiny_lm.register_forward_pre_hook(
+        lambda _module, _args, kwargs: passes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        again = run_together(scheduler, [generation(tokenizer, exercise, temperature=0.8, seed=5)])[0]
+    finally:
+        hook.remove()
+    for _ in follow(scheduler._condition, first_handle):
+        pass
+    assert again.tokens_out == 12 and scheduler.prefix_cache.hits >= 1
+    # its 12 tokens took 12 passes shared with the running request: none of its own for the prompt
+    assert passes.count((2, 1)) == 12 and all(width == 1 for _, width in passes), passes
+    assert differing([again, running], [alone(tiny_lm, tokenizer, again), alone(tiny_lm, tokenizer, running)]) == []
+
+
 def test_incremental_text_equals_decoding_everything(tokenizer):
     from playground.generation.detokenize import IncrementalDetokenizer
 
