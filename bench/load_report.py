@@ -36,6 +36,19 @@ so differences under about a third are noise.
 - torch at 1 thread instead of 2: tokenize p95 in the first 5 s 2.1 s, generations per second
   1.16 instead of 0.96; with attention at limit 1 as well, no better than either (noise, or the
   two do not add up).
+- Where the engine's time went under this load (the model thread's phases wrapped with timers,
+  60-second runs, about 16 rows a step): a turn took 525 ms, of which the decode pass 242 ms (the
+  same pass takes 131 ms on an idle machine: the CPU is shared with attention passes and the
+  clients), choosing tokens row by row 107 ms and prefill passes 148 ms. Choosing for every row at
+  once brought choosing to 43 ms (most of it top-p's sort of the whole vocabulary, which the
+  sampled half of these requests asks for). This mix sends a few prompts again and again, as a class
+  given one exercise does: a newcomer whose prompt is kept but for its last token now joins the
+  batch with no pass of its own, and prefill fell to 34 ms a turn. A turn now takes about 385 ms
+  and the answer's p50 went from 7.4-8.8 s to 5.6-6.3 s in runs of the same hour. Tried and not
+  kept, each no better than noise: `sys.setswitchinterval(0.0005)`, `OMP_WAIT_POLICY=PASSIVE`,
+  `/attention` at limit 1. What is left is the forward pass itself (py-spy: the Linear layers take
+  most of the model thread's samples); the 5 s target is missed by about 0.6 s while the load
+  generator uses a third of the machine.
 - Tokenize alone, 30 students: 17 requests/s, p95 1.3 s, and the students' clients used more CPU
   (0.9 cores) than the app (0.2). The load generator sharing the machine makes every figure here
   pessimistic next to a class whose browsers run elsewhere.
