@@ -138,18 +138,20 @@ def accept_all(rows: list[Row], logits: torch.Tensor) -> None:
 
     A row whose choice fails stops alone; the rows sharing its forward pass go on.
     """
-    picks = choose_tokens(logits, rows)
-    chosen = [index for index, pick in enumerate(picks) if not isinstance(pick, Exception)]
-    for row, pick in zip(rows, picks, strict=True):
+    chosen: list[tuple[int, Pick]] = []
+    for index, (row, pick) in enumerate(zip(rows, choose_tokens(logits, rows), strict=True)):
         if isinstance(pick, Exception):
             row.fail_choosing(pick)
+        else:
+            chosen.append((index, pick))
     if not chosen:
         return
+    indices = [index for index, _ in chosen]
     with torch.inference_mode():
-        views = distribution_views(logits[chosen], [picks[index][0] for index in chosen],  # type: ignore[index]
-                                   [rows[index].settings.alternatives for index in chosen])
-    for index, view in zip(chosen, views, strict=True):
-        rows[index].record(picks[index], view)  # type: ignore[arg-type]
+        views = distribution_views(logits[indices], [pick[0] for _, pick in chosen],
+                                   [rows[index].settings.alternatives for index in indices])
+    for (index, pick), view in zip(chosen, views, strict=True):
+        rows[index].record(pick, view)
 
 
 def prefill(lm: Any, row: Row, budget: int) -> int:
