@@ -183,13 +183,15 @@ def prefill_all(lm: Any, row: Row) -> None:
 def prefill_together(lm: Any, rows: list[Row]) -> None:
     """Read the rest of several rows' prompts in one forward pass, and choose each row's first token.
 
-    Rows may start from kept prefixes of different lengths (their own caches) and have tails of
-    different lengths: prefixes and tails are each left-padded, the mask hides every pad and each
+    Rows may start from kept prefixes of different lengths (their own caches, or none) and have tails
+    of different lengths: prefixes and tails are each left-padded, the mask hides every pad and each
     row's positions count only its own tokens, so each row reads what it would alone. Afterwards each
     row's cache is cut back to its own positions, contiguous, as if it had been prefilled alone.
     A decode step reads every weight once however many rows it serves; a short prefill is no
     different, so a wave of students costs one prefill instead of one each.
     """
+    from transformers.cache_utils import DynamicCache
+
     from playground.generation.batch import stack_caches
 
     for row in rows:
@@ -201,22 +203,21 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
     tail_mask = torch.tensor([[0] * (width - len(tail)) + [1] * len(tail) for tail in tails], device=device)
     positions = torch.tensor([[max(0, row.cached + j - (width - len(tail))) for j in range(width)]
                               for row, tail in zip(rows, tails, strict=True)], device=device)
-    prefixes = [(row.cache, torch.ones(1, row.cached, dtype=torch.long, device=device))
-                for row in rows if row.cache is not None]
-    if prefixes and len(prefixes) == len(rows):
-        cache, prefix_mask = stack_caches([c for c, _ in prefixes], [m for _, m in prefixes])
-    elif not prefixes:
+    kept = next((row.cache for row in rows if row.cache is not None), None)
+    if kept is None:
         cache, prefix_mask = None, torch.zeros(len(rows), 0, dtype=torch.long, device=device)
-    else:
-        raise ValueError("rows of one prefill either all start from a kept prefix or none does")
+    else:  # a row starting from nothing has an empty prefix, padded and masked like a short one
+        nothing = DynamicCache(ddp_cache_data=[(layer.keys[:1, :, :0], layer.values[:1, :, :0])
+                                               for layer in kept.layers])
+        cache, prefix_mask = stack_caches([nothing if row.cache is None else row.cache for row in rows],
+                                          [torch.ones(1, row.cached, dtype=torch.long, device=device)
+                                           for row in rows])
     mask = torch.cat([prefix_mask, tail_mask], dim=1)
     extra = {"logits_to_keep": 1} if takes_logits_to_keep(lm) else {}
     with torch.inference_mode():
         output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=True, **extra)
     layers = [(layer.keys, layer.values) for layer in output.past_key_values.layers]
-    from transformers.cache_utils import DynamicCache
-
     for index, row in enumerate(rows):
         keep = mask[index].nonzero()[:, 0]
         row.cache = DynamicCache(ddp_cache_data=[(k[index:index + 1, :, keep, :], v[index:index + 1, :, keep, :])

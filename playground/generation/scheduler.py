@@ -210,11 +210,13 @@ class BatchScheduler:
         a longer prompt is read alone, a chunk per step. A prompt that fails fails its own request.
         A newcomer whose whole prompt but its last token is a kept prefix (a class sending the same
         exercise, self-consistency samples) needs no pass of its own: it joins the batch as a decoding
-        row whose newest token is that last one, and the next decode step gives its first token. A
-        pass for one token costs about a decode step of the whole batch (every weight is read).
+        row whose newest token is that last one, and the next decode step gives its first token (a
+        pass for one token costs about a decode step of the whole batch: every weight is read). When
+        other newcomers are read this turn anyway, it rides along in their pass.
         """
         budget = self.limits.prefill_tokens_per_step
         together: list[Row] = []
+        last_token_only: list[Row] = []
         leaders: list[list[int]] = []
         for request in prefilling:
             row = request.row
@@ -229,7 +231,7 @@ class BatchScheduler:
                         leaders.append(row.ids)
                 rest = len(row.ids) - row.cached
                 if rest == 1 and row.cache is not None and mergeable(row.cache):
-                    row.start_clock()  # only its last token is left: the next decode step reads it
+                    last_token_only.append(row)
                     continue
                 if rest <= budget and mergeable_or_empty(row.cache):
                     together.append(row)
@@ -239,18 +241,25 @@ class BatchScheduler:
                     self._keep_prefix(row)
             except Exception as error:
                 row.fail(_failure(error))
-        for group in (g for g in _by_prefix(together) if g):
-            try:
-                if len(group) > 1:
-                    prefill_together(self.lm, group)
-                else:
-                    prefill_all(self.lm, group[0])
-            except Exception:  # one bad prompt: read them one by one so only it fails
-                for row in group:
-                    self._prefill_alone(row)
-                continue
-            for row in group:
-                self._keep_prefix(row)
+        for row in last_token_only:
+            row.start_clock()  # the next decode step reads its last token, unless a pass below does
+        if together:
+            self._prefill_together(together + last_token_only[:max(0, budget)])
+
+    def _prefill_together(self, rows: list[Row]) -> None:
+        """One pass for newcomers' prompts; a row whose last token alone is left rides along, as the
+        pass reads every weight anyway, and so gets its first token with the rows read with it."""
+        try:
+            if len(rows) > 1:
+                prefill_together(self.lm, rows)
+            else:
+                prefill_all(self.lm, rows[0])
+        except Exception:  # one bad prompt: read them one by one so only it fails
+            for row in rows:
+                self._prefill_alone(row)
+            return
+        for row in rows:
+            self._keep_prefix(row)
 
     def _prefill_alone(self, row: Row) -> None:
         try:
@@ -338,11 +347,6 @@ def shares_prefix(a: list[int], b: list[int]) -> bool:
 
 def mergeable_or_empty(cache: Any) -> bool:
     return cache is None or mergeable(cache)
-
-
-def _by_prefix(rows: list[Row]) -> tuple[list[Row], list[Row]]:
-    """Rows starting from a kept prefix, and rows starting from nothing: each kind is read together."""
-    return [row for row in rows if row.cache is not None], [row for row in rows if row.cache is None]
 
 
 def _failure(error: BaseException) -> str:

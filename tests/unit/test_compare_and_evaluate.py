@@ -16,17 +16,17 @@ MODEL = "smollm2-135m-instruct"
 def test_variants_run_together_and_match_single_runs(workspace):
     engine = workspace.generation
     settings = SamplingSettings(max_new_tokens=12)
-    variants = [Variant("Name a colour.", MODEL), Variant("Name a fruit.", MODEL, system="Be brief.")]
+    variants = [Variant("Name a colour, any colour.", MODEL), Variant("Name a fruit.", MODEL, system="Be brief.")]
+    alone = [engine.generate(MODEL, variants[0].prompt, settings)]  # now kept: its last token alone is left
     states = [[(run.generation.tokens_out if run.generation else 0) for run in state.runs]
               for state in compare(engine, variants, settings)]
+    alone.append(engine.generate(MODEL, variants[1].prompt, settings, system=variants[1].system))
     final = state = None
     for state in compare(engine, variants, settings):
         final = state
     assert final is not None and final.done
-    for run in final.runs:
-        alone = engine.generate(MODEL, run.variant.prompt, settings, system=run.variant.system or None)
-        assert run.generation.text == alone.text
-    # the columns fill together (one batch): when the first token shows, both have it
+    assert [run.generation.text for run in final.runs] == [generation.text for generation in alone]
+    # the columns fill together (one batch), the kept prompt's too: when the first token shows, both have it
     first = next(state for state in states if any(state))
     assert first[0] == first[1] >= 1
     rows = [run.to_dict() for run in final.runs]
