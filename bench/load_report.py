@@ -43,11 +43,13 @@ so differences under about a third are noise.
   once brought choosing to 43 ms (most of it top-p's sort of the whole vocabulary, which the
   sampled half of these requests asks for). This mix sends a few prompts again and again, as a class
   given one exercise does: a newcomer whose prompt is kept but for its last token now joins the
-  batch with no pass of its own, and prefill fell to 34 ms a turn. A turn now takes about 385 ms
-  and the answer's p50 went from 7.4-8.8 s to 5.6-6.3 s in runs of the same hour. Tried and not
+  batch with no pass of its own (or rides in a pass other newcomers need anyway), and prefill fell
+  to 34 ms a turn. A turn now takes about 385 ms and the answer's p50 went from 7.4-8.8 s to
+  5.6-6.6 s in runs of the same evening (this VM's speed drifts: the record below 5.9 s, the
+  previous commit's code 6.6 s and this one's 6.4 s in two runs minutes apart). Tried and not
   kept, each no better than noise: `sys.setswitchinterval(0.0005)`, `OMP_WAIT_POLICY=PASSIVE`,
   `/attention` at limit 1. What is left is the forward pass itself (py-spy: the Linear layers take
-  most of the model thread's samples); the 5 s target is missed by about 0.6 s while the load
+  most of the model thread's samples); the 5 s target is missed by 0.6-0.9 s while the load
   generator uses a third of the machine.
 - Tokenize alone, 30 students: 17 requests/s, p95 1.3 s, and the students' clients used more CPU
   (0.9 cores) than the app (0.2). The load generator sharing the machine makes every figure here
