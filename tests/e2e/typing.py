@@ -5,6 +5,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 TRIES = 4
+SETTLE_MS = 1_000
+"""How long a typed value must stay before it counts as kept."""
 
 
 def set_number(page, elem_id: str, value: int, field: str = "input[type=number]", key: str = "Enter") -> None:
@@ -20,6 +22,8 @@ def set_number(page, elem_id: str, value: int, field: str = "input[type=number]"
         box.press(key)
         try:
             expect(box).to_have_value(str(value), timeout=2_000)
+            page.wait_for_timeout(SETTLE_MS)  # the second mount may come after the first box showed it
+            expect(box).to_have_value(str(value), timeout=100)
             return
         except AssertionError:
             if attempt == TRIES - 1:
