@@ -41,4 +41,4 @@ def test_sampling_processors_follow_generate_order():
     settings = SamplingSettings(temperature=0.7, top_k=50, top_p=0.9, repetition_penalty=1.1)
     names = [type(p).__name__ for p in logits_processors(settings, 10)]
     assert names == ["RepetitionPenaltyLogitsProcessor", "TemperatureLogitsWarper",
-                     "TopKLogitsWarper", "TopPLogitsWarper"]
+                     "TopKLogitsWarper", "NucleusWarper"]
