@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from playground.generation.kv_cache import ROOM, GrowingLayer, cache_of, growing, stacked
 from playground.generation.rows import Row, accept_all, model_device
 
 
@@ -25,27 +26,21 @@ def mergeable(cache: Any) -> bool:
     """
     from transformers.cache_utils import DynamicCache, DynamicLayer
 
-    return isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
+    return isinstance(cache, DynamicCache) and all(type(layer) in (DynamicLayer, GrowingLayer)
+                                                   for layer in cache.layers)
 
 
-def _pad_left(tensor: torch.Tensor, length: int) -> torch.Tensor:
-    """Pad the sequence axis (-2) of a ``[batch, heads, seq, dim]`` tensor at its start with zeros."""
-    missing = length - tensor.shape[-2]
-    return F.pad(tensor, (0, 0, missing, 0)) if missing > 0 else tensor
-
-
-def stack_caches(caches: list[Any], masks: list[torch.Tensor]) -> tuple[Any, torch.Tensor]:
-    """One cache (and mask) holding the rows of every given cache, left-padded to the longest."""
-    from transformers.cache_utils import DynamicCache
-
+def stack_caches(caches: list[Any], masks: list[torch.Tensor], room: int = ROOM) -> tuple[Any, torch.Tensor]:
+    """One cache (and mask) holding the rows of every given cache, left-padded to the longest, with
+    ``room`` spare positions for the tokens to come (see :mod:`playground.generation.kv_cache`)."""
     length = max(mask.shape[1] for mask in masks)
     layers = []
     for per_layer in zip(*(cache.layers for cache in caches), strict=True):
-        keys = torch.cat([_pad_left(layer.keys, length) for layer in per_layer], dim=0)
-        values = torch.cat([_pad_left(layer.values, length) for layer in per_layer], dim=0)
-        layers.append((keys, values))
+        keys = stacked([layer.keys for layer in per_layer], length, room)
+        values = stacked([layer.values for layer in per_layer], length, room)
+        layers.append(GrowingLayer(keys, values, room, length=length, owned=True))
     mask = torch.cat([F.pad(m, (length - m.shape[1], 0)) for m in masks], dim=0)
-    return DynamicCache(ddp_cache_data=layers), mask
+    return cache_of(layers), mask
 
 
 class Batch:
@@ -67,8 +62,9 @@ class Batch:
             return
         device = model_device(self.lm)
         masks = [torch.ones(1, row.cached, dtype=torch.long, device=device) for row in newcomers]
-        if not self.rows and len(newcomers) == 1:  # alone: adopt its cache as it is (any cache type)
-            self.cache, self.mask = newcomers[0].cache, masks[0]
+        if not self.rows and len(newcomers) == 1:  # alone: adopt its cache (any type; stackable ones grow in place)
+            cache = newcomers[0].cache
+            self.cache, self.mask = (growing(cache) if mergeable(cache) else cache), masks[0]
         else:
             caches = ([self.cache] if self.rows else []) + [row.cache for row in newcomers]
             self.cache, self.mask = stack_caches(caches, ([self.mask] if self.rows else []) + masks)

@@ -3,8 +3,9 @@
 An evaluation sends the same few-shot examples before every item, and a class sends the same system
 prompt and chat template; only the tail differs. The cache keeps the prompt KV of recent prefills
 (bounded in tokens) and a newcomer starts from the longest prefix it shares with one of them, reading
-only the rest. Keys and values are never written in place (the KV cache grows by concatenation), so a
-kept prefix can be shared by many rows without copying.
+only the rest. Kept keys and values are never written in place (a batch copies what it adopts before
+it writes, see :mod:`playground.generation.kv_cache`), so a kept prefix can be shared by many rows
+without copying.
 """
 
 from __future__ import annotations

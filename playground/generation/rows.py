@@ -7,9 +7,7 @@ from its own generator, stop strings and the token view are its own.
 
 from __future__ import annotations
 
-import inspect
 import time
-from functools import lru_cache
 from typing import Any
 
 import torch
@@ -19,6 +17,7 @@ from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
 from playground.generation.sampling import Alternative, TokenChoice, View, distribution_views
 from playground.generation.stops import StopStrings
+from playground.models.forward import last_position_only
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -34,17 +33,6 @@ def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
 
 def model_device(lm: Any) -> torch.device:
     return getattr(lm, "device", torch.device("cpu"))  # a GPU model decodes on its GPU
-
-
-def takes_logits_to_keep(lm: Any) -> bool:
-    """Whether the model can skip the LM head for all but the last position (most can)."""
-    return _forward_takes_logits_to_keep(type(lm))
-
-
-@lru_cache(maxsize=64)
-def _forward_takes_logits_to_keep(model_class: type) -> bool:
-    """Per model class, once: inspecting a signature on every prefill cost more than the check saves."""
-    return "logits_to_keep" in inspect.signature(model_class.forward).parameters
 
 
 class Row:
@@ -163,7 +151,7 @@ def prefill(lm: Any, row: Row, budget: int) -> int:
     row.start_clock()
     chunk = row.ids[row.cached:row.cached + max(1, budget)]
     device = model_device(lm)
-    extra = {"logits_to_keep": 1} if takes_logits_to_keep(lm) else {}
+    extra = last_position_only(lm)
     with torch.inference_mode():
         output = lm(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
                     past_key_values=row.cache, use_cache=True, **extra)
@@ -211,9 +199,9 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
                                                for layer in kept.layers])
         cache, prefix_mask = stack_caches([nothing if row.cache is None else row.cache for row in rows],
                                           [torch.ones(1, row.cached, dtype=torch.long, device=device)
-                                           for row in rows])
+                                           for row in rows], room=width)
     mask = torch.cat([prefix_mask, tail_mask], dim=1)
-    extra = {"logits_to_keep": 1} if takes_logits_to_keep(lm) else {}
+    extra = last_position_only(lm)
     with torch.inference_mode():
         output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=True, **extra)

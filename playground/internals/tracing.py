@@ -18,6 +18,7 @@ import torch
 
 from playground.internals.layout import Parts, find_parts
 from playground.internals.recording import RECORDER, RECORDING, AttentionCall, Recorder, register
+from playground.models.forward import last_position_only
 
 
 @dataclass
@@ -120,9 +121,7 @@ class ModelView:
     def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:
         """Logits of a forward over ``ids`` (rows x tokens) with ``run``'s recording and ablations:
         the last position's (rows x vocab) when ``last_only``, else every position's."""
-        from playground.generation.rows import takes_logits_to_keep
-
-        extra = {"logits_to_keep": 1} if last_only and takes_logits_to_keep(self.model) else {}
+        extra = last_position_only(self.model) if last_only else {}
         token = self._run.set(run)
         try:
             with torch.inference_mode():
