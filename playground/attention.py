@@ -17,6 +17,7 @@ from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.core.keyed_cache import LRUCache
 from playground.core.progress import ProgressFn
 from playground.core.validation import whole_number
+from playground.models.forward import last_position_only
 from playground.models.store import ModelStore
 from playground.text.analysis import TokenizerRegistry, is_added, sanitize_text
 from playground.text.backends import Token
@@ -106,13 +107,22 @@ def truncate(tokens: list[Token], limit: int) -> list[Token]:
     return tokens[:limit]
 
 
+CACHE_BYTES = 256 * 2**20
+"""Attention maps kept for texts sent again, by weight rather than by count: a short sentence's maps on
+the 135M model weigh about 0.5 MB and a class sends the same few example sentences again and again
+(under the classroom benchmark, recomputing them took as much CPU as all the decoding), while one
+512-token text weighs 280 MB."""
+
+
 class AttentionExplorer:
     """Computes and caches attention maps; shared by all users, safe to call concurrently."""
 
-    def __init__(self, store: ModelStore, tokenizers: TokenizerRegistry, cache_size: int = 8) -> None:
+    def __init__(self, store: ModelStore, tokenizers: TokenizerRegistry, cache_size: int = 512,
+                 cache_bytes: int = CACHE_BYTES) -> None:
         self.store = store
         self.tokenizers = tokenizers
-        self._results: LRUCache[AttentionMaps] = LRUCache(cache_size)
+        self._results: LRUCache[AttentionMaps] = LRUCache(cache_size, cache_bytes,
+                                                          lambda maps: int(maps.weights.nbytes))
 
     def kind(self, model: str) -> Kind:
         return "causal" if self.store.is_causal(model) else "bidirectional"
@@ -139,8 +149,11 @@ class AttentionExplorer:
         tokens = truncate(all_tokens, max_tokens)
         model = self.eager_model(model_name, progress)
         ids = torch.tensor([[token.id for token in tokens]], device=model.device)
+        # The maps need no next-token scores: the LM head (a fifth of the 135M model's weights) runs
+        # for the last position only, where the model can skip the others.
         with torch.inference_mode():
-            output = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True)
+            output = model(input_ids=ids, attention_mask=torch.ones_like(ids), output_attentions=True,
+                           **last_position_only(model))
         if not output.attentions or output.attentions[0] is None:
             raise PlaygroundError(f"{model_name} returned no attention weights (its attention "
                                   "implementation does not expose them).")

@@ -68,9 +68,21 @@ class LRUCache(Generic[V]):
     computation, never a wrong answer, and keeps the lock out of slow work.
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, max_bytes: int | None = None,
+                 size_of: Callable[[V], int] | None = None) -> None:
+        """At most ``maxsize`` entries and, with ``max_bytes``, at most that many bytes by ``size_of``.
+
+        The newest entry is kept even when it alone is larger: whoever computed it is about to ask
+        again (the next head of the same long text), and recomputing it for every click costs more.
+        """
+        if (max_bytes is None) != (size_of is None):
+            raise ValueError("max_bytes and size_of go together")
         self._maxsize = maxsize
+        self._max_bytes = max_bytes
+        self._size_of = size_of
         self._values: OrderedDict[Hashable, V] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._bytes = 0
         self._guard = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
@@ -92,11 +104,21 @@ class LRUCache(Generic[V]):
 
     def put(self, key: Hashable, value: V) -> None:
         """Store ``value`` under ``key``, replacing what was there: the newer result wins."""
+        size = self._size_of(value) if self._size_of is not None else 0
         with self._guard:
-            self._values[key] = value
+            self._bytes += size - self._sizes.get(key, 0)
+            self._values[key], self._sizes[key] = value, size
             self._values.move_to_end(key)
-            while len(self._values) > self._maxsize:
-                self._values.popitem(last=False)
+            while len(self._values) > self._maxsize or (
+                    self._max_bytes is not None and self._bytes > self._max_bytes and len(self._values) > 1):
+                oldest, _ = self._values.popitem(last=False)
+                self._bytes -= self._sizes.pop(oldest)
+
+    @property
+    def bytes(self) -> int:
+        """What the kept entries weigh by ``size_of`` (0 without one)."""
+        with self._guard:
+            return self._bytes
 
     def __len__(self) -> int:
         with self._guard:

@@ -22,6 +22,19 @@ def test_lru_put_keeps_the_bound():
     assert (cache.peek("a"), cache.peek("b"), cache.peek("c")) == (None, 1, 2)
 
 
+def test_lru_by_weight_drops_the_oldest_but_always_keeps_the_newest():
+    cache: LRUCache[bytes] = LRUCache(100, max_bytes=10, size_of=len)
+    cache.put("a", b"1234")
+    cache.put("b", b"1234")
+    assert cache.bytes == 8 and len(cache) == 2
+    cache.put("a", b"12")  # replaced: weighed again, and now the newest
+    assert cache.bytes == 6
+    cache.put("c", b"12345")  # 11 bytes: the oldest ("b") goes
+    assert (cache.peek("a"), cache.peek("b"), cache.peek("c")) == (b"12", None, b"12345") and cache.bytes == 7
+    cache.put("huge", b"x" * 50)  # heavier than the bound alone: kept, everything older goes
+    assert len(cache) == 1 and cache.peek("huge") is not None and cache.bytes == 50
+
+
 def test_bounded_keyed_cache_loads_once_under_contention_and_evicts_the_oldest():
     cache: KeyedCache[str] = KeyedCache(maxsize=2)
     loads: list[str] = []
