@@ -69,6 +69,7 @@ def describe_server(app: gr.Blocks, settings: Settings) -> dict:
                 "limit": DEFAULT_CONCURRENCY if fn.concurrency_limit == "default" else fn.concurrency_limit,
                 "id": None if shared.isdigit() else shared}  # Gradio numbers the ids it makes itself
     return {"device": describe(settings.device), "demo": settings.demo, "weights_dtype": settings.weights_dtype,
+            "prepacked_weights": settings.prepacked_weights and settings.device == "cpu",
             "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
             "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
                       "per_model": BATCH_ROWS, "waiting_per_model": WAITING_PER_MODEL,

@@ -144,6 +144,8 @@ def run(argv: list[str]) -> str:
             bare_generate(ws, ids, cache_implementation="static"), args.repeat)))
     except Exception as error:  # noqa: BLE001 - recorded, not fatal
         rows.append((f"`model.generate`, static cache: failed ({type(error).__name__})", (0.0, 0.0, 0)))
+    rows.append(("`model.generate`, MKL's `F.linear` (`PLAYGROUND_PREPACK=0`)", median_pair(
+        bare_generate(ws, ids, prepacked=False), args.repeat)))
     rows.append(("`model.generate`, bf16 copy of the weights", median_pair(
         bare_generate(ws, ids, dtype=torch.bfloat16), args.repeat)))
     llama = llama_cpp_row(text)

@@ -12,6 +12,7 @@ DEFAULT_CAUSAL_MODEL = "smollm2-135m-instruct"
 DEFAULT_ENCODER_MODEL = "minilm-l6"
 
 _TRUTHY = {"1", "true", "yes", "on"}
+_FALSY = {"0", "false", "no", "off"}
 WEIGHTS_DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -66,6 +67,10 @@ class Settings:
     """The shared models' weights: ``float32`` (the default: what every figure in the docs used), or
     ``bfloat16`` (half the bytes each decode step reads: 1.44x faster decoding here, a little less precise;
     ``PLAYGROUND_DTYPE`` / ``--dtype``). Quantized and fine-tuned copies keep their own."""
+    prepacked_weights: bool = True
+    """On a CPU, the shared models' float32 Linear layers run on weights prepacked for oneDNN (2x a
+    16-row decode step here; see :mod:`playground.models.prepacked`), at the cost of a second copy of
+    those weights in memory. ``PLAYGROUND_PREPACK=0`` keeps transformers' own ``F.linear``."""
     demo: bool = False
     local_paths: bool = True
     """Whether users may name server folders and files as models or datasets. On for a laptop;
@@ -98,6 +103,7 @@ class Settings:
             runs_dir_override=Path(os.environ["PLAYGROUND_RUNS"]) if os.environ.get("PLAYGROUND_RUNS") else None,
             device=detect_device(),
             weights_dtype=os.environ.get("PLAYGROUND_DTYPE", "float32").strip().lower() or "float32",
+            prepacked_weights=os.environ.get("PLAYGROUND_PREPACK", "1").strip().lower() not in _FALSY,
             demo=demo,
             local_paths=not shared if local_paths is None else _env_flag("PLAYGROUND_LOCAL_PATHS"),
         )

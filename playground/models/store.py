@@ -73,11 +73,18 @@ class ModelStore:
             return resolve(name, self.settings, part, progress)
 
     def _place(self, loaded: Any) -> Any:
-        """Move a shared model to the app's device (the GPU when there is one); tokenizers stay put."""
+        """Move a shared model to the app's device (the GPU when there is one), or on a CPU prepack its
+        Linear weights for oneDNN (see :mod:`playground.models.prepacked`); tokenizers stay put."""
         import torch
 
-        if isinstance(loaded, torch.nn.Module) and self.settings.device != "cpu":
+        if not isinstance(loaded, torch.nn.Module):
+            return loaded
+        if self.settings.device != "cpu":
             return loaded.to(self.settings.device)
+        if self.settings.prepacked_weights:
+            from playground.models.prepacked import prepack_linears
+
+            prepack_linears(loaded)
         return loaded
 
     def private_causal_lm(self, name: str, **kwargs: Any) -> Any:
