@@ -9,7 +9,7 @@ from typing import Any
 
 def last_position_only(model: Any) -> dict[str, int]:
     """Keyword arguments that make the LM head score the last position only, where the model can
-    (most causal LMs can): a prefill or an attention pass needs no scores for the positions before."""
+    (most causal LMs can): a prefill or a traced pass needs no scores for the positions before."""
     return {"logits_to_keep": 1} if _takes_logits_to_keep(type(model)) else {}
 
 
