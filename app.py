@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from playground.core.queues import (
     BATCH_ROWS,
     DEFAULT_CONCURRENCY,
     GENERATIONS_PER_MODEL,
+    GIL_SWITCH_SECONDS,
     QUEUE_MAX_SIZE,
     WAITING_PER_MODEL,
     WORKER_THREADS,
@@ -70,6 +72,7 @@ def describe_server(app: gr.Blocks, settings: Settings) -> dict:
                 "id": None if shared.isdigit() else shared}  # Gradio numbers the ids it makes itself
     return {"device": describe(settings.device), "demo": settings.demo, "weights_dtype": settings.weights_dtype,
             "prepacked_weights": settings.prepacked_weights and settings.device == "cpu",
+            "gil_switch_seconds": sys.getswitchinterval(),
             "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
             "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
                       "per_model": BATCH_ROWS, "waiting_per_model": WAITING_PER_MODEL,
@@ -189,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("playground").info("endpoint %s: %s (key %s)", endpoint.name, endpoint.base_url,
                                              "set" if endpoint.api_key else "none")
     app = build_app(workspace)
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)  # the server's threads share the GIL with the model thread
     app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(settings))
 
 

@@ -31,6 +31,13 @@ BATCH_KV_TOKENS = 32_768
 WORKER_THREADS = 96
 """Gradio's worker threads (its default is 40): every queue's limit above together, with room."""
 
+GIL_SWITCH_SECONDS = 0.0005
+"""How long a thread waiting for Python's GIL lets the holder run before asking for it (Python's default
+is 5 ms), set by the server at start. The batch's model thread wants the GIL back after each of the few
+hundred torch ops of a decode step; under the classroom load the event loop and the other handlers held
+it for up to 5 ms each time, and the step took 3.5x its idle time with 45% of the CPU idle. At 0.5 ms the
+turn took 259-290 ms instead of 342-374 ms (0.2 ms: 405 ms, the switching itself costing more)."""
+
 GENERATIONS_PER_MODEL = 2
 """Decodes at once on one model *outside* its batch (a fine-tuned adapter's chat, say): they run alone."""
 
