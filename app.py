@@ -23,6 +23,7 @@ from playground.core.queues import (
     DEFAULT_CONCURRENCY,
     GENERATIONS_PER_MODEL,
     GIL_SWITCH_SECONDS,
+    GRADIO_ANALYTICS_EVERY,
     QUEUE_MAX_SIZE,
     WAITING_PER_MODEL,
     WORKER_THREADS,
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     for endpoint in workspace.generation.endpoints:
         logging.getLogger("playground").info("endpoint %s: %s (key %s)", endpoint.name, endpoint.base_url,
                                              "set" if endpoint.api_key else "none")
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(GRADIO_ANALYTICS_EVERY))  # read by Queue()
     app = build_app(workspace)
     sys.setswitchinterval(GIL_SWITCH_SECONDS)  # the server's threads share the GIL with the model thread
     app.launch(server_name=args.host, server_port=args.port, share=args.share, **launch_options(settings))

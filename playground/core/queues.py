@@ -38,6 +38,12 @@ hundred torch ops of a decode step; under the classroom load the event loop and 
 it for up to 5 ms each time, and the step took 3.5x its idle time with 45% of the CPU idle. At 0.5 ms the
 turn took 259-290 ms instead of 342-374 ms (0.2 ms: 405 ms, the switching itself costing more)."""
 
+GRADIO_ANALYTICS_EVERY = 100
+"""Events between two refreshes of Gradio's per-endpoint statistics (``GRADIO_ANALYTICS_CACHE_FREQUENCY``,
+default 1). Gradio rebuilds them with pandas from its last 10,000 events after *every* event, under the
+GIL: 10% of the GIL-held samples in a 2-minute classroom run (about 1,500 events kept), and the cost grows
+with every event a class sends until 10,000 are kept. An operator's own value wins."""
+
 GENERATIONS_PER_MODEL = 2
 """Decodes at once on one model *outside* its batch (a fine-tuned adapter's chat, say): they run alone."""
 
