@@ -155,7 +155,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "server folders as models or datasets (env PLAYGROUND_DEMO=1)")
     parser.add_argument("--dtype", choices=WEIGHTS_DTYPES, default=None,
                         help="weights of the shared models (env PLAYGROUND_DTYPE): float32 by default; bfloat16 "
-                             "reads half the bytes per decode step (1.44x faster here), slightly less precise")
+                             "reads half the bytes per decode step, slightly less precise (1.44x faster on one "
+                             "test VM, slower on another: see docs/benchmarks.md)")
     return parser.parse_args(argv)
 
 

@@ -26,16 +26,27 @@ MODEL = "smollm2-135m-instruct"
 PROMPT_TOKENS, NEW_TOKENS = 256, 64
 
 
-NOTES = """Where the time goes (torch.profiler over decode steps): about 78% in `aten::mm`, 10% in
-`aten::cat` (the dynamic KV cache growing), the rest small; the Python side of the loop (processors,
-probabilities, top-5, incremental decoding) is within noise of `generate`. Decoding is bound by
-memory bandwidth: each token reads all fp32 weights (about 540 MB). The cheap wins, tried:
-a static cache gives nothing here (0.92x and 1.02x in two runs: it saves the `cat` but attention
-then runs over the whole preallocated length);
-bf16 weights halve the bytes read (row above), at a small cost in precision, which is what the
-Quantization tab measures; torch.compile was not tried, since it cannot remove the bytes read, the
-dominant cost. llama.cpp reads Q4_1 weights (about 5 bits per weight) with hand-written kernels:
-several times faster decoding, a slower prefill on 2 threads."""
+NOTES = """Where the time goes: the Linear layers' matrix products (`aten::mm`, about 78% of a decode
+step in torch.profiler). They were not bound by memory bandwidth on this CPU: a plain read runs at
+25-51 GB/s, while a 16-row step took its 540 MB of weights at about 4.5 GB/s, because MKL's sgemm lays
+each weight out again for its kernel on every call. The shared models now run on weights prepacked once
+for oneDNN (`playground/models/prepacked.py`): the LM head's product (49152 x 576) takes 5.3 ms instead
+of 12.4 for one row and 7.8 instead of 22.4 for 16, and a 16-row step about half its time. The row with
+`PLAYGROUND_PREPACK=0` is the same `generate` on MKL's `F.linear`.
+
+The engine decodes in its batch's model thread, and on this 2-vCPU machine torch's two OpenMP threads
+run slower in any thread but the main one: `model.generate` itself decoded 8.8-10.8 tokens/s in a worker
+thread against 13-16.6 in the main thread (with one OpenMP thread, 11.7-13 in both). That is the
+engine's gap to the baseline in this table, whose `generate` rows run in the main thread; an app's
+handlers all run in worker threads. Under concurrency (the next section) a second OpenMP thread adds
+little to a batched step either (16 rows: 112-122 ms with two, 122-124 ms with one). Left as is: the
+thread count stays torch's default, as on a machine with real cores the threads pay.
+
+Other cheap wins, tried: a static cache gives nothing here (it saves the `cat` but attention then runs
+over the whole preallocated length); bf16 weights halve the bytes read, at a small cost in precision
+(the Quantization tab measures it), but bytes were not the limit: 1.44x on an earlier VM, slower on
+this one. llama.cpp reads Q4_1 weights (about 5 bits per weight) with hand-written kernels: several
+times faster decoding, a slower prefill on 2 threads."""
 
 
 def median_pair(measure: Callable[[], tuple[float, float, int]], repeat: int) -> tuple[float, float, int]:
@@ -55,15 +66,19 @@ def engine_row(ws: Workspace, text: str, alternatives: int) -> Callable[[], tupl
     return measure
 
 
-def bare_generate(ws: Workspace, ids: torch.Tensor, dtype: torch.dtype = torch.float32,
+def bare_generate(ws: Workspace, ids: torch.Tensor, dtype: torch.dtype = torch.float32, prepacked: bool = True,
                   **options: Any) -> Callable[[], tuple[float, float, int]]:
     import copy
 
     from transformers import RepetitionPenaltyLogitsProcessor
 
+    from playground.models.prepacked import unpack_linears
+
     model = ws.store.causal_lm(MODEL)
-    if dtype != torch.float32:
-        model = copy.deepcopy(model).to(dtype)  # a private copy: the shared model stays fp32
+    if dtype != torch.float32 or not prepacked:
+        model = copy.deepcopy(model).to(dtype)  # a private copy: the shared model stays as it is
+        if not prepacked:
+            unpack_linears(model)
 
     def timed(new_tokens: int) -> tuple[float, int]:
         penalty = RepetitionPenaltyLogitsProcessor(1.2, prompt_ignore_length=ids.shape[1])

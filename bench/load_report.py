@@ -37,20 +37,25 @@ so differences under about a third are noise.
   1.16 instead of 0.96; with attention at limit 1 as well, no better than either (noise, or the
   two do not add up).
 - Where the engine's time went under this load (the model thread's phases wrapped with timers,
-  60-second runs, about 16 rows a step): a turn took 525 ms, of which the decode pass 242 ms (the
-  same pass takes 131 ms on an idle machine: the CPU is shared with attention passes and the
-  clients), choosing tokens row by row 107 ms and prefill passes 148 ms. Choosing for every row at
-  once brought choosing to 43 ms (most of it top-p's sort of the whole vocabulary, which the
-  sampled half of these requests asks for). This mix sends a few prompts again and again, as a class
-  given one exercise does: a newcomer whose prompt is kept but for its last token now joins the
-  batch with no pass of its own (or rides in a pass other newcomers need anyway), and prefill fell
-  to 34 ms a turn. A turn now takes about 385 ms and the answer's p50 went from 7.4-8.8 s to
-  5.6-6.6 s in runs of the same evening (this VM's speed drifts: the record below 5.9 s, the
-  previous commit's code 6.6 s and this one's 6.4 s in two runs minutes apart). Tried and not
-  kept, each no better than noise: `sys.setswitchinterval(0.0005)`, `OMP_WAIT_POLICY=PASSIVE`,
-  `/attention` at limit 1. What is left is the forward pass itself (py-spy: the Linear layers take
-  most of the model thread's samples); the 5 s target is missed by 0.6-0.9 s while the load
-  generator uses a third of the machine.
+  60-second runs, about 16 rows a step): a turn took 525 ms at first, of which the decode pass 242 ms
+  (131 ms on an idle machine), choosing tokens row by row 107 ms and prefill passes 148 ms. Choosing
+  for every row at once (43 ms), a repeated exercise joining with no pass of its own (prefill 34 ms),
+  top-p without sorting the vocabulary and a KV cache that grows in place brought a turn to about
+  350 ms and the answer's p50 to 5.6-6.6 s. Then, measured on a slower VM where the previous code read
+  6.4-7.8 s: the shared models' Linear layers on weights prepacked once for oneDNN (MKL re-laid each
+  weight out on every call: a 16-row step took 74-80 ms instead of 146-194 idle), attention maps from
+  the base model without its LM head (a third of a short text's pass), Python's GIL switch interval at
+  0.5 ms instead of 5 ms (the model thread waits for the GIL after each of a step's few hundred torch
+  ops, and the CPU sat 45% idle while a turn took 3.5x its idle time: turns of 259-290 ms against
+  342-374 ms in four alternating runs; 0.2 ms was worse) and Gradio's endpoint statistics refreshed
+  every 100 events rather than rebuilt with pandas after each (10% of the GIL-held samples). A turn
+  now takes about 200 ms under this load. This VM's speed drifted by half over the afternoon, so the
+  figure to trust is the pair run minutes apart: the code before these four changes against this one,
+  `/generate` p50 6.36 s against 4.89 s, and later 5.04 s against 3.95 s (the record above), 0.77x
+  and 0.78x; this code's other 120-second runs read 4.27 s and 6.39 s. Tried and not kept,
+  each no better than noise: `OMP_WAIT_POLICY=PASSIVE`, `/attention` at limit 1, torch at one thread
+  (60-second runs: 2.3 and 3.4 s against 3.3 s with two). The students' clients share one TLS context
+  (gradio_client built one per request, 0.6 of the 2 cores); they now use about 0.1.
 - Tokenize alone, 30 students: 17 requests/s, p95 1.3 s, and the students' clients used more CPU
   (0.9 cores) than the app (0.2). The load generator sharing the machine makes every figure here
   pessimistic next to a class whose browsers run elsewhere.

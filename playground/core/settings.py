@@ -65,7 +65,8 @@ class Settings:
     """Where the shared models run: ``cuda`` when a GPU is found (``PLAYGROUND_DEVICE`` overrides)."""
     weights_dtype: str = "float32"
     """The shared models' weights: ``float32`` (the default: what every figure in the docs used), or
-    ``bfloat16`` (half the bytes each decode step reads: 1.44x faster decoding here, a little less precise;
+    ``bfloat16`` (half the bytes each decode step reads, a little less precise: 1.44x faster decoding on one
+    test VM, slower on another whose kernels were the limit, so measure with ``python -m bench generate``;
     ``PLAYGROUND_DTYPE`` / ``--dtype``). Quantized and fine-tuned copies keep their own."""
     prepacked_weights: bool = True
     """On a CPU, the shared models' float32 Linear layers run on weights prepacked for oneDNN (2x a
