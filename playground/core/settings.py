@@ -71,7 +71,7 @@ class Settings:
     prepacked_weights: bool = True
     """On a CPU, the shared models' float32 Linear layers run on weights prepacked for oneDNN (2x a
     16-row decode step here; see :mod:`playground.models.prepacked`), at the cost of a second copy of
-    those weights in memory. ``PLAYGROUND_PREPACK=0`` keeps transformers' own ``F.linear``."""
+    those weights in memory (up to 2 GB of them). ``PLAYGROUND_PREPACK=0`` keeps transformers' own ``F.linear``."""
     demo: bool = False
     local_paths: bool = True
     """Whether users may name server folders and files as models or datasets. On for a laptop;

@@ -39,6 +39,13 @@ def test_prepacked_layers_compute_what_f_linear_computes(bias):
     assert model.state_dict().keys() == reference.state_dict().keys()  # the packed copy is not saved
 
 
+def test_a_model_past_the_memory_budget_is_left_as_it_is():
+    model = layers(True)
+    assert prepack_linears(model, max_bytes=64 * 96 * 4) == 0  # the first layer alone fills the budget
+    assert all(type(module) is not PrepackedLinear for module in model)
+    assert prepack_linears(model, max_bytes=(64 * 96 + 96 * 32) * 4) == 2
+
+
 def test_a_weight_changed_in_place_is_packed_again():
     model = layers(True)
     prepack_linears(model)
