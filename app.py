@@ -16,6 +16,7 @@ import gradio as gr
 
 from playground.core.device import describe
 from playground.core.errors import PlaygroundError, UnknownModelError
+from playground.core.openmp import can_release_openmp_workers
 from playground.core.paths import ASSETS
 from playground.core.queues import (
     BATCH_KV_TOKENS,
@@ -29,6 +30,7 @@ from playground.core.queues import (
     WORKER_THREADS,
 )
 from playground.core.settings import WEIGHTS_DTYPES, Settings
+from playground.models.prepacked import prepacking_available
 from playground.models.registry import resolve
 from playground.workspace import Workspace
 from tabs import rag, tokenizer
@@ -72,8 +74,9 @@ def describe_server(app: gr.Blocks, settings: Settings) -> dict:
                 "limit": DEFAULT_CONCURRENCY if fn.concurrency_limit == "default" else fn.concurrency_limit,
                 "id": None if shared.isdigit() else shared}  # Gradio numbers the ids it makes itself
     return {"device": describe(settings.device), "demo": settings.demo, "weights_dtype": settings.weights_dtype,
-            "prepacked_weights": settings.prepacked_weights and settings.device == "cpu",
+            "prepacked_weights": settings.prepacked_weights and settings.device == "cpu" and prepacking_available(),
             "gil_switch_seconds": sys.getswitchinterval(),
+            "releases_openmp_workers": can_release_openmp_workers(),
             "limits": {"upload_mb": settings.limits.upload_mb, "train_steps": settings.limits.train_steps},
             "queue": {"max_size": QUEUE_MAX_SIZE, "default_limit": DEFAULT_CONCURRENCY,
                       "per_model": BATCH_ROWS, "waiting_per_model": WAITING_PER_MODEL,

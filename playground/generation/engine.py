@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from playground.core.errors import BusyError, InvalidInputError, PlaygroundError
 from playground.core.iterutil import last
 from playground.core.keyed_cache import KeyedCache
+from playground.core.openmp import release_openmp_workers
 from playground.core.progress import ProgressFn
 from playground.core.queues import ENDPOINT_IN_FLIGHT, ENDPOINT_WAITING, GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.generation.batch import Batch
@@ -250,13 +251,18 @@ class GenerationEngine:
 
 def follow(condition: threading.Condition, requests: list[Request]) -> Iterator[None]:
     """Yield after every published change to any of ``requests`` (at least once a second) until all
-    are finished. The schedulers publish under ``condition``, so what a caller reads is consistent."""
+    are finished. The schedulers publish under ``condition``, so what a caller reads is consistent.
+
+    Before each wait the caller's thread frees its OpenMP workers (it may have loaded the model):
+    idle pools elsewhere make libgomp slow the batch thread's (:mod:`playground.core.openmp`).
+    """
     seen = -1
 
     def version() -> int:
         return sum(request.version for request in requests)
 
     while True:
+        release_openmp_workers()
         with condition:
             condition.wait_for(lambda last_seen=seen: version() != last_seen, timeout=1.0)
             seen = version()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.core.errors import BusyError, is_out_of_memory
+from playground.core.openmp import release_openmp_workers
 from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, WAITING_PER_MODEL
 from playground.generation.batch import Batch, mergeable
 from playground.generation.prefix_cache import MIN_SHARED_TOKENS, PrefixCache, shared_length
@@ -132,10 +133,17 @@ class BatchScheduler:
         with self._condition:
             return list(self._waiting) + self._prefilling + self._running
 
+    def _has_work(self) -> bool:
+        return bool(self._closing or self._waiting or self._prefilling or self._running)
+
     def _loop(self) -> None:
         while True:
             with self._condition:
-                self._condition.wait_for(lambda: self._closing or self._waiting or self._prefilling or self._running)
+                idle = not self._has_work()
+            if idle:  # its OpenMP workers would slow other models' batches (playground.core.openmp)
+                release_openmp_workers()
+            with self._condition:
+                self._condition.wait_for(self._has_work)
                 if self._closing:
                     return
             try:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from playground.core.errors import PlaygroundError, first_line, is_out_of_memory
+from playground.core.openmp import release_openmp_workers
 from playground.core.paths import ASSETS
 from playground.core.progress import ProgressFn
 
@@ -37,7 +38,9 @@ def as_user_error(error: BaseException) -> gr.Error:
 def friendly_errors(fn: F) -> F:
     """Wrap a handler (function or generator) so every failure reaches the page as ``gr.Error``.
 
-    ``functools.wraps`` keeps the signature and type hints that ``gr.api`` reads.
+    ``functools.wraps`` keeps the signature and type hints that ``gr.api`` reads. When the handler is
+    done its thread's OpenMP workers are freed: Gradio keeps idle handler threads for a while, and
+    their pools would slow the model threads' decoding (:mod:`playground.core.openmp`).
     """
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -46,6 +49,8 @@ def friendly_errors(fn: F) -> F:
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - every error becomes a message
                 raise as_user_error(error) from error
+            finally:
+                release_openmp_workers()
 
         return generator_wrapper  # type: ignore[return-value]
 
@@ -55,6 +60,8 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except Exception as error:  # noqa: BLE001
             raise as_user_error(error) from error
+        finally:
+            release_openmp_workers()
 
     return wrapper  # type: ignore[return-value]
 

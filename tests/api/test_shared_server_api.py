@@ -10,7 +10,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
 
 from app import build_app, launch_options
+from playground.core.openmp import can_release_openmp_workers
+from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, GENERATIONS_PER_MODEL
 from playground.core.settings import DEMO_LIMITS
+from playground.models.prepacked import prepacking_available
 from playground.workspace import Workspace
 from tests.conftest import free_port
 
@@ -74,3 +77,12 @@ def test_a_server_path_cannot_pose_as_an_upload(app_url):
         assert posted.status_code == 200
         stream = http.get(f"gradio_api/call/rag_index/{posted.json()['event_id']}", timeout=60).text
     assert "event: error" in stream and "root:" not in stream
+
+
+def test_server_info_says_how_this_server_decodes(student):
+    info = student.predict(api_name="/server_info")
+    assert info["demo"] is True and info["weights_dtype"] in (None, "float32", "bfloat16", "float16")
+    assert info["releases_openmp_workers"] is can_release_openmp_workers()
+    assert info["prepacked_weights"] is (info["device"].startswith("CPU") and prepacking_available())
+    assert info["queue"]["batch"] == {"rows": BATCH_ROWS, "kv_tokens": BATCH_KV_TOKENS,
+                                      "alone_per_model": GENERATIONS_PER_MODEL}
