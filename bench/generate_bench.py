@@ -8,10 +8,12 @@ All rows decode the same prompt ids with the same repetition penalty, in one run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from unittest import mock
 
 import torch
 
@@ -34,19 +36,23 @@ for oneDNN (`playground/models/prepacked.py`): the LM head's product (49152 x 57
 of 12.4 for one row and 7.8 instead of 22.4 for 16, and a 16-row step about half its time. The row with
 `PLAYGROUND_PREPACK=0` is the same `generate` on MKL's `F.linear`.
 
-The engine decodes in its batch's model thread, and on this 2-vCPU machine torch's two OpenMP threads
-run slower in any thread but the main one: `model.generate` itself decoded 8.8-10.8 tokens/s in a worker
-thread against 13-16.6 in the main thread (with one OpenMP thread, 11.7-13 in both). That is the
-engine's gap to the baseline in this table, whose `generate` rows run in the main thread; an app's
-handlers all run in worker threads. Under concurrency (the next section) a second OpenMP thread adds
-little to a batched step either (16 rows: 112-122 ms with two, 122-124 ms with one). Left as is: the
-thread count stays torch's default, as on a machine with real cores the threads pay.
+The engine decodes in its model's batch thread. libgomp, torch's OpenMP runtime, keeps a pool of
+worker threads for every thread that has run a parallel region; once the pools together hold more
+threads than there are CPUs, it lets each worker spin only briefly before it sleeps, even while the
+other pools are idle. A decode step is a few hundred small parallel regions, and each then waited for
+a worker to be woken: on this 2-vCPU machine the main thread's pool (the baseline rows', as a handler's
+that loaded the model) beside the batch thread's was enough. A 1536x576 product took 225 us instead of
+88, and the engine read 0.45-0.79x the baseline in earlier runs of this table. Threads now free their
+pools once done with torch (`playground/core/openmp.py`): a caller before it waits for a batch, a
+handler when it returns, a batch thread when it is idle. The row "idle OpenMP workers not freed" is
+the engine with those releases switched off, in the same run.
 
 Other cheap wins, tried: a static cache gives nothing here (it saves the `cat` but attention then runs
 over the whole preallocated length); bf16 weights halve the bytes read, at a small cost in precision
-(the Quantization tab measures it), but bytes were not the limit: 1.44x on an earlier VM, slower on
-this one. llama.cpp reads Q4_1 weights (about 5 bits per weight) with hand-written kernels: several
-times faster decoding, a slower prefill on 2 threads."""
+(the Quantization tab measures it), but bytes were not the limit: 0.58-1.44x the baseline across runs
+of this table on these VMs, so it stays a server option (`--dtype`), off by default. llama.cpp reads
+Q4_1 weights (about 5 bits per weight) with hand-written kernels: several times faster decoding, a
+slower prefill on 2 threads."""
 
 
 def median_pair(measure: Callable[[], tuple[float, float, int]], repeat: int) -> tuple[float, float, int]:
@@ -64,6 +70,24 @@ def engine_row(ws: Workspace, text: str, alternatives: int) -> Callable[[], tupl
         return generation.first_token_seconds, generation.decode_tokens_per_second, generation.tokens_out
 
     return measure
+
+
+@contextlib.contextmanager
+def openmp_workers_kept() -> Iterator[None]:
+    """The engine as it was before threads freed their idle OpenMP workers: this row's comparison."""
+    with mock.patch("playground.generation.engine.release_openmp_workers", lambda: None), \
+            mock.patch("playground.generation.scheduler.release_openmp_workers", lambda: None):
+        yield
+
+
+def kept_workers_row(ws: Workspace, text: str) -> Callable[[], tuple[float, float, int]]:
+    measure = engine_row(ws, text, 5)
+
+    def kept() -> tuple[float, float, int]:
+        with openmp_workers_kept():
+            return measure()
+
+    return kept
 
 
 def bare_generate(ws: Workspace, ids: torch.Tensor, dtype: torch.dtype = torch.float32, prepacked: bool = True,
@@ -151,6 +175,9 @@ def run(argv: list[str]) -> str:
     ids = torch.tensor([prepared.ids])
     rows: list[tuple[str, tuple[float, float, int]]] = [
         ("`model.generate` (baseline)", median_pair(bare_generate(ws, ids), args.repeat)),
+        # right after the baseline, whose pool the main thread still holds, as a handler thread did
+        ("engine, per-token view, idle OpenMP workers not freed",
+         median_pair(kept_workers_row(ws, text), args.repeat)),
         ("engine, per-token view (5 alternatives)", median_pair(engine_row(ws, text, 5), args.repeat)),
         ("engine, no alternatives", median_pair(engine_row(ws, text, 0), args.repeat)),
     ]

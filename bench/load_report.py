@@ -51,8 +51,11 @@ so differences under about a third are noise.
   every 100 events rather than rebuilt with pandas after each (10% of the GIL-held samples). A turn
   now takes about 200 ms under this load. This VM's speed drifted by half over the afternoon, so the
   figure to trust is the pair run minutes apart: the code before these four changes against this one,
-  `/generate` p50 6.36 s against 4.89 s, and later 5.04 s against 3.95 s (the record above), 0.77x
-  and 0.78x; this code's other 120-second runs read 4.27 s and 6.39 s. Tried and not kept,
+  `/generate` p50 6.36 s against 4.89 s, and later 5.04 s against 3.95 s (that day's record), 0.77x
+  and 0.78x; this code's other 120-second runs read 4.27 s and 6.39 s. Next, threads free their idle
+  OpenMP pools (`playground/core/openmp.py`: libgomp had let the batch thread's workers sleep between
+  a step's parallel regions once idle pools elsewhere outnumbered the CPUs): on a slower day, 5.26 s
+  before against 4.84 s after (the record above), minutes apart. Tried and not kept,
   each no better than noise: `OMP_WAIT_POLICY=PASSIVE`, `/attention` at limit 1, torch at one thread
   (60-second runs: 2.3 and 3.4 s against 3.3 s with two). The students' clients share one TLS context
   (gradio_client built one per request, 0.6 of the 2 cores); they now use about 0.1.
