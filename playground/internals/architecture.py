@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from playground.internals.layout import config_value
+from playground.internals.layout import config_value, kv_head_count
 
 COMPONENTS = ("embedding", "attention", "cross_attention", "mlp", "norm", "lm_head", "other")
 """In diagram order; ``other`` catches what no rule names (a pooler, a classifier), so nothing is lost."""
@@ -113,6 +113,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
     kind = kind_of(model)
     heads = config_value(config, "num_attention_heads", "n_head", "num_heads")
     hidden = config_value(config, "hidden_size", "n_embd", "d_model")
+    kv_heads = kv_head_count(config, heads) if heads else None
     total = sum(part["parameters"] for part in totals.values())
     return {
         "model": name, "architecture": type(model).__name__, "model_type": getattr(config, "model_type", None),
@@ -126,7 +127,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         "num_layers": config_value(config, "num_hidden_layers", "n_layer", "num_layers"),
         "num_decoder_layers": config_value(config, "num_decoder_layers") if kind == "encoder-decoder" else None,
         "num_heads": heads,
-        "num_kv_heads": config_value(config, "num_key_value_heads", default=heads),
+        "num_kv_heads": kv_heads,
         "head_dim": config_value(config, "head_dim", "d_kv", default=(hidden // heads) if hidden and heads else None),
         "intermediate_size": config_value(config, "intermediate_size", "n_inner", "d_ff",
                                           default=4 * hidden if hidden else None),
@@ -135,7 +136,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         "max_positions": config_value(config, "max_position_embeddings", "n_positions"),
         "norms": norm_of(model),
         "norm_placement": placement_of(model),
-        "grouped_query": grouped_query(heads, config_value(config, "num_key_value_heads", default=heads)),
+        "grouped_query": grouped_query(heads, kv_heads),
         "tied_embeddings": tied(model),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "parameters": total,

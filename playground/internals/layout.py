@@ -38,6 +38,18 @@ def config_value(config: Any, *names: str, default: Any = None) -> Any:
     return default
 
 
+def kv_head_count(config: Any, heads: int) -> int:
+    """Key/value heads: ``num_key_value_heads`` (Llama, Mistral, Qwen, GPT-BigCode), Falcon's own
+    ``num_kv_heads`` (its new decoder architecture), one for Falcon's older multi-query layout, else
+    one per query head."""
+    value = config_value(config, "num_key_value_heads")
+    if value:
+        return int(value)
+    if getattr(config, "multi_query", False) and not getattr(config, "new_decoder_architecture", False):
+        return 1
+    return int(config_value(config, "num_kv_heads", default=heads))
+
+
 @dataclass(frozen=True)
 class Parts:
     """A causal LM's pieces, and the head counts the o_proj input is laid out by."""
@@ -78,7 +90,7 @@ def find_parts(model: Any, name: str) -> Parts:
     heads = int(config_value(config, "num_attention_heads", "n_head", "num_heads"))
     hidden = int(config_value(config, "hidden_size", "n_embd", "d_model"))
     head_dim = int(config_value(config, "head_dim", default=hidden // heads))
-    kv_heads = int(config_value(config, "num_key_value_heads", default=heads))
+    kv_heads = kv_head_count(config, heads)
     softcap = config_value(config, "final_logit_softcapping")
     return Parts(blocks, attentions, out_projections, final_norm, lm_head, heads, kv_heads, head_dim,
                  float(softcap) if softcap else None)

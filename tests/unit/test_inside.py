@@ -8,7 +8,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertModel, T5Config, T5ForConditionalGeneration
+from transformers import BertConfig, BertModel, FalconConfig, FalconForCausalLM, T5Config, T5ForConditionalGeneration
 
 from playground.core.errors import InvalidInputError, UnknownModelError
 from playground.internals import architecture, attribution, distribution, head_math, logit_lens
@@ -93,6 +93,13 @@ def test_parameter_counts_equal_the_sum_of_the_parameters_sizes(tiny_lm):
     first_attention = tiny_lm.model.layers[0].self_attn.parameters()
     assert llama["per_block"]["model"]["attention"] == sum(p.numel() for p in first_attention)
     assert "rotary" in llama["positions"] and llama["grouped_query"].startswith("yes")
+    for falcon_layout, kv_heads in ((dict(new_decoder_architecture=True, num_kv_heads=2), 2),
+                                    (dict(multi_query=True), 1), (dict(multi_query=False), 4)):
+        falcon = FalconForCausalLM(FalconConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1,
+                                                num_attention_heads=4, **falcon_layout)).eval()
+        card = architecture.model_card(falcon, "falcon")
+        assert card["num_kv_heads"] == kv_heads == ModelView(falcon, "falcon").parts.num_kv_heads, falcon_layout
+        assert card["grouped_query"].startswith("no") == (kv_heads == 4)
     t5_card = architecture.model_card(t5, "t5")
     cross = sum(p.numel() for name, p in t5.named_parameters() if "EncDecAttention" in name)
     assert next(c for c in t5_card["components"] if c["component"] == "cross_attention")["parameters"] == cross
@@ -242,8 +249,6 @@ def test_bfloat16_weights_still_get_every_view(tiny_lm):
 def _family(name: str):
     """Tiny random models of the families whose attention differs from Llama's in how q, k, v are made or used."""
     from transformers import (
-        FalconConfig,
-        FalconForCausalLM,
         Gemma2Config,
         Gemma2ForCausalLM,
         GPTNeoXConfig,
