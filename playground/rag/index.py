@@ -131,12 +131,15 @@ class DocumentIndex:
         return [Hit(_chunk(point.payload), float(point.score)) for point in result.points]
 
     def vectors(self, owner: str, limit: int = 2000) -> tuple[list[Chunk], np.ndarray]:
-        """Up to ``limit`` chunks with their vectors (for the 2-D map)."""
+        """Up to ``limit`` chunks with their vectors (for the 2-D map and the page's chunk table), in
+        document order: by source, then position (the store keeps them in the order of their ids)."""
         name = self._collection(owner, create=False)
         with self._lock:
             points, _ = self.client.scroll(name, limit=limit, with_payload=True, with_vectors=True)
-        chunks = [_chunk(point.payload) for point in points]
-        matrix = np.array([point.vector for point in points], dtype=np.float32)
+        pairs = sorted(((_chunk(point.payload), point.vector) for point in points),
+                       key=lambda pair: (pair[0].source, pair[0].index))
+        chunks = [chunk for chunk, _ in pairs]
+        matrix = np.array([vector for _, vector in pairs], dtype=np.float32)
         return chunks, matrix
 
     def has(self, owner: str) -> bool:

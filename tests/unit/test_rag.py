@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from playground.core.errors import InvalidInputError
@@ -88,8 +89,12 @@ def test_reindexing_embeds_only_what_changed(workspace):
     changed = [docs[0], Document(docs[1].source, docs[1].text + "\nA new sentence."), docs[2]]
     second = index.index("test-reindex", changed, MODEL, 96, 24)
     assert (second.embedded, second.reused, second.removed) == (1, 2, 1)
-    sources = {chunk.source for chunk in index.vectors("test-reindex")[0]}
-    assert sources == {doc.source for doc in changed}
+    chunks, vectors = index.vectors("test-reindex")
+    assert {chunk.source for chunk in chunks} == {doc.source for doc in changed}
+    in_document_order = sorted(chunks, key=lambda chunk: (chunk.source, chunk.index))
+    assert chunks == in_document_order and len(vectors) == len(chunks)  # the page's table lists them so
+    own = index.embedder.embed([chunk.text for chunk in chunks])  # each vector stayed with its chunk
+    assert np.allclose(vectors, own, atol=1e-5)
 
 
 def test_owners_do_not_see_each_other(workspace):
