@@ -34,8 +34,36 @@ def test_generate_shows_coloured_tokens_with_alternatives(page):
     tip = token.get_attribute("data-tip")
     assert "p = " in tip and "entropy" in tip and "→" in tip
     expect(page.locator("#pl-output")).to_contain_text("positive")
+    assert_tips_inside_text_box(page, page.locator("#pl-output .gen-tok").filter(has_text=re.compile(r"\S")))
     page.get_by_text("Show code").click()
     expect(page.locator("#pl-code")).to_contain_text("AutoModelForCausalLM")
+
+
+TIP_GEOMETRY = """(token) => {
+    const tip = getComputedStyle(token, '::after');
+    let holder = token;  // the tip's containing block: the nearest positioned element
+    while (getComputedStyle(holder).position === 'static') holder = holder.parentElement;
+    const left = holder.getBoundingClientRect().left + parseFloat(tip.left);
+    const box = token.closest('.gen-text').getBoundingClientRect();
+    return {shown: tip.content !== 'none' && tip.display !== 'none', left: left,
+            right: left + parseFloat(tip.width), boxLeft: box.left, boxRight: box.right};
+}"""
+
+
+def assert_tips_inside_text_box(page, tokens) -> None:
+    """On a phone-wide page, the tips of the first and last tokens lie within the text box: a tip hung
+    from its token and ran past the page's right edge for a token far enough right."""
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": 360, "height": 800})
+    try:
+        for token in (tokens.first, tokens.last):
+            token.hover()
+            geometry = token.evaluate(TIP_GEOMETRY)
+            assert geometry["shown"], geometry
+            assert geometry["boxLeft"] - 1 <= geometry["left"] < geometry["right"] <= geometry["boxRight"] + 1, geometry
+    finally:
+        page.mouse.move(0, 0)
+        page.set_viewport_size(viewport)
 
 
 def test_a_missing_variable_is_shown_next_to_the_prompt(page):
