@@ -14,6 +14,7 @@ BENCHMARKS = {
     "attention": "bench.attention_bench",
     "inside": "bench.inside_bench",
     "generate": "bench.generate_bench",
+    "backends": "bench.backends_bench",
     "evaluate": "bench.eval_bench",
     "quant": "bench.quant_bench",
     "rag": "bench.rag_bench",

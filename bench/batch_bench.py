@@ -1,5 +1,5 @@
-"""Concurrent generation: the batched engine against the same requests one by one, one padded
-``model.generate`` batch, and transformers' own continuous batching, in one run.
+"""Concurrent generation: the batched engine against the same requests one by one and one padded
+``model.generate`` batch, in one run (transformers' own continuous batching: :mod:`bench.backends_bench`).
 
 ``python -m bench generate --concurrent 1,4,16,32 --write``. Each level sends that many distinct chat
 prompts at once (one thread per user, as Gradio does), greedy, 32 new tokens. Aggregate tokens/s
@@ -103,24 +103,6 @@ def _until_eos(row: list[int], eos: int) -> int:
     return row.index(eos) + 1 if eos in row else len(row)
 
 
-def transformers_continuous(ws: Workspace, users: int) -> float | str:
-    """transformers' ``generate_batch`` (paged attention, built for CUDA) on a private copy."""
-    try:
-        from transformers import AutoModelForCausalLM, GenerationConfig
-
-        folder = ws.store.causal_lm(MODEL).name_or_path
-        model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="paged|sdpa").eval()
-        config = GenerationConfig(max_new_tokens=NEW_TOKENS, do_sample=False, repetition_penalty=1.2,
-                                  eos_token_id=ws.store.hf_tokenizer(MODEL).eos_token_id)
-        rows = chat_ids(ws, users)
-        started = time.perf_counter()  # its own threads: no inference_mode around it (it writes its tensors)
-        outputs = model.generate_batch(inputs=rows, generation_config=config, progress_bar=False)
-        wall = time.perf_counter() - started
-        return sum(len(output.generated_tokens) for output in outputs.values()) / wall
-    except Exception as error:  # noqa: BLE001 - recorded as the row's result
-        return f"failed: {type(error).__name__}: {str(error)[:120]}"
-
-
 def run(levels: list[int]) -> str:
     ws = Workspace.create(Settings.from_env())
     ws.generation.generate(MODEL, PROMPTS[0], SETTINGS)  # warm-up: load, first forward
@@ -143,18 +125,11 @@ def run(levels: list[int]) -> str:
         lines.append(f"| {users} | {engine['rate']:.1f} | {engine['rate'] / baseline:.2f}x | {padded:.1f} | "
                      f"{engine['rate'] / padded:.2f}x | {engine['ttft_p50']:.2f} | {engine['p50']:.2f} | "
                      f"{engine['p95']:.2f} |")
-    users = 16 if 16 in levels else max(levels)
-    continuous = transformers_continuous(ws, users)
-    shown = f"{continuous:.1f} tokens/s ({continuous / baseline:.2f}x serial)" if isinstance(continuous, float) \
-        else continuous
     scheduler = ws.generation.scheduler(MODEL)
     lines += [
         "",
-        f"transformers' continuous batching (`generate_batch`, `paged|sdpa`) on the same {users} prompts: "
-        f"{shown}. The engine's own batched step is what the app uses here: it keeps each request's own "
-        "settings, seed, stop strings, per-token probabilities and Stop, and it is faster on this CPU; "
-        "transformers' manager is built for CUDA (paged KV blocks, CUDA graphs) and is the candidate "
-        "backend on a GPU, where `python -m bench.gpu` measures both.",
+        "transformers' own continuous batching is measured against the engine in its own section "
+        "(`python -m bench backends`).",
         "",
         f"Targets: at least 5x the serial engine at 16 users and at least 0.9x the padded batch. "
         f"Scheduler: {scheduler.steps} steps, peak {scheduler.peak_rows} rows, prefix cache "

@@ -136,6 +136,15 @@ def generation(ctx: Context) -> tuple[dict[str, Any], str]:
             "peak GPU MB": torch.cuda.max_memory_allocated() / 2**20}, ctx.note()
 
 
+def batching_backends(ctx: Context) -> tuple[dict[str, Any], str]:
+    """The engine's batch against transformers' ``ContinuousBatchingManager`` on CUDA, the measurement
+    that would choose the manager where it wins (the CPU figures: docs/benchmarks.md)."""
+    from bench.backends_bench import measure
+
+    figures = measure(ctx.workspace, ctx.model)
+    return figures, ctx.note(f"manager {figures['manager vs engine (no alternatives)']:.2f}x the engine")
+
+
 def rag(ctx: Context) -> tuple[dict[str, Any], str]:
     pipeline = ctx.workspace.rag
     started = time.perf_counter()
@@ -158,7 +167,9 @@ def app_endpoints(ctx: Context) -> tuple[dict[str, Any], str]:
 
 CHECKS: list[tuple[str, Check]] = [
     ("quantization", quantization), ("finetune (LoRA, QLoRA)", finetune), ("attention maps", attention),
-    ("generation (single, batch of 16)", generation), ("embeddings and RAG", rag), ("app endpoints", app_endpoints),
+    ("generation (single, batch of 16)", generation),
+    ("batching backends (engine, transformers' manager)", batching_backends),
+    ("embeddings and RAG", rag), ("app endpoints", app_endpoints),
 ]
 
 

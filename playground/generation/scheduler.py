@@ -7,6 +7,11 @@ KV caps, and no batch submission taking more than half the rows while someone el
 newcomers within a token budget (chunked, so a long prompt never stalls the batch for long), then one
 decode step for every running row. Callers see their request through a :class:`Request`, published
 under one lock after every step (``follow`` in the engine waits on it).
+
+Why not transformers' ``ContinuousBatchingManager``: in transformers 5.23 it drops the repetition
+penalty from a continuous batch, takes one seed per manager and gives only the chosen token's
+log-probability, so it cannot serve what every page asks for; on this CPU it was also slower
+(``python -m bench backends``, docs/benchmarks.md; ``python -m bench.gpu`` measures it on CUDA).
 """
 
 from __future__ import annotations
