@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.errors import InvalidInputError, first_line
+from playground.core.hub import hub_unreachable
 from playground.core.paths import ASSETS
 from playground.core.records import MAX_RECORDS, Record, _as_text, read_records
 
@@ -62,12 +63,17 @@ def load_records(dataset: str, config_name: str = "", split: str = "train") -> t
 def hub_records(repo_id: str, config_name: str = "", split: str = "train") -> tuple[list[Record], str]:
     """A Hub dataset's split through ``datasets`` (parquet, JSON, CSV, Arrow alike); offline, a clear error."""
     label = f"{repo_id} ({config_name + ', ' if config_name else ''}split {split or 'train'})"
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+    hub_down = None if offline else hub_unreachable()
+    if hub_down:  # datasets would retry for 23 s first; it reads only its cache when started offline
+        raise InvalidInputError(f"Could not load the Hub dataset {label}: the Hub could not be reached "
+                                f"({hub_down}). Upload the data as a file instead (a dataset already in this "
+                                "machine's cache loads when the app runs with HF_HUB_OFFLINE=1).")
 
     def load(datasets: Any) -> Any:
         try:
             return datasets.load_dataset(repo_id, config_name or None, split=split or "train")
         except Exception as error:  # noqa: BLE001 - offline, unknown repo, config or split, auth: one message
-            offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
             reason = ("no network here (HF_HUB_OFFLINE=1) and it is not in the local cache" if offline
                       else first_line(error, 240))
             raise InvalidInputError(f"Could not load the Hub dataset {label}: {reason}. Check the id, the "

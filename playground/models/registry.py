@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from playground.core.errors import PlaygroundError, UnknownModelError, first_line, is_out_of_memory
+from playground.core.hub import hub_unreachable
 from playground.core.model_names import needs_weights_message, split_endpoint_model
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
@@ -143,8 +144,11 @@ def resolve(name: str, settings: Settings, part: Literal["tokenizer", "model"] =
     return ModelSource(cleaned, cleaned, "hub")
 
 
-def load_error(source: ModelSource, settings: Settings, error: Exception) -> UnknownModelError:
-    """A message that names what was tried and why it failed, for the page and the API."""
+def load_error(source: ModelSource, settings: Settings, error: Exception,
+               hub_down: str | None = None) -> UnknownModelError:
+    """A message that names what was tried and why it failed, for the page and the API.
+
+    ``hub_down`` is why the Hub could not be reached, when the load read the local cache only."""
     tried = []
     if source.origin == "embedded-hub":
         spec = EMBEDDED_MODELS[source.name]
@@ -157,8 +161,12 @@ def load_error(source: ModelSource, settings: Settings, error: Exception) -> Unk
         reason = _folder_reason(Path(source.location), error)
     else:
         tried.append(f"the Hugging Face Hub id '{source.location}'")
-        reason = ("no network here (offline mode, HF_HUB_OFFLINE=1) and it is not in the local "
-                  "Hugging Face cache" if settings.offline else _short_reason(error))
+        if settings.offline:
+            reason = "no network here (offline mode, HF_HUB_OFFLINE=1) and it is not in the local Hugging Face cache"
+        elif hub_down:
+            reason = f"the Hub could not be reached ({hub_down}) and it is not in the local Hugging Face cache"
+        else:
+            reason = _short_reason(error)
     return UnknownModelError(f"Could not load '{source.name}'. Tried {'; then '.join(tried)}. "
                              f"Reason: {reason}")
 
@@ -183,12 +191,27 @@ def _short_reason(error: Exception) -> str:
     return first_line(error)
 
 
-def hub_kwargs(source: ModelSource, settings: Settings) -> dict[str, Any]:
-    """Arguments shared by every ``from_pretrained`` call for this source."""
+def hub_kwargs(source: ModelSource, settings: Settings, hub_down: str | None = None,
+               builds_model: bool = False) -> dict[str, Any]:
+    """Arguments shared by every ``from_pretrained`` call for this source: the local cache only when the
+    server is offline or the Hub does not answer (``hub_down``), so neither waits on retries.
+
+    An Auto *model* class first looks for a PEFT adapter config, and transformers (5.23) does not hand
+    that lookup ``local_files_only``: it goes in ``adapter_kwargs`` too (``builds_model``)."""
     kwargs: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code}
-    if settings.offline and not source.is_local:
+    if (settings.offline or hub_down) and not source.is_local:
         kwargs["local_files_only"] = True
+        if builds_model:
+            kwargs["adapter_kwargs"] = {"local_files_only": True}
     return kwargs
+
+
+def hub_down_for(source: ModelSource, settings: Settings) -> str | None:
+    """Why the Hub cannot serve ``source``, asked only where it would be asked for files (see
+    :mod:`playground.core.hub`); None for a local or embedded source, and in offline mode, which says so itself."""
+    if source.is_local or settings.offline:
+        return None
+    return hub_unreachable()
 
 
 def is_causal(config: Any) -> bool:

@@ -12,8 +12,16 @@ from typing import Any, Literal
 from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
-from playground.models.build_lock import auto_class_for, build_lock
-from playground.models.registry import EMBEDDED_MODELS, ModelSource, hub_kwargs, is_causal, load_error, resolve
+from playground.models.build_lock import MODEL_KINDS, auto_class_for, build_lock
+from playground.models.registry import (
+    EMBEDDED_MODELS,
+    ModelSource,
+    hub_down_for,
+    hub_kwargs,
+    is_causal,
+    load_error,
+    resolve,
+)
 
 PARTS = ("tokenizer", "model")
 
@@ -58,13 +66,17 @@ class ModelStore:
 
         auto_class = auto_class_for(kind)
         source = self._source(name, part, progress)
+        hub_down = hub_down_for(source, self.settings)
         if progress:
-            progress(0.6, f"Loading {source.name}")
+            progress(0.6, f"Loading {source.name}" + (" from the local cache (the Hub does not answer)"
+                                                      if hub_down else ""))
         try:
             with build_lock(kind):
-                loaded = auto_class.from_pretrained(source.location, **kwargs, **hub_kwargs(source, self.settings))
+                loaded = auto_class.from_pretrained(source.location, **kwargs,
+                                                    **hub_kwargs(source, self.settings, hub_down,
+                                                                 builds_model=kind in MODEL_KINDS))
         except Exception as error:  # transformers raises many types; all mean "not loadable"
-            raise load_error(source, self.settings, error) from error
+            raise load_error(source, self.settings, error, hub_down) from error
         return loaded.eval() if isinstance(loaded, torch.nn.Module) else loaded
 
     def _source(self, name: str, part: Literal["tokenizer", "model"], progress: ProgressFn | None) -> ModelSource:

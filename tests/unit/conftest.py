@@ -35,3 +35,64 @@ def tiny_lm(tokenizer):
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
                          eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     return LlamaForCausalLM(config).eval()
+
+
+
+class Listener:
+    """A local socket that accepts connections, counts them and closes each at once."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def _point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
+    """The Hub's address as the probe reads it (HF_ENDPOINT) and as huggingface_hub does (read at its
+    import); online mode, no proxy."""
+    from huggingface_hub import constants
+
+    from playground.core.hub import PROXY_VARIABLES
+
+    monkeypatch.setenv("HF_ENDPOINT", probed)
+    monkeypatch.setattr(constants, "ENDPOINT", fetched_from)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def hub_down(monkeypatch):
+    """The probe finds the Hub's port closed, as on a machine with no network. huggingface_hub's own
+    address is a listener that counts connections, so a test can check that nothing was fetched."""
+    from tests.conftest import free_port
+
+    listener = Listener()
+    _point_the_hub_at(monkeypatch, f"http://127.0.0.1:{free_port()}", listener.url)
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def hub_up(monkeypatch):
+    """The Hub is a local socket that accepts connections (all the probe asks of it)."""
+    listener = Listener()
+    _point_the_hub_at(monkeypatch, listener.url, listener.url)
+    yield listener
+    listener.close()

@@ -50,7 +50,7 @@ def test_the_callers_survive_an_empty_message(error, tmp_path):
 
 
 @pytest.mark.parametrize("error", EMPTY_MESSAGES)
-def test_a_hub_dataset_failing_without_a_message_is_a_clear_error(monkeypatch, error):
+def test_a_hub_dataset_failing_without_a_message_is_a_clear_error(monkeypatch, error, hub_up):
     """This one used to raise IndexError from ``splitlines()[0]`` instead of the project's error."""
     import datasets
 
@@ -58,7 +58,6 @@ def test_a_hub_dataset_failing_without_a_message_is_a_clear_error(monkeypatch, e
         raise error
 
     monkeypatch.setattr(datasets, "load_dataset", fails)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with pytest.raises(InvalidInputError, match=r"Could not load the Hub dataset some/set \(split train\): "
                        r"RuntimeError\. Check the id"):
         load_pairs(FinetuneConfig(dataset="some/set"))
