@@ -64,14 +64,17 @@ class Listener:
 
 
 def _point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
-    """The Hub's address as the probe reads it (HF_ENDPOINT) and as huggingface_hub does (read at its
-    import); online mode, no proxy."""
+    """The Hub's address as the probe reads it (HF_ENDPOINT) and as huggingface_hub does (its constants,
+    set at its import); online mode, no proxy."""
     from huggingface_hub import constants
 
     from playground.core.hub import PROXY_VARIABLES
 
     monkeypatch.setenv("HF_ENDPOINT", probed)
     monkeypatch.setattr(constants, "ENDPOINT", fetched_from)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        fetched_from + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # tests/conftest.py set it before the import
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -71,9 +71,13 @@ def test_a_cached_hub_model_loads_from_the_cache_when_the_hub_is_down(hub_down, 
     assert hub_down.connections == 0
 
 
-def test_a_hub_dataset_with_the_hub_down_is_a_clear_error(hub_down):
+def test_a_hub_dataset_with_the_hub_down_is_a_clear_error(hub_down, monkeypatch):
+    import datasets
+
     from playground.finetune.config import FinetuneConfig
     from playground.finetune.data import load_pairs
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)  # read from the environment at its import
 
     with pytest.raises(InvalidInputError, match=r"Could not load the Hub dataset some/set \(split train\): the "
                        r"Hub could not be reached \(127\.0\.0\.1: Connection refused\)\. Upload the data"):
