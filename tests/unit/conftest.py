@@ -39,13 +39,13 @@ def tiny_lm(tokenizer):
 
 
 class Listener:
-    """A local socket that accepts connections, counts them and closes each at once."""
+    """A local socket that accepts connections, keeps each request's first line and closes it at once."""
 
     def __init__(self) -> None:
         import socket
         import threading
 
-        self.connections = 0
+        self.requests: list[str] = []
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
@@ -56,8 +56,17 @@ class Listener:
                 connection, _ = self._server.accept()
             except OSError:
                 return  # closed
-            self.connections += 1
-            connection.close()
+            with connection:
+                connection.settimeout(1)
+                try:
+                    head = connection.recv(4096)
+                except OSError:
+                    head = b""  # a bare connection, like the probe's
+                self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+
+    def asked_for(self, repo_id: str) -> list[str]:
+        """The requests that named ``repo_id`` (huggingface_hub also asks for a registry of its own)."""
+        return [line for line in self.requests if repo_id in line]
 
     def close(self) -> None:
         self._server.close()
@@ -83,7 +92,7 @@ def _point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
 @pytest.fixture
 def hub_down(monkeypatch):
     """The probe finds the Hub's port closed, as on a machine with no network. huggingface_hub's own
-    address is a listener that counts connections, so a test can check that nothing was fetched."""
+    address is a listener that keeps the requests, so a test can check that nothing was fetched."""
     from tests.conftest import free_port
 
     listener = Listener()
