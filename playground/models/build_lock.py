@@ -13,9 +13,9 @@ one-time preparation, a local folder, a Hub id) and loading tokenizers and confi
 swap none of that state. Resolving transformers' lazy Auto class attributes is serialised
 too, as it was when the race was seen. One load per key is the store's own business.
 
-One cost remains: a Hub model's weights download inside its ``from_pretrained``, so other
-*model* builds wait for that download (tokenizers and configs do not). The lock covers the
-whole call because transformers offers no public seam between fetching and building.
+The lock covers the whole ``from_pretrained`` call because transformers offers no public seam
+between fetching and building, so a Hub model's weights are downloaded before it, outside the lock
+(:mod:`playground.models.prefetch`): other model builds do not wait for a download.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
 from playground.models.build_lock import MODEL_KINDS, auto_class_for, build_lock
+from playground.models.prefetch import prefetch_weights
 from playground.models.registry import (
     EMBEDDED_MODELS,
     ModelSource,
@@ -67,6 +68,10 @@ class ModelStore:
         auto_class = auto_class_for(kind)
         source = self._source(name, part, progress)
         hub_down = hub_down_for(source, self.settings)
+        if kind in MODEL_KINDS and not (source.is_local or self.settings.offline or hub_down):
+            if progress:
+                progress(0.3, f"Fetching {source.name}'s weights from the Hub (or the local cache)")
+            prefetch_weights(source.location)  # outside the build lock: other models' builds go on meanwhile
         if progress:
             progress(0.6, f"Loading {source.name}" + (" from the local cache (the Hub does not answer)"
                                                       if hub_down else ""))

@@ -72,9 +72,10 @@ class Listener:
         self._server.close()
 
 
-def _point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
+def point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
     """The Hub's address as the probe reads it (HF_ENDPOINT) and as huggingface_hub does (its constants,
     set at its import); online mode, no proxy."""
+    import transformers.utils.hub as transformers_hub
     from huggingface_hub import constants
 
     from playground.core.hub import PROXY_VARIABLES
@@ -84,6 +85,7 @@ def _point_the_hub_at(monkeypatch, probed: str, fetched_from: str) -> None:
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
                         fetched_from + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # tests/conftest.py set it before the import
+    monkeypatch.setattr(transformers_hub, "_hf_api", None)  # transformers keeps one HfApi, with its endpoint
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -96,7 +98,7 @@ def hub_down(monkeypatch):
     from tests.conftest import free_port
 
     listener = Listener()
-    _point_the_hub_at(monkeypatch, f"http://127.0.0.1:{free_port()}", listener.url)
+    point_the_hub_at(monkeypatch, f"http://127.0.0.1:{free_port()}", listener.url)
     yield listener
     listener.close()
 
@@ -105,6 +107,6 @@ def hub_down(monkeypatch):
 def hub_up(monkeypatch):
     """The Hub is a local socket that accepts connections (all the probe asks of it)."""
     listener = Listener()
-    _point_the_hub_at(monkeypatch, listener.url, listener.url)
+    point_the_hub_at(monkeypatch, listener.url, listener.url)
     yield listener
     listener.close()

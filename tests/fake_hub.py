@@ -1,0 +1,120 @@
+"""A Hugging Face Hub of the tests' own: model repositories served from local folders over HTTP.
+
+It answers the few routes huggingface_hub and transformers use to download a model (a revision's
+commit, each file's metadata and bytes), so a Hub id's real download path runs where no network is.
+A file can be held back until the test releases it, to see what waits for a download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeHub:
+    """``repos`` maps a repo id to the folder whose files it serves, all at one commit."""
+
+    def __init__(self, repos: dict[str, Path]) -> None:
+        self.repos = {repo_id: Path(folder) for repo_id, folder in repos.items()}
+        self.requests: list[str] = []
+        self.held: dict[str, threading.Event] = {}
+        """File names whose bytes wait until their event is set (a slow download)."""
+        self.serving = threading.Event()
+        """Set once a held file's bytes were asked for."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def hold(self, filename: str) -> threading.Event:
+        """Hold ``filename``'s bytes back until the returned event is set."""
+        self.held[filename] = threading.Event()
+        return self.held[filename]
+
+    def close(self) -> None:
+        for event in self.held.values():
+            event.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _file(self, repo_id: str, filename: str) -> Path | None:
+        folder = self.repos.get(repo_id)
+        path = folder / filename if folder else None
+        return path if path and path.is_file() and folder in path.resolve().parents else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # quiet: the tests read hub.requests
+                pass
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+                self._answer(body=False)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer(body=True)
+
+            def _answer(self, body: bool) -> None:
+                path = unquote(urlsplit(self.path).path)
+                hub.requests.append(f"{self.command} {path}")
+                if path.startswith("/api/models/") and "/tree/" in path:
+                    repo_id, _, rest = path[len("/api/models/"):].partition("/tree/")
+                    return self._tree(repo_id, rest.partition("/")[2])
+                if path.startswith("/api/models/"):
+                    return self._model_info(path[len("/api/models/"):])
+                if "/resolve/" in path:
+                    repo_id, _, rest = path.lstrip("/").partition("/resolve/")
+                    return self._resolve(repo_id, rest.partition("/")[2], body)
+                self._send(404, b"{}", {"X-Error-Code": "RepoNotFound"})
+
+            def _model_info(self, rest: str) -> None:
+                repo_id = rest.split("/revision/")[0].rstrip("/")
+                folder = hub.repos.get(repo_id)
+                if folder is None:
+                    return self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+                siblings = [{"rfilename": p.relative_to(folder).as_posix()} for p in sorted(folder.rglob("*"))
+                            if p.is_file()]
+                info = {"id": repo_id, "modelId": repo_id, "sha": COMMIT, "siblings": siblings, "private": False}
+                self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
+
+            def _tree(self, repo_id: str, subfolder: str) -> None:
+                folder = hub.repos.get(repo_id)
+                inside = folder / subfolder if folder else None
+                if inside is None or not inside.is_dir():
+                    return self._send(404, b'{"error": "not found"}', {"X-Error-Code": "EntryNotFound"})
+                entries = [{"type": "file", "path": p.relative_to(folder).as_posix(), "size": p.stat().st_size,
+                            "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for p in sorted(inside.iterdir())
+                           if p.is_file()]
+                self._send(200, json.dumps(entries).encode(), {"Content-Type": "application/json"})
+
+            def _resolve(self, repo_id: str, filename: str, body: bool) -> None:
+                if repo_id not in hub.repos:
+                    return self._send(404, b"", {"X-Error-Code": "RepoNotFound"})
+                path = hub._file(repo_id, filename)
+                if path is None:
+                    return self._send(404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": COMMIT})
+                data = path.read_bytes()
+                etag = hashlib.sha256(data).hexdigest()
+                headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{etag}"', "Content-Type": "application/octet-stream"}
+                if body and filename in hub.held:
+                    hub.serving.set()
+                    hub.held[filename].wait(60)
+                self._send(200, data if body else b"", headers, length=len(data))
+
+            def _send(self, status: int, data: bytes, headers: dict[str, str], length: int | None = None) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data) if length is None else length))
+                self.end_headers()
+                if data:
+                    self.wfile.write(data)
+
+        return Handler
