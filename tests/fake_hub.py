@@ -1,8 +1,9 @@
-"""A Hugging Face Hub of the tests' own: model repositories served from local folders over HTTP.
+"""A Hugging Face Hub of the tests' own: repositories served from local folders over HTTP.
 
-It answers the few routes huggingface_hub and transformers use to download a model (a revision's
-commit, each file's metadata and bytes), so a Hub id's real download path runs where no network is.
-A file can be held back until the test releases it, to see what waits for a download.
+It answers the few routes huggingface_hub, transformers and datasets use to download (a revision's
+commit and files, a folder's listing, each file's metadata and bytes), so a Hub id's real download path
+runs where no network is. A dataset repository's key starts with ``datasets/``. A file can be held back
+until the test releases it, to see what waits for a download.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 class FakeHub:
-    """``repos`` maps a repo id to the folder whose files it serves, all at one commit."""
+    """``repos`` maps a repo id (``datasets/<id>`` for a dataset) to the folder it serves, at one commit."""
 
     def __init__(self, repos: dict[str, Path]) -> None:
         self.repos = {repo_id: Path(folder) for repo_id, folder in repos.items()}
@@ -64,19 +65,23 @@ class FakeHub:
             def _answer(self, body: bool) -> None:
                 path = unquote(urlsplit(self.path).path)
                 hub.requests.append(f"{self.command} {path}")
-                if path.startswith("/api/models/") and "/tree/" in path:
-                    repo_id, _, rest = path[len("/api/models/"):].partition("/tree/")
-                    return self._tree(repo_id, rest.partition("/")[2])
-                if path.startswith("/api/models/"):
-                    return self._model_info(path[len("/api/models/"):])
+                if path.startswith(("/api/models/", "/api/datasets/")):
+                    kind, _, rest = path[len("/api/"):].partition("/")
+                    parts = rest.split("/")
+                    repo_id, tail = "/".join(parts[:2]), "/".join(parts[2:])
+                    key = repo_id if kind == "models" else f"datasets/{repo_id}"
+                    if tail.startswith("tree/"):
+                        return self._tree(key, tail[len("tree/"):].partition("/")[2])
+                    if not tail or tail.startswith("revision/"):
+                        return self._info(key, repo_id)
+                    return self._send(404, b"{}", {"X-Error-Code": "EntryNotFound"})
                 if "/resolve/" in path:
                     repo_id, _, rest = path.lstrip("/").partition("/resolve/")
                     return self._resolve(repo_id, rest.partition("/")[2], body)
                 self._send(404, b"{}", {"X-Error-Code": "RepoNotFound"})
 
-            def _model_info(self, rest: str) -> None:
-                repo_id = rest.split("/revision/")[0].rstrip("/")
-                folder = hub.repos.get(repo_id)
+            def _info(self, key: str, repo_id: str) -> None:
+                folder = hub.repos.get(key)
                 if folder is None:
                     return self._send(404, b'{"error": "Repository not found"}', {"X-Error-Code": "RepoNotFound"})
                 siblings = [{"rfilename": p.relative_to(folder).as_posix()} for p in sorted(folder.rglob("*"))

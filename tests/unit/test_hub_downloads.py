@@ -98,3 +98,32 @@ def test_the_weights_fetched_first_are_the_ones_transformers_loads():
     assert weight_files(["config.json", "pytorch_model.bin"], dict) == ["pytorch_model.bin"]
     assert weight_files(["config.json", "model.gguf"], dict) == []  # unknown: from_pretrained fetches it
     assert weight_files(shards[:2], lambda name: index) == []  # an index naming a missing shard
+
+
+def test_a_hub_dataset_for_fine_tuning_comes_down_through_datasets(tmp_path, monkeypatch):
+    """The Fine-tuning tab's "Hub dataset id" on a Space: datasets' own download path, a slice of a split."""
+    import json
+
+    import datasets
+    from huggingface_hub import constants
+
+    from playground.finetune.config import FinetuneConfig
+    from playground.finetune.data import load_pairs
+
+    repo = tmp_path / "dataset-repo"
+    repo.mkdir()
+    rows = [{"prompt": f"Say hello number {i}", "response": f"Ahoy {i}!"} for i in range(30)]
+    (repo / "train.jsonl").write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+    served = FakeHub({"datasets/someone/pirate-pairs": repo})
+    try:
+        point_the_hub_at(monkeypatch, served.url, served.url)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        for name, value in (("HF_ENDPOINT", served.url), ("HF_HUB_OFFLINE", False),  # read at its import
+                            ("HUB_DATASETS_URL", served.url + "/datasets/{repo_id}/resolve/{revision}/{path}"),
+                            ("HF_DATASETS_CACHE", tmp_path / "datasets-cache")):
+            monkeypatch.setattr(datasets.config, name, value)
+        pairs = load_pairs(FinetuneConfig(dataset="someone/pirate-pairs", split="train[:20]"))
+    finally:
+        served.close()
+    assert [(pair.prompt, pair.response) for pair in pairs] == [(row["prompt"], row["response"]) for row in rows[:20]]
+    assert any(line.endswith("/train.jsonl") for line in served.requests)
