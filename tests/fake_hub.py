@@ -2,12 +2,14 @@
 
 It answers the few routes huggingface_hub, transformers and datasets use to download (a revision's
 commit and files, a folder's listing, each file's metadata and bytes), so a Hub id's real download path
-runs where no network is. A dataset repository's key starts with ``datasets/``. A file can be held back
-until the test releases it, to see what waits for a download.
+runs where no network is; and the three a push takes (create a repository, pre-upload, commit), keeping
+what was sent. A dataset repository's key starts with ``datasets/``. A file can be held back until the
+test releases it, to see what waits for a download.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -24,6 +26,12 @@ class FakeHub:
     def __init__(self, repos: dict[str, Path]) -> None:
         self.repos = {repo_id: Path(folder) for repo_id, folder in repos.items()}
         self.requests: list[str] = []
+        self.created: dict[str, dict] = {}
+        """Repositories created through the API, with what the request asked (``private``...)."""
+        self.uploads: dict[str, dict[str, bytes]] = {}
+        """The files committed to each repository created through the API."""
+        self.authorizations: list[str] = []
+        """The Authorization header of every request that sent one."""
         self.held: dict[str, threading.Event] = {}
         """File names whose bytes wait until their event is set (a slow download)."""
         self.serving = threading.Event()
@@ -61,6 +69,38 @@ class FakeHub:
 
             def do_GET(self) -> None:  # noqa: N802
                 self._answer(body=True)
+
+            def do_POST(self) -> None:  # noqa: N802
+                path = unquote(urlsplit(self.path).path)
+                hub.requests.append(f"POST {path}")
+                if self.headers.get("Authorization"):
+                    hub.authorizations.append(self.headers["Authorization"])
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if path == "/api/repos/create":
+                    asked = json.loads(data)
+                    repo_id = f"{asked['organization']}/{asked['name']}" if asked.get("organization") else asked["name"]
+                    hub.created[repo_id] = asked
+                    hub.uploads.setdefault(repo_id, {})
+                    return self._json({"url": f"{hub.url}/{repo_id}", "name": repo_id, "id": repo_id})
+                if path == "/api/validate-yaml":  # a README's metadata, checked before a commit
+                    return self._json({})
+                repo_id, _, action = path[len("/api/models/"):].rpartition("/")[0].rpartition("/")
+                if action == "preupload":
+                    files = json.loads(data)["files"]
+                    return self._json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                                 for f in files], "commitOid": COMMIT})
+                if action == "commit" and repo_id in hub.uploads:
+                    for line in data.decode().splitlines():
+                        entry = json.loads(line)
+                        if entry["key"] == "file":
+                            value = entry["value"]
+                            hub.uploads[repo_id][value["path"]] = base64.b64decode(value["content"])
+                    return self._json({"commitUrl": f"{hub.url}/{repo_id}/commit/{COMMIT}", "commitOid": COMMIT,
+                                       "pullRequestUrl": None})
+                self._send(404, b"{}", {"X-Error-Code": "RepoNotFound"})
+
+            def _json(self, answer: dict) -> None:
+                self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
 
             def _answer(self, body: bool) -> None:
                 path = unquote(urlsplit(self.path).path)

@@ -191,10 +191,10 @@ def push_trained(folder: Path, repo_id: str, token: str | None) -> str:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token)
-        api.create_repo(repo_id, exist_ok=True, private=True)
+        url = api.create_repo(repo_id, exist_ok=True, private=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id,
                           commit_message=f"{what(folder).capitalize()} from LLM Playground")
     except Exception as error:  # noqa: BLE001 - network, auth, name: one clear message without the token
         message = first_line(str(error).replace(token, "***")) or type(error).__name__
         raise InvalidInputError(f"Could not push to {repo_id}: {message}") from error
-    return f"https://huggingface.co/{repo_id}"
+    return str(url)  # the Hub's own address for it: HF_ENDPOINT's for a mirror or a private Hub

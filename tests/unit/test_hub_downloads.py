@@ -127,3 +127,26 @@ def test_a_hub_dataset_for_fine_tuning_comes_down_through_datasets(tmp_path, mon
         served.close()
     assert [(pair.prompt, pair.response) for pair in pairs] == [(row["prompt"], row["response"]) for row in rows[:20]]
     assert any(line.endswith("/train.jsonl") for line in served.requests)
+
+
+def test_a_trained_adapter_is_pushed_to_a_private_repository(tmp_path, monkeypatch, tiny_lm):
+    """The seed project's last step: push the adapter. The token goes with the requests and nowhere else."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from playground.finetune.adapters import push_trained
+
+    folder = tmp_path / "adapter"
+    get_peft_model(copy.deepcopy(tiny_lm), LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(folder)
+    served = FakeHub({})
+    try:
+        point_the_hub_at(monkeypatch, served.url, served.url)
+        url = push_trained(folder, "someone/pirate-adapter", "hf_only_for_this_push")
+    finally:
+        served.close()
+    assert url == f"{served.url}/someone/pirate-adapter"
+    assert served.created["someone/pirate-adapter"]["visibility"] == "private"
+    sent = served.uploads["someone/pirate-adapter"]
+    assert sent == {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    assert set(served.authorizations) == {"Bearer hf_only_for_this_push"}
