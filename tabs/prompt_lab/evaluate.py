@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,9 @@ from tabs.shared.sampling_controls import SamplingControls, to_settings
 
 UPLOAD = "upload"
 SCORE_HEADERS = ["Technique", "Scored", "Correct", "Accuracy", "95% interval", "Tokens in", "Tokens out",
-                 "Seconds"]
+                 "Decode s"]
+"""The last column adds up each answer's own decode time: a cost per technique. The answers are decoded
+together (in one batch on a local model), so these overlap; the status line gives the run's wall time."""
 ITEM_HEADERS = ["Technique", "Input", "Expected", "Answer read", "Correct", "Output"]
 DEFAULT_ITEMS = 8
 
@@ -118,10 +121,13 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
             all_items = shipped_items(task)
         subset = all_items[: int(count)]
         engine = ws.generation.with_endpoints(mine)
+        started = time.perf_counter()
         for state in evaluate(engine, model_name, task, subset, list(chosen or []), settings, use_chat):
             done, total = state.progress
             message = (f"Scored {done} of {total} answers ({task.title}, {len(subset)} items"
-                       f"{', answer kind: ' + task.answer if task_name == UPLOAD else ''}).")
+                       f"{', answer kind: ' + task.answer if task_name == UPLOAD else ''}) in "
+                       f"{time.perf_counter() - started:.1f} s. The answers run together: a technique's "
+                       "Decode s adds up its answers' own decode times, which overlap.")
             yield ("✅ " if state.done else "⏳ ") + message, score_rows(state), accuracy_figure(state), \
                 item_rows(state), state.to_dict() if state.done else None
 

@@ -102,7 +102,9 @@ def test_evaluation_table_and_chart(page):
     page.locator("#ev-limit input[type=number]").press("Enter")
     page.click("#ev-run")
     expect(page.locator("#ev-status")).to_contain_text("✅ Scored 4 of 4", timeout=120_000)
+    expect(page.locator("#ev-status")).to_contain_text(re.compile(r"items\) in \d+\.\d s\. The answers run together"))
     expect(page.locator("#ev-table")).to_contain_text("Few-shot")
+    expect(page.locator("#ev-table")).to_contain_text("Decode s")  # not wall time: the answers overlap
     expect(page.locator("#ev-plot .main-svg").first).to_be_visible()
     assert headers_split_mid_word(page, "#ev-table") == []  # "Correc|t" was cut
     expect(page.get_by_text("with 8 items, ±28 points")).to_be_visible()  # the slider's own default
