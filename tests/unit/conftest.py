@@ -37,6 +37,15 @@ def tiny_lm(tokenizer):
     return LlamaForCausalLM(config).eval()
 
 
+@pytest.fixture(scope="module")
+def tiny_folder(tiny_lm, tokenizer, tmp_path_factory) -> Path:
+    """The tiny Llama and the embedded tokenizer saved as a model folder (a local model, a Hub repository)."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tiny_lm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 
 class Listener:
     """A local socket that accepts connections, keeps each request's first line and closes it at once."""

@@ -24,14 +24,6 @@ TOPICS = ["rain", "cats", "tea", "maps", "bread", "snow", "ships", "clocks", "be
 
 
 @pytest.fixture(scope="module")
-def tiny_folder(tiny_lm, tokenizer, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tiny_lm.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def sharp_teacher(tiny_folder, tmp_path_factory):
     """The tiny model with its output layer scaled up: peaked distributions worth copying (a random model's
     are nearly uniform, so any student already matches them)."""

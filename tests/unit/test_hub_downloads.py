@@ -19,15 +19,6 @@ from tests.unit.conftest import point_the_hub_at
 TEXT = "A download should hold up nobody"
 
 
-@pytest.fixture(scope="module")
-def tiny_folder(tmp_path_factory, tiny_lm, tokenizer):
-    """The tiny Llama and the embedded tokenizer, saved as a model repository's files."""
-    folder = tmp_path_factory.mktemp("tiny-repo")
-    tiny_lm.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture
 def hub(tiny_folder, tmp_path, monkeypatch):
     """The tiny model as ``tiny-org/tiny-llama`` and as SmolLM2's Hub original, an empty Hub cache."""
