@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from playground.core.errors import PlaygroundError, UnknownModelError, first_line, is_out_of_memory
-from playground.core.hub import hub_unreachable
 from playground.core.model_names import needs_weights_message, split_endpoint_model
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
@@ -204,14 +203,6 @@ def hub_kwargs(source: ModelSource, settings: Settings, hub_down: str | None = N
         if builds_model:
             kwargs["adapter_kwargs"] = {"local_files_only": True}
     return kwargs
-
-
-def hub_down_for(source: ModelSource, settings: Settings) -> str | None:
-    """Why the Hub cannot serve ``source``, asked only where it would be asked for files (see
-    :mod:`playground.core.hub`); None for a local or embedded source, and in offline mode, which says so itself."""
-    if source.is_local or settings.offline:
-        return None
-    return hub_unreachable()
 
 
 def is_causal(config: Any) -> bool:

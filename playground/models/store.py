@@ -9,6 +9,7 @@ import threading
 from contextlib import nullcontext
 from typing import Any, Literal
 
+from playground.core.hub import hub_unreachable
 from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
@@ -17,7 +18,6 @@ from playground.models.prefetch import prefetch_weights
 from playground.models.registry import (
     EMBEDDED_MODELS,
     ModelSource,
-    hub_down_for,
     hub_kwargs,
     is_causal,
     load_error,
@@ -67,8 +67,9 @@ class ModelStore:
 
         auto_class = auto_class_for(kind)
         source = self._source(name, part, progress)
-        hub_down = hub_down_for(source, self.settings)
-        if kind in MODEL_KINDS and not (source.is_local or self.settings.offline or hub_down):
+        from_hub = not (source.is_local or self.settings.offline)  # offline mode reads the cache and says so
+        hub_down = hub_unreachable() if from_hub else None
+        if from_hub and not hub_down and kind in MODEL_KINDS:
             if progress:
                 progress(0.3, f"Fetching {source.name}'s weights from the Hub (or the local cache)")
             prefetch_weights(source.location)  # outside the build lock: other models' builds go on meanwhile
