@@ -47,13 +47,13 @@ class Endpoint:
 
     def client(self, timeout: float | None = None) -> Any:
         """The official ``openai`` client for this server. No retries: a 429 or 5xx is reported to the
-        user at once with its reason (and retry-after) rather than retried behind their back."""
-        import httpx
-        from openai import OpenAI
+        user at once with its reason (and retry-after) rather than retried behind their back. The timeout
+        is openai's own ``Timeout`` (the HTTP library openai is built on changes; httpx's type is refused)."""
+        from openai import OpenAI, Timeout
 
         seconds = self.timeout_seconds if timeout is None else timeout
         return OpenAI(base_url=self.base_url, api_key=self.api_key or NO_KEY, max_retries=0,
-                      timeout=httpx.Timeout(seconds, connect=min(ENDPOINT_CONNECT_SECONDS, seconds)))
+                      timeout=Timeout(seconds, connect=min(ENDPOINT_CONNECT_SECONDS, seconds)))
 
     def describe(self) -> dict[str, Any]:
         """What a listing shows: never the key itself, only whether there is one."""

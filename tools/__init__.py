@@ -1,0 +1,1 @@
+"""Maintenance commands for the project itself (not the library): the lock check."""
