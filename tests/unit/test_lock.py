@@ -32,8 +32,8 @@ def venv_over_this_one(folder: Path) -> tuple[Path, Path]:
     package installed into it shadows this one's, as a package upgraded in place would."""
     venv.create(folder, with_pip=False)
     python = folder / "bin" / "python"
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                        text=True).strip())
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", where], text=True).strip())
     (site / "this_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     return python, site
 
