@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import math
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,8 @@ def train(run_dir: Path, resume: bool = False) -> int:
         config = with_default_probes(FinetuneConfig.load(run_dir / "config.json"))
         return _train(run_dir, config, resume)
     except BaseException as error:  # noqa: BLE001 - every failure ends as an event, never a silent death
+        if not isinstance(error, KeyboardInterrupt):
+            traceback.print_exc()  # the event has the message; the worker's log keeps where it came from
         if is_main_process():
             append_event(run_dir, "failed", message=failure_message(error))
         if isinstance(error, KeyboardInterrupt):

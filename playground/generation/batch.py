@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from playground.generation.kv_cache import ROOM, GrowingLayer, cache_of, growing, stacked
 from playground.generation.rows import Row, accept_all, model_device
+from playground.models.forward import without_router_logits
 
 
 def mergeable(cache: Any) -> bool:
@@ -101,7 +102,7 @@ class Batch:
         mask = torch.cat([self.mask, torch.ones(len(self.rows), 1, dtype=torch.long, device=device)], dim=1)
         with torch.inference_mode():
             output = self.lm(input_ids=tokens, attention_mask=mask, position_ids=positions,
-                             past_key_values=self.cache, use_cache=True)
+                             past_key_values=self.cache, use_cache=True, **without_router_logits(self.lm))
         self.cache, self.mask = output.past_key_values, mask
         for row in self.rows:
             row.cached += 1

@@ -17,7 +17,7 @@ from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
 from playground.generation.sampling import Alternative, TokenChoice, View, distribution_views
 from playground.generation.stops import StopStrings
-from playground.models.forward import last_position_only
+from playground.models.forward import last_position_only, without_router_logits
 
 
 def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -151,7 +151,7 @@ def prefill(lm: Any, row: Row, budget: int) -> int:
     row.start_clock()
     chunk = row.ids[row.cached:row.cached + max(1, budget)]
     device = model_device(lm)
-    extra = last_position_only(lm)
+    extra = {**last_position_only(lm), **without_router_logits(lm)}
     with torch.inference_mode():
         output = lm(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
                     past_key_values=row.cache, use_cache=True, **extra)
@@ -201,7 +201,7 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
                                           [torch.ones(1, row.cached, dtype=torch.long, device=device)
                                            for row in rows], room=width)
     mask = torch.cat([prefix_mask, tail_mask], dim=1)
-    extra = last_position_only(lm)
+    extra = {**last_position_only(lm), **without_router_logits(lm)}
     with torch.inference_mode():
         output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=True, **extra)

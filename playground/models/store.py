@@ -13,6 +13,7 @@ from playground.core.hub import hub_unreachable
 from playground.core.keyed_cache import KeyedCache
 from playground.core.progress import ProgressFn
 from playground.core.settings import Settings
+from playground.models.attention_choice import model_class_for, supported_attention
 from playground.models.build_lock import MODEL_KINDS, auto_class_for, build_lock
 from playground.models.prefetch import prefetch_weights
 from playground.models.registry import (
@@ -117,15 +118,23 @@ class ModelStore:
     def causal_lm(self, name: str, attn_implementation: str = "sdpa",
                   progress: ProgressFn | None = None) -> Any:
         """A causal LM in eval mode, its weights in the server's dtype; each attention implementation
-        is its own cached copy."""
+        is its own cached copy (eager where the family lacks the one asked for)."""
+        implementation = self.attention_implementation("causal-lm", name, attn_implementation)
         return self._from_pretrained("causal-lm", name, "model", progress,
-                                     attn_implementation=attn_implementation, dtype=self.settings.weights_dtype)
+                                     attn_implementation=implementation, dtype=self.settings.weights_dtype)
 
     def encoder(self, name: str, attn_implementation: str = "sdpa",
                 progress: ProgressFn | None = None) -> Any:
         """A bidirectional encoder (BERT-style) in eval mode, without a task head."""
-        return self._from_pretrained("encoder", name, "model", progress,
-                                     attn_implementation=attn_implementation)
+        implementation = self.attention_implementation("encoder", name, attn_implementation)
+        return self._from_pretrained("encoder", name, "model", progress, attn_implementation=implementation)
+
+    def attention_implementation(self, kind: str, name: str, wanted: str) -> str:
+        """``wanted`` where ``name``'s family implements it, else eager (see
+        :mod:`playground.models.attention_choice`)."""
+        if wanted == "eager":
+            return wanted
+        return supported_attention(model_class_for(auto_class_for(kind), self.config(name)), wanted)
 
     def seq2seq_lm(self, name: str, progress: ProgressFn | None = None) -> Any:
         """An encoder-decoder (T5-style) in eval mode, for the model card; nothing here generates with one."""
