@@ -15,10 +15,9 @@ from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.core.validation import number, whole_number
 
-TARGET_PRESETS = {
-    "attention": ("q_proj", "k_proj", "v_proj", "o_proj"),
-    "all-linear": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-}
+TARGET_PRESETS = {"attention": ("attention",), "all-linear": ("all-linear",)}
+"""The adapted layers a page offers, kept by name in a run's config and resolved on the loaded model (every
+linear layer of the attention, or peft's all-linear): see playground.finetune.targets."""
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" lets "name\n" in
 METHODS = ("full", "lora", "qlora", "dpo", "distill")
 """full: every weight trains; lora / qlora: a low-rank adapter on a 16/32-bit or a 4-bit base; dpo: a LoRA

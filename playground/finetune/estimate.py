@@ -7,6 +7,7 @@ from typing import Any
 
 from playground.core.device import device_kind
 from playground.finetune.config import FinetuneConfig
+from playground.internals.layout import config_value
 
 CPU_SECONDS_PER_TOKEN = 3.5 / (4 * 128)
 """Measured here (2 cores): a LoRA step on SmolLM2-135M at batch 4 x 128 tokens takes about 3.5 s."""
@@ -33,6 +34,7 @@ class Estimate:
     device: str
     method: str = "lora"
     total_params: int = 0
+    adapted_modules: tuple[str, ...] = ()
 
     @property
     def total_gb(self) -> float:
@@ -48,35 +50,44 @@ class Estimate:
                 f"{STATE_WORDS[self.method]} for {self.trainable_params:,} trainable parameters "
                 f"({self.trainable_share:.2%} of {self.total_params:,}), {self.activations_gb:.2f} activations) · "
                 f"≈ {self.minutes:.0f} min on {self.device.upper()} (a rough guide; the page shows the real pace "
-                "once it runs)")
+                "once it runs)" + (f" · LoRA adapts {', '.join(self.adapted_modules)}" if self.adapted_modules else ""))
+
+
+def skeleton(model_config: Any) -> Any:
+    """The model's modules on the meta device: real shapes and names, no memory, built in milliseconds."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(model_config)
 
 
 def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate:
-    """Memory and minutes for ``config`` on ``device`` (the app's ``Settings.device``: "cuda:1" counts as CUDA)."""
+    """Memory and minutes for ``config`` on ``device`` (the app's ``Settings.device``: "cuda:1" counts as CUDA).
+
+    Parameter counts come from the model's own modules (any family, mixture-of-experts included), and LoRA's
+    from wrapping them with peft, on the meta device; the adapted modules are named as the run will adapt them.
+    """
     device = device_kind(device)
-    hidden = int(model_config.hidden_size)
-    layers = int(model_config.num_hidden_layers)
-    vocab = int(model_config.vocab_size)
-    intermediate = int(getattr(model_config, "intermediate_size", 4 * hidden))
-    kv = hidden * int(getattr(model_config, "num_key_value_heads", model_config.num_attention_heads)) \
-        // int(model_config.num_attention_heads)
-    shapes = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv), "v_proj": (hidden, kv), "o_proj": (hidden, hidden),
-              "gate_proj": (hidden, intermediate), "up_proj": (hidden, intermediate),
-              "down_proj": (intermediate, hidden)}
-    per_layer = sum(a * b for a, b in shapes.values())
-    base_params = layers * per_layer + vocab * hidden
+    model = skeleton(model_config)
+    text_config = model.config.get_text_config()
+    hidden = int(config_value(text_config, "hidden_size", "n_embd", "d_model"))
+    layers = int(config_value(text_config, "num_hidden_layers", "n_layer", "num_layers"))
+    base_params = sum(parameter.numel() for parameter in model.parameters())
     activation_bytes = 2 if device == "cuda" else 4
     tokens = config.batch_size * config.max_seq_length * (2 if config.method == "dpo" else 1)
+    adapted: tuple[str, ...] = ()
     if config.method == "full":
         trainable, state_bytes, weight_bytes = base_params, 12, 4  # fp32 weights, gradients, Adam m and v
         weights = base_params * weight_bytes
     elif config.method == "distill":
-        trainable = (layers + 1) // 2 * per_layer + vocab * hidden  # the half-depth student
+        blocks = base_params - sum(parameter.numel() for name, parameter in model.named_parameters()
+                                   if ".layers." not in name and ".h." not in name)
+        trainable = base_params - blocks // 2  # the half-depth student
         state_bytes = 12
         weights = (base_params + trainable) * 4
     else:
-        trainable = layers * sum(config.lora_r * (a + b) for name, (a, b) in shapes.items()
-                                 if name in config.target_modules)
+        trainable, adapted = lora_parameters(model, config)
         state_bytes = 16  # fp32 LoRA weights, gradients, Adam m and v
         weights = base_params * (0.55 if config.method == "qlora" else activation_bytes)
     activations = tokens * hidden * layers * 34 * activation_bytes / 1e9  # a common rule of thumb
@@ -86,4 +97,16 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
         seconds /= GPU_SPEEDUP
     total = base_params if config.method != "distill" else trainable
     return Estimate(weights / 1e9, trainable, trainable * state_bytes / 1e9, activations, seconds / 60, device,
-                    config.method, total + (trainable if config.method in ("lora", "qlora", "dpo") else 0))
+                    config.method, total + (trainable if config.method in ("lora", "qlora", "dpo") else 0), adapted)
+
+
+def lora_parameters(model: Any, config: FinetuneConfig) -> tuple[int, tuple[str, ...]]:
+    """LoRA's trainable parameters on ``model`` (a skeleton) and the modules it adapts, as peft wraps them."""
+    from peft import LoraConfig, get_peft_model
+
+    from playground.finetune.targets import adapted_modules, resolve_targets
+
+    wrapped = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                               target_modules=resolve_targets(model, config.target_modules).peft))
+    trainable = sum(parameter.numel() for parameter in wrapped.parameters() if parameter.requires_grad)
+    return trainable, tuple(adapted_modules(wrapped))

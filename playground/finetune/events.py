@@ -140,6 +140,9 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
             summary.checkpoints.append(event["path"])
         elif kind == "note" and event.get("message"):
             summary.notes.append(str(event["message"]))
+        elif kind == "model" and event.get("adapted_modules"):
+            summary.notes.append(f"LoRA adapts {', '.join(map(str, event['adapted_modules']))} (the names of this "
+                                 "model's own layers).")
         elif kind in TERMINAL:
             summary.status, summary.message = kind, event.get("message", "")
             summary.adapter = event.get("adapter", summary.adapter)

@@ -48,4 +48,9 @@ def parameter_info(model: Any) -> dict[str, Any]:
         sum(b.numel() * b.element_size() for b in model.buffers())
     if getattr(model, "is_loaded_in_4bit", False) or any("4bit" in type(p).__name__ for p in model.parameters()):
         total = sum(p.numel() * (2 if "4bit" in type(p).__name__ else 1) for p in model.parameters())
-    return {"trainable_params": trainable, "total_params": total, "weights_mb": weights / 2**20}
+    info = {"trainable_params": trainable, "total_params": total, "weights_mb": weights / 2**20}
+    if getattr(model, "peft_config", None):
+        from playground.finetune.targets import adapted_modules
+
+        info["adapted_modules"] = adapted_modules(model)
+    return info

@@ -34,5 +34,5 @@ def build_dpo(config: FinetuneConfig, run_dir: Path, device: Device, callback_of
                                    max_length=config.max_seq_length, gradient_checkpointing=False)
     trainer = DPOTrainer(model=model, args=arguments, train_dataset=as_dataset(train_set),
                          eval_dataset=as_dataset(held_out), processing_class=tokenizer,
-                         peft_config=lora_config(config), callbacks=[callback_of(tokenizer)])
+                         peft_config=lora_config(config, model), callbacks=[callback_of(tokenizer)])
     return Built(trainer, tokenizer, [], parameter_info(trainer.model))

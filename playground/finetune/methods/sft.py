@@ -35,14 +35,17 @@ def load_model(config: FinetuneConfig, device: Device) -> tuple[Any, Any]:
         return model, tokenizer
     if config.method == "qlora":
         model = prepare_model_for_kbit_training(model)
-    return get_peft_model(model, lora_config(config)), tokenizer
+    return get_peft_model(model, lora_config(config, model)), tokenizer
 
 
-def lora_config(config: FinetuneConfig) -> Any:
+def lora_config(config: FinetuneConfig, model: Any) -> Any:
+    """The adapter's settings, its target modules resolved on ``model`` (see :mod:`playground.finetune.targets`)."""
     from peft import LoraConfig
 
+    from playground.finetune.targets import resolve_targets
+
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+                      target_modules=resolve_targets(model, config.target_modules).peft, task_type="CAUSAL_LM")
 
 
 def sft_arguments(run_dir: Path, config: FinetuneConfig, device: Device) -> Any:
