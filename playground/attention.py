@@ -26,6 +26,8 @@ MAX_TOKENS_LIMIT = 512
 """Beyond 512 tokens a heatmap has more cells than a screen has pixels."""
 
 Kind = Literal["causal", "bidirectional"]
+SINK_TOLERANCE = 1e-3
+"""A row summing to less than 1 by more than float rounding (bf16's included) gave weight to a sink."""
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,24 @@ class AttentionMaps:
         layer, head = self.check(layer, head)
         return self.weights[layer, head]
 
+    def sink_share(self, layer: int, head: int) -> list[float] | None:
+        """Per query, the weight that went to an attention sink (gpt-oss): a sink takes its share of each row's
+        softmax and is then dropped, so the row sums to less than 1 over the tokens. None without sinks."""
+        missing = 1.0 - self.head(layer, head).astype(np.float64).sum(-1)
+        return missing.clip(0.0, 1.0).tolist() if float(np.abs(missing).max()) > SINK_TOLERANCE else None
+
     def to_dict(self, layer: int, head: int, decimals: int = 6) -> dict[str, Any]:
-        """JSON-friendly: one layer and head's n x n matrix (rows are queries)."""
+        """JSON-friendly: one layer and head's n x n matrix (rows are queries), and each row's sink share
+        where the model has attention sinks."""
         matrix = self.head(layer, head)
+        sinks = self.sink_share(layer, head)
         return {
             "model": self.model, "kind": self.kind, "tokens": list(self.tokens),
             "num_layers": self.num_layers, "num_heads": self.num_heads,
             "layer": int(layer), "head": int(head), "num_tokens": self.num_tokens,
             "total_tokens": self.total_tokens, "truncated": self.truncated,
             "weights": np.round(matrix.astype(np.float64), decimals).tolist(),
+            "sink_share": None if sinks is None else [round(share, decimals) for share in sinks],
         }
 
 

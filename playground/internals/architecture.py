@@ -94,6 +94,22 @@ def tied(model: nn.Module) -> bool:
     return bool(inputs is not None and outputs is not None and outputs.weight is inputs.weight)
 
 
+def experts_of(model: nn.Module, total: int) -> dict[str, Any]:
+    """A mixture-of-experts model's experts, how many each token is routed to, and the parameters one token
+    goes through (every expert's weights count in the total, but only ``experts_per_token`` of them run per
+    token); a dense model's active parameters are its total."""
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    experts = config_value(config, "num_local_experts", "num_experts", "n_routed_experts")
+    per_token = config_value(config, "num_experts_per_tok", "moe_top_k")
+    expert_parameters = sum(parameter.numel() for name, parameter in model.named_parameters()
+                            if re.search(r"(^|\.)experts\.", name))
+    if not experts or not per_token or not expert_parameters:
+        return {"experts": None, "experts_per_token": None, "expert_parameters": 0, "active_parameters": total}
+    active = total - expert_parameters + expert_parameters * int(per_token) // int(experts)
+    return {"experts": int(experts), "experts_per_token": int(per_token), "expert_parameters": expert_parameters,
+            "active_parameters": active}
+
+
 def model_card(model: nn.Module, name: str) -> dict[str, Any]:
     """Architecture and parameter counts of a loaded transformers model, as plain data."""
     config = model.config
@@ -140,6 +156,7 @@ def model_card(model: nn.Module, name: str) -> dict[str, Any]:
         "tied_embeddings": tied(model),
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "parameters": total,
+        **experts_of(model, total),
         "bytes": sum(part["bytes"] for part in totals.values()),
         "components": [{"component": component, **totals[component]} for component in COMPONENTS
                        if totals[component]["parameters"]],

@@ -20,24 +20,26 @@ from playground.internals.tracing import ModelView, Run, Trace
 
 
 def _norm_reader(norm: nn.Module, final: torch.Tensor) -> tuple[Any, torch.Tensor]:
-    """The final norm as a linear map with its scale frozen at ``final``'s (RMSNorm or LayerNorm; Gemma's
-    RMSNorm multiplies by 1 + weight), and its constant (a LayerNorm's bias); checked against the module."""
+    """The final norm as a linear map with its scale frozen at ``final``'s, and its constant (a LayerNorm's
+    bias). Which formula the module computes is found by checking each against it: RMSNorm or LayerNorm
+    (centred, as Cohere's bias-free LayerNorm too), times weight or 1 + weight (Gemma's RMSNorm)."""
     if getattr(norm, "weight", None) is None:
         raise PlaygroundError("The final norm has no weight: direct attribution is not defined for it here.")
     with torch.inference_mode():
         own = norm(final[None])[0].double()
-    for weight in (norm.weight.double(), 1 + norm.weight.double()):
-        read, constant = _linear_norm(norm, final, weight)
-        if float((read(final.double()) + constant - own).abs().max()) <= (
-                tolerance(final.dtype) * max(1.0, float(own.abs().max()))):
-            return read, constant
+    for centred in (False, True):
+        for weight in (norm.weight.double(), 1 + norm.weight.double()):
+            read, constant = _linear_norm(norm, final, weight, centred)
+            if float((read(final.double()) + constant - own).abs().max()) <= (
+                    tolerance(final.dtype) * max(1.0, float(own.abs().max()))):
+                return read, constant
     raise PlaygroundError(f"The final norm ({type(norm).__name__}) is neither RMSNorm nor LayerNorm as "
                           "written, so its contributions cannot be read linearly.")
 
 
-def _linear_norm(norm: nn.Module, final: torch.Tensor, weight: torch.Tensor) -> tuple[Any, torch.Tensor]:
+def _linear_norm(norm: nn.Module, final: torch.Tensor, weight: torch.Tensor,
+                 centred: bool) -> tuple[Any, torch.Tensor]:
     bias = getattr(norm, "bias", None)
-    centred = isinstance(norm, nn.LayerNorm) or bias is not None
     eps = float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-5)))
     x = final.double()
     if centred:
@@ -48,7 +50,7 @@ def _linear_norm(norm: nn.Module, final: torch.Tensor, weight: torch.Tensor) -> 
             return (part - part.mean(-1, keepdim=True)) * scale * weight
     else:
         scale = 1 / torch.sqrt((x * x).mean() + eps)
-        constant = torch.zeros_like(weight)
+        constant = bias.double() if bias is not None else torch.zeros_like(weight)
 
         def read(part: torch.Tensor) -> torch.Tensor:
             return part * scale * weight
@@ -78,7 +80,8 @@ def direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]
 def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any]:
     final = trace.residual[-1, -1]
     read, constant = _norm_reader(parts.final_norm, final)
-    row = parts.lm_head.weight[token].double()  # on the model's device, as the residual stream is
+    # on the model's device, as the residual stream is; times the family's logit scale (Cohere, Granite)
+    row = parts.lm_head.weight[token].double() * parts.logit_scale
     head_bias = getattr(parts.lm_head, "bias", None)
 
     def logit_of(part: torch.Tensor) -> torch.Tensor:
@@ -93,7 +96,8 @@ def _direct_attribution(parts: Parts, trace: Trace, token: int) -> dict[str, Any
         biases.append(float(logit_of(bias)))
         mlps.append(float(logit_of(mlp)))
     embeddings = float(logit_of(trace.residual[0, -1].double()))
-    constant_term = float(constant @ row) + (float(head_bias[token]) if head_bias is not None else 0.0)
+    constant_term = float(constant @ row) + (float(head_bias[token]) * parts.logit_scale
+                                             if head_bias is not None else 0.0)
     total = embeddings + sum(map(sum, heads)) + sum(mlps) + sum(biases) + constant_term
     logit = float(trace.logits[token])
     if parts.logit_softcap:  # Gemma-2: logits = cap * tanh(z / cap); the parts add up to z, before the cap

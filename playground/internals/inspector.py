@@ -113,7 +113,8 @@ class ModelInspector:
         """One head step by step for one query token (the last one when ``query`` is None)."""
         view = self.view(model)
         traced = self.trace(text, model)
-        return head_math.head_math(view.parts, traced, layer, head, traced.num_tokens - 1 if query is None else query)
+        return head_math.head_math(view.parts, traced, layer, head, traced.num_tokens - 1 if query is None else query,
+                                   view.unreadable_attention)
 
     def logit_lens(self, text: str | None, model: str,
                    positions: int = logit_lens.DEFAULT_POSITIONS) -> dict[str, Any]:

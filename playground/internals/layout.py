@@ -64,6 +64,9 @@ class Parts:
     head_dim: int
     logit_softcap: float | None = None
     """Gemma-2's final ``cap * tanh(logits / cap)``: direct attribution reads the logit before it."""
+    logit_scale: float = 1.0
+    """What the model multiplies the LM head's output by (Cohere's ``logit_scale``, 1 / Granite's
+    ``logits_scaling``), before any soft cap."""
 
     @property
     def num_layers(self) -> int:
@@ -93,7 +96,26 @@ def find_parts(model: Any, name: str) -> Parts:
     kv_heads = kv_head_count(config, heads)
     softcap = config_value(config, "final_logit_softcapping")
     return Parts(blocks, attentions, out_projections, final_norm, lm_head, heads, kv_heads, head_dim,
-                 float(softcap) if softcap else None)
+                 float(softcap) if softcap else None, logit_scale_of(config))
+
+
+def logit_scale_of(config: Any) -> float:
+    """The factor a family puts on its logits after the LM head (the names TRL's fused head reads too)."""
+    scale = config_value(config, "logit_scale", "output_multiplier", "lm_head_multiplier")
+    if scale is None and config_value(config, "logits_scaling") is not None:
+        scale = 1 / float(config.logits_scaling)
+    return 1.0 if scale is None else float(scale)
+
+
+def read_logits(parts: Parts, hidden: torch.Tensor) -> torch.Tensor:
+    """Logits from a residual stream as the model makes them: final norm, LM head, the family's scale and
+    soft cap."""
+    logits = parts.lm_head(parts.final_norm(hidden))
+    if parts.logit_scale != 1.0:
+        logits = logits * parts.logit_scale
+    if parts.logit_softcap:
+        logits = torch.tanh(logits / parts.logit_softcap) * parts.logit_softcap
+    return logits
 
 
 def tolerance(dtype: torch.dtype) -> float:

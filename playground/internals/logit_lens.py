@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from playground.core.validation import whole_number
-from playground.internals.layout import Parts
+from playground.internals.layout import Parts, read_logits
 from playground.internals.tracing import Trace
 
 DEFAULT_POSITIONS = 24
@@ -31,7 +31,7 @@ def lens_logits(parts: Parts, trace: Trace, rows: range, positions: slice = slic
     """Logits (rows x tokens x vocab) that the residual ``rows`` give through the final norm and LM head."""
     stream = trace.residual[rows.start:rows.stop, positions]
     with torch.inference_mode():
-        return parts.lm_head(parts.final_norm(stream)).float()
+        return read_logits(parts, stream).float()
 
 
 def row_chunks(rows: int, width: int) -> list[range]:

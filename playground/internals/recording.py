@@ -38,11 +38,14 @@ class AttentionCall:
     scaling: float
     softcap: float | None
     extras: tuple[str, ...]
-    """Keyword arguments beyond the textbook recipe (attention sinks, say): the check decides whether they mattered."""
+    """Keyword arguments beyond the textbook recipe: the check decides whether they mattered."""
+    sinks: torch.Tensor | None = None
+    """Per query head, the logit of an attention sink (gpt-oss's ``s_aux``): one more column in each row's
+    softmax that takes its share of the weight and is then dropped, so the row sums to less than 1."""
 
 
 TEXTBOOK = {"dropout", "scaling", "softcap", "sliding_window", "is_causal", "position_ids", "cache_position",
-            "position_embeddings", "output_attentions", "use_cache", "past_key_values", "layer_idx"}
+            "position_embeddings", "output_attentions", "use_cache", "past_key_values", "layer_idx", "s_aux"}
 
 
 def _delegate(module: Any, implementation: str) -> Callable:
@@ -54,7 +57,7 @@ def _delegate(module: Any, implementation: str) -> Callable:
     return ALL_ATTENTION_FUNCTIONS[implementation]
 
 
-def _blocked(mask: torch.Tensor | None, queries: int, keys: int) -> torch.Tensor:
+def blocked_keys(mask: torch.Tensor | None, queries: int, keys: int) -> torch.Tensor:
     if mask is None:  # eager_mask always builds one; kept for models that pass None deliberately
         return torch.ones(queries, keys, dtype=torch.bool).triu(1)
     plane = mask[0, 0] if mask.dim() == 4 else mask
@@ -83,9 +86,10 @@ def record_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value:
         scaling = kwargs.get("scaling")
         keep(AttentionCall(
             query=query[0].detach().float(), key=key[0].detach().float(), value=value[0].detach().float(),
-            blocked=_blocked(attention_mask, query.shape[-2], key.shape[-2]),
+            blocked=blocked_keys(attention_mask, query.shape[-2], key.shape[-2]),
             scaling=float(query.shape[-1] ** -0.5 if scaling is None else scaling),
             softcap=kwargs.get("softcap"),
+            sinks=None if kwargs.get("s_aux") is None else kwargs["s_aux"].detach().float().cpu(),
             extras=tuple(sorted(name for name, value in kwargs.items() if value is not None and name not in TEXTBOOK))))
     return _delegate(module, recorder.implementation)(module, query, key, value, attention_mask, **kwargs)
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 
-from playground.internals.layout import Parts, find_parts
+from playground.internals.layout import Parts, find_parts, read_logits
+from playground.internals.own_attention import reader_for
 from playground.internals.recording import RECORDER, RECORDING, AttentionCall, Recorder, register
-from playground.models.forward import last_position_only
+from playground.models.forward import last_position_only, without_router_logits
 
 
 @dataclass
@@ -54,7 +55,9 @@ class ModelView:
         for layer, (block, projection) in enumerate(zip(self.parts.blocks, self.parts.out_projections, strict=True)):
             block.register_forward_hook(self._block_hook(layer), with_kwargs=True)
             projection.register_forward_pre_hook(self._projection_hook(layer))
-        self.records_attention = self._record_attention_calls()
+        self.unreadable_attention: str | None = None
+        """Which part of the attention cannot be read step by step, where a family's can't."""
+        self.records_attention = self._record_attention_calls() or self._read_own_attention()
 
     def _record_attention_calls(self) -> bool:
         """Switch the view (its own config copy) to the recording attention, which delegates to the model's
@@ -67,6 +70,33 @@ class ModelView:
             setattr(attention, RECORDER, Recorder(implementation, self._attention_sink(layer)))
         self.model.set_attn_implementation(RECORDING)
         return self.model.config._attn_implementation == RECORDING
+
+    def _read_own_attention(self) -> bool:
+        """For a family that computes attention in its own code (Falcon), a hook on each attention module
+        that reads its q, k and v with the module's own methods; False where no reader knows the family."""
+        kinds = {type(attention).__name__ for attention in self.parts.attentions}
+        readers = [reader_for(attention) for attention in self.parts.attentions]
+        if any(reader is None for reader in readers):
+            self.unreadable_attention = (f"attention computed in {', '.join(sorted(kinds))}'s own code rather "
+                                         "than through transformers' attention interface")
+            return False
+        reasons = {reader.unreadable(attention) for attention, reader in zip(self.parts.attentions, readers,
+                                                                               strict=True)} - {None}
+        if reasons:
+            self.unreadable_attention = "; ".join(sorted(reasons))
+            return False
+        for layer, (attention, reader) in enumerate(zip(self.parts.attentions, readers, strict=True)):
+            attention.register_forward_pre_hook(self._own_attention_hook(layer, reader.read), with_kwargs=True)
+        return True
+
+    def _own_attention_hook(self, layer: int, read: Any) -> Any:
+        sink = self._attention_sink(layer)
+
+        def hook(module: Any, args: tuple, kwargs: dict) -> None:
+            keep = sink()
+            if keep is not None:
+                keep(read(module, args, kwargs))
+        return hook
 
     @property
     def device(self) -> torch.device:
@@ -121,7 +151,7 @@ class ModelView:
     def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:
         """Logits of a forward over ``ids`` (rows x tokens) with ``run``'s recording and ablations:
         the last position's (rows x vocab) when ``last_only``, else every position's."""
-        extra = last_position_only(self.model) if last_only else {}
+        extra = {**(last_position_only(self.model) if last_only else {}), **without_router_logits(self.model)}
         token = self._run.set(run)
         try:
             with torch.inference_mode():
@@ -143,7 +173,7 @@ class ModelView:
                 for layer in range(start, self.parts.num_layers):
                     args, kwargs = trace.block_calls[layer]
                     hidden = _first(self.parts.blocks[layer](hidden, *args, **kwargs))
-                return self.parts.lm_head(self.parts.final_norm(hidden[:, -1:]))[:, -1].float().cpu()
+                return read_logits(self.parts, hidden[:, -1:])[:, -1].float().cpu()
         finally:
             self._run.reset(token)
 

@@ -54,8 +54,11 @@ def head_figure(maps: AttentionMaps, layer: int, head: int) -> go.Figure:
     figure.update_yaxes(autorange="reversed", title="query (attends from)")
     figure.update_xaxes(title="key (attends to)", tickangle=-60)
     mask = " · grey = masked future" if maps.kind == "causal" else ""
+    sinks = maps.sink_share(layer, head)
+    sink = (f"<br>attention sink: takes {np.mean(sinks):.0%} of each row's weight on average, so rows add up to "
+            "less than 1" if sinks is not None else "")
     side = min(900, 320 + 12 * maps.num_tokens)
-    return _layout(figure, f"{maps.model} · layer {layer} · head {head}{mask}", side)
+    return _layout(figure, f"{maps.model} · layer {layer} · head {head}{mask}{sink}", side)
 
 
 def downsample(matrix: np.ndarray, size: int = THUMBNAIL) -> np.ndarray:

@@ -43,9 +43,18 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"{card['hidden_size']} · {card['num_heads']} heads of {card['head_dim']} · MLP "
             f"{card['intermediate_size']} ({card['activation']})\n\n"
             f"- Grouped-query attention: {card['grouped_query']}\n- Positions: {card['positions']}\n"
-            f"- Norms: {card['norms']}, {card['norm_placement']}-norm · {head}\n\n"
+            f"- Norms: {card['norms']}, {card['norm_placement']}-norm · {head}\n{experts_line(card)}\n"
             f"| component | parameters | MiB |\n|---|---:|---:|\n{rows}\n"
             f"| **total** | **{card['parameters']:,}** | **{card['bytes'] / 2**20:,.1f}** |")
+
+
+def experts_line(card: dict[str, Any]) -> str:
+    """A mixture-of-experts model's routing, and the parameters one token really goes through."""
+    if not card.get("experts"):
+        return ""
+    return (f"- Mixture of experts: {card['experts']} experts per MLP, each token routed to "
+            f"{card['experts_per_token']} · {card['active_parameters']:,} parameters active per token of "
+            f"{card['parameters']:,} ({card['active_parameters'] / card['parameters']:.0%})\n")
 
 
 def head_markdown(math: dict[str, Any]) -> str:
@@ -58,7 +67,10 @@ def head_markdown(math: dict[str, Any]) -> str:
     extras = "".join([f" Scores are soft-capped: {math['softcap']:g}·tanh(score/{math['softcap']:g})."
                       if math.get("softcap") else "",
                       f" A sliding window lets this query see only its last {math['window']} tokens."
-                      if math.get("window") else ""])
+                      if math.get("window") else "",
+                      f" An attention sink (logit {math['sink_logit']:.3f}) takes {math['sink_weight']:.1%} of the "
+                      "weight, so the weights over the tokens add up to less than 1." if math.get("sink_logit")
+                      is not None else ""])
     return (f"Query {math['query']} {plots.shown(math['query_token'])!r}, head dimension d = {math['head_dim']}, "
             f"{scale}.{extras} The keys it weighs most:\n\n| key | q·k | score | weight |\n"
             "|---|---:|---:|---:|\n" + "\n".join(lines) +

@@ -274,6 +274,9 @@ def _family(name: str):
         "falcon (own attention code)": lambda: FalconForCausalLM(FalconConfig(
             vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             new_decoder_architecture=True, num_kv_heads=2)),
+        "falcon-rw (ALiBi)": lambda: FalconForCausalLM(FalconConfig(
+            vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, alibi=True,
+            new_decoder_architecture=False, multi_query=False, parallel_attn=False, bias=True)),
     }[name]
     return build().eval()
 
@@ -314,13 +317,31 @@ def test_head_math_reads_any_family_through_the_attention_interface(family):
     torch.testing.assert_close(attribution.ablation_logits(view, traced, None, None), traced.logits)
 
 
-def test_a_model_with_its_own_attention_code_gets_a_message_for_the_head_and_every_other_view():
+def test_falcon_computes_attention_in_its_own_code_and_is_read_with_its_own_methods():
+    """Falcon does the softmax inline; its q, k and v are replayed with the module's own projection, head split
+    and rotary positions, and the head equals the weights output_attentions gives."""
     model = _family("falcon (own attention code)")
     view = ModelView(model, "falcon-tiny")
     traced = trace(view, FAMILY_IDS, [str(i) for i in FAMILY_IDS], len(FAMILY_IDS))
+    assert view.records_attention and view.unreadable_attention is None
+    # Falcon cannot switch implementation once built (and its sdpa copy adds a boolean mask to the scores
+    # when asked for weights): the reference is built eager, with the same weights
+    eager = type(model)._from_config(model.config, attn_implementation="eager").eval()
+    eager.load_state_dict(model.state_dict())
+    with torch.inference_mode():
+        attentions = eager(input_ids=torch.tensor([FAMILY_IDS]), output_attentions=True).attentions
+    for layer, head in ((0, 0), (1, 3)):
+        math = head_math.head_math(view.parts, traced, layer, head, len(FAMILY_IDS) - 1)
+        np.testing.assert_allclose(math["weights"], attentions[layer][0, head, -1].numpy(), atol=1e-5)
+
+
+def test_a_family_whose_attention_cannot_be_read_names_the_part_and_every_other_view_works():
+    model = _family("falcon-rw (ALiBi)")
+    view = ModelView(model, "falcon-rw-tiny")
+    traced = trace(view, FAMILY_IDS, [str(i) for i in FAMILY_IDS], len(FAMILY_IDS))
     assert not view.records_attention
-    with pytest.raises(Exception, match="own code rather than through transformers' attention interface"):
-        head_math.head_math(view.parts, traced, 0, 0, 3)
+    with pytest.raises(Exception, match="does not read the ALiBi position bias FalconAttention adds to the scores"):
+        head_math.head_math(view.parts, traced, 0, 0, 3, view.unreadable_attention)
     lens = logit_lens.lens_logits(view.parts, traced, range(2, 3))[0]
     torch.testing.assert_close(lens, own_logits(model, FAMILY_IDS), rtol=1e-5, atol=1e-5)
     result = attribution.direct_attribution(view.parts, traced, 11)
