@@ -23,7 +23,7 @@ from playground.core.keyed_cache import LRUCache
 from playground.core.model_names import needs_weights_message, split_endpoint_model
 from playground.core.paths import ASSETS
 from playground.core.queues import QUANT_RUNS_AT_ONCE
-from playground.generation.engine import Generation, GenerationEngine, PreparedPrompt, decode_with
+from playground.generation.engine import Generation, GenerationEngine, PreparedPrompt, context_length, decode_with
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.sampling import SamplingSettings
 from playground.quantization.methods import METHODS, load_variant, method
@@ -196,8 +196,11 @@ class QuantLab:
         return cached
 
     def _reference_ids(self, model: str) -> list[int]:
-        _, tokenizer = self.engine.load(model)
-        return tokenizer(REFERENCE_TEXT.read_text(encoding="utf-8"))["input_ids"][:1024]
+        """The reference text's first 1024 tokens, or fewer for a model whose context is shorter (the speed
+        run then decodes its new tokens within that context too)."""
+        lm, tokenizer = self.engine.load(model)
+        room = min(1024, context_length(lm.config) - SPEED_NEW_TOKENS)
+        return tokenizer(REFERENCE_TEXT.read_text(encoding="utf-8"))["input_ids"][:room]
 
     def _run(self, variant: Any, model: str, ids: list[int], new_tokens: int) -> Generation:
         _, tokenizer = self.engine.load(model)

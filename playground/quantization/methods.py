@@ -115,13 +115,41 @@ def _bnb_config(name: str, device: Device) -> Any:
         bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32)
 
 
+CPU_4BIT_BLOCK = 64
+"""bitsandbytes' CPU kernel repacks a 4-bit weight in blocks of 64 inputs before inference."""
+
+
+def _check_cpu_4bit_widths(model: torch.nn.Module) -> None:
+    """A clear refusal where bitsandbytes would fail at the first token: on a CPU its 4-bit kernel needs each
+    layer's input width to be a multiple of 64 (every real model's is; a tiny test model's may not be)."""
+    narrow = sorted({module.in_features for module in model.modules()
+                     if type(module).__name__ == "Linear4bit" and module.in_features % CPU_4BIT_BLOCK})
+    if narrow:
+        raise InvalidInputError(f"bitsandbytes' 4-bit CPU kernel packs weights in blocks of {CPU_4BIT_BLOCK} inputs, "
+                                f"and this model has layers {', '.join(map(str, narrow))} wide: 4-bit is not "
+                                "available for it on a CPU (8-bit and torchao int8 are).")
+
+
+SAME_AS_LINEAR = {"FalconLinear"}
+"""nn.Linear subclasses whose forward is nn.Linear's product written out (Falcon's ``input @ weight.T + bias``):
+torchao's int8 weight has no ``.T``, so they are quantized as the nn.Linear they are."""
+
+
 def _torchao_int8(model: torch.nn.Module) -> torch.nn.Module:
     """Quantize every linear layer but the output layer, which SmolLM2 ties to its embedding:
     quantizing it would untie them and add a copy instead of saving bytes."""
     from torchao.quantization import Int8WeightOnlyConfig, quantize_
 
-    quantize_(model, Int8WeightOnlyConfig(),
-              filter_fn=lambda module, fqn: isinstance(module, torch.nn.Linear) and fqn != "lm_head")
+    for module in model.modules():
+        if type(module).__name__ in SAME_AS_LINEAR:
+            module.__class__ = torch.nn.Linear  # this private copy only; the same product through F.linear
+
+    def computes_with_f_linear(module: torch.nn.Module, fqn: str) -> bool:
+        # torchao's int8 tensor implements F.linear, not every op on a weight (a subclass's own weight.T)
+        return isinstance(module, torch.nn.Linear) and type(module).forward is torch.nn.Linear.forward \
+            and fqn != "lm_head"
+
+    quantize_(model, Int8WeightOnlyConfig(), filter_fn=computes_with_f_linear)
     return model
 
 
@@ -167,6 +195,8 @@ def load_variant(store: ModelStore, model: str, name: str, device: str | None = 
         # on the CPU it is said too: bitsandbytes would otherwise place the weights on a GPU it sees
         kwargs: dict[str, Any] = {"quantization_config": _bnb_config(name, kind), "device_map": place}
         loaded = store.private_causal_lm(model, **kwargs)
+        if kind == "cpu" and name != "bnb-int8":
+            _check_cpu_4bit_widths(loaded)
     else:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(name, torch.float32)
         loaded = store.private_causal_lm(model, dtype=dtype).to(place)
