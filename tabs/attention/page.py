@@ -188,15 +188,16 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                       api_visibility="undocumented", show_progress="hidden",
                       concurrency_id=ATTENTION_HEAD_DRAW_QUEUE,
                       concurrency_limit=ATTENTION_HEAD_DRAW_CONCURRENCY)
-    for trigger in (text.change, model.change, max_tokens.release):
-        trigger(trigger_mode="always_last", **everything).then(**head_views)
+    # one listener for every trigger, so "always_last" orders them: the page load's refresh can no longer finish
+    # after a model chosen in the first seconds and put the default model's maps back
+    gr.on([app.load, text.change, model.change, max_tokens.release], trigger_mode="always_last",
+          **everything).then(**head_views)
     for slider in (layer, head):
         slider.change(trigger_mode="always_last", **head_views)
     metric.change(show_overview, [*base, metric], overview_plot, api_visibility="undocumented")
     for control in (pin, hide_sink):
         control.change(show_sink_views, [*base, pin, hide_sink], [pinned_plot, rollout_plot],
                        trigger_mode="always_last", api_visibility="undocumented", show_progress="hidden")
-    app.load(**everything).then(**head_views)
 
     @friendly_errors
     def attention(text: str, model: str, layer: int, head: int) -> dict:

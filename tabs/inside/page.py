@@ -226,13 +226,12 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                       outputs=[notice, layer, head, query, distribution_plot, head_plot, vectors_plot, head_text,
                                lens_plot, attribution_plot, ablate_layer, ablate_what],
                       api_visibility="undocumented", show_progress="minimal", **QUEUE)
-    # one listener for both triggers, so "always_last" orders them: a refresh for the text typed just before a
-    # model switch can no longer finish after the new model's and overwrite it (two listeners ran side by side)
-    gr.on([text.change, model.change], trigger_mode="always_last", **everything)
-    app.load(**everything)
-    card = dict(fn=show_card, inputs=model, outputs=[diagram_plot, card_text], api_visibility="undocumented", **QUEUE)
-    model.change(**card)
-    app.load(**card)
+    # one listener for every trigger, so "always_last" orders them: a refresh for the text typed just before a
+    # model switch, or the page load's own, can no longer finish after the new model's and overwrite it (with
+    # separate listeners, the load's SmolLM2 notice replaced a model chosen in the first seconds)
+    gr.on([app.load, text.change, model.change], trigger_mode="always_last", **everything)
+    gr.on([app.load, model.change], fn=show_card, inputs=model, outputs=[diagram_plot, card_text],
+          trigger_mode="always_last", api_visibility="undocumented", **QUEUE)
     for control in sampling:
         control.change(show_distribution, [text, model, *sampling], distribution_plot, trigger_mode="always_last",
                        api_visibility="undocumented", show_progress="hidden", **QUEUE)
