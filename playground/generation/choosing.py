@@ -11,12 +11,15 @@ sampled token is per row, from the row's own generator.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 import torch
 
 from playground.generation.sampling import SamplingSettings, processors_skipping
+
+log = logging.getLogger(__name__)
 
 Pick = tuple[int, float, int]
 """(token id, its probability under the processed scores, its rank under them: 1 = their top)."""
@@ -77,7 +80,9 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[Chooser]) -> list[Pick | 
             tokens = torch.argmax(scores, dim=-1).tolist()
     except Exception as error:
         if len(rows) == 1:
+            log.exception("choosing the next token failed; that request alone is failed")
             return [error]
+        log.info("choosing tokens for %d rows failed; retrying row by row", len(rows), exc_info=True)
         return [choose_tokens(logits[index:index + 1], [row])[0] for index, row in enumerate(rows)]
     failed: dict[int, Exception] = {}
     with torch.inference_mode():
@@ -87,6 +92,7 @@ def choose_tokens(logits: torch.Tensor, rows: Sequence[Chooser]) -> list[Pick | 
                     tokens[index] = int(torch.multinomial(probs[index:index + 1], num_samples=1,
                                                           generator=row.rng)[0, 0])
                 except Exception as error:  # noqa: BLE001 - its own draw failing fails only its row
+                    log.exception("drawing a token failed; that request alone is failed")
                     failed[index] = error
         chosen = torch.tensor(tokens, dtype=torch.long, device=logits.device)[:, None]
         chances = probs.gather(1, chosen)[:, 0].tolist()

@@ -7,6 +7,7 @@ held in memory only: never part of a repr, a log line, a listing or an error mes
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from urllib.parse import urlparse
 from playground.core.errors import InvalidInputError, UnknownModelError, first_line
 from playground.core.model_names import ENDPOINT_NAME, split_endpoint_model
 from playground.core.queues import ENDPOINT_CONNECT_SECONDS, ENDPOINT_TIMEOUT_SECONDS
+from playground.generation.remote_errors import log_failure
+
+log = logging.getLogger(__name__)
 
 NO_KEY = "no-key"
 """Sent where no key is configured: the openai client insists on one, and keyless servers ignore it."""
@@ -146,6 +150,7 @@ def list_models(endpoint: Endpoint) -> dict[str, Any]:
         listing["names"] = [f"{endpoint.name}:{model_id}" for model_id in listing["models"]]
         listing["error"] = None
     except Exception as error:  # noqa: BLE001 - any failure is reported as the listing's reason
+        log_failure(log, error, endpoint, "listing its models")
         listing["models"], listing["names"] = [], []
         listing["error"] = first_line(listing_failure(error, endpoint), 400)
     return listing

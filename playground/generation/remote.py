@@ -8,6 +8,7 @@ local and endpoint generations with the same loop, in one run.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -16,10 +17,12 @@ from typing import Any
 
 from playground.generation.endpoints import Endpoint
 from playground.generation.queueing import FairGate
-from playground.generation.remote_errors import explain
+from playground.generation.remote_errors import explain, log_failure
 from playground.generation.request import Generation
 from playground.generation.sampling import Alternative, SamplingSettings, TokenChoice
 from playground.generation.stops import first_stop
+
+log = logging.getLogger(__name__)
 
 MAX_SERVER_STOPS = 4
 """The OpenAI API takes at most four stop strings; the rest are applied here, on the text received."""
@@ -111,6 +114,7 @@ class RemoteRun:
         try:
             ticket = self.gate.join()
         except Exception as error:  # noqa: BLE001 - a refused place is this request's own failure
+            log.warning("endpoint %s refused a place in its line: %s", self.request.call.endpoint.name, error)
             self._finish(error=f"The endpoint '{self.request.call.endpoint.name}' is busy: {error}. Try again soon.")
             return
         try:
@@ -122,6 +126,7 @@ class RemoteRun:
             self._publish(queue_position=0)
             self._stream(generation)
         except Exception as error:  # noqa: BLE001 - reported on the request; the app keeps serving
+            log_failure(log, error, self.request.call.endpoint, "generating")
             self._fail(error)
         finally:
             self.gate.leave(ticket)
@@ -136,6 +141,8 @@ class RemoteRun:
         except Exception as error:  # noqa: BLE001 - some servers refuse logprobs / stream_options: retry plain
             if getattr(error, "status_code", None) not in (400, 422):
                 raise
+            log.info("endpoint %s refused logprobs or stream options (%s): asking again without them",
+                     call.endpoint.name, getattr(error, "status_code", None))
             stream = create(**arguments(call, settings, extras=False))
         saw_probabilities, pieces, finish = False, 0, None
         try:
@@ -159,6 +166,7 @@ class RemoteRun:
                 finish = choice.finish_reason or None
         except Exception as error:  # noqa: BLE001 - a stream cut mid-way keeps its text
             if generation.text or generation.tokens:
+                log_failure(log, error, call.endpoint, "streaming (the text so far is kept)")
                 self._cut(generation, explain(error, call.endpoint, call.model_id))
                 return
             raise

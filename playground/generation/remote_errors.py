@@ -6,12 +6,26 @@ the key, the model id, their patience (429) or the server (5xx). The key never a
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from playground.core.errors import first_line
 
 if TYPE_CHECKING:
     from playground.generation.endpoints import Endpoint
+
+
+def log_failure(log: logging.Logger, error: BaseException, endpoint: "Endpoint", doing: str) -> None:
+    """Put an endpoint failure in the server log once, where it was caught: the server's own refusals and
+    unreachable hosts as one warning line (the user reads the same reason), anything else, a bug on this
+    side (a TypeError from the client, say), with its traceback, so an operator sees it."""
+    import openai
+
+    if isinstance(error, openai.APIError):
+        log.warning("endpoint %s (%s) failed while %s: %s", endpoint.name, endpoint.base_url, doing,
+                    first_line(error, 300, with_type=True))
+    else:
+        log.error("endpoint %s (%s) failed while %s", endpoint.name, endpoint.base_url, doing, exc_info=error)
 
 
 def explain(error: BaseException, endpoint: "Endpoint", model_id: str | None, doing: str = "generating") -> str:

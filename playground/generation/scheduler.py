@@ -253,6 +253,7 @@ class BatchScheduler:
                     budget -= prefill(self.lm, row, budget)
                     self._keep_prefix(row)
             except Exception as error:
+                log.exception("prefill failed in %s; that request alone is failed", self.name)
                 row.fail(_failure(error))
         for row in last_token_only:
             row.start_clock()  # the next decode step reads its last token, unless a pass below does
@@ -267,7 +268,9 @@ class BatchScheduler:
                 prefill_together(self.lm, rows)
             else:
                 prefill_all(self.lm, rows[0])
-        except Exception:  # one bad prompt: read them one by one so only it fails
+        except Exception:  # one bad prompt: read them one by one so only it fails (each failure logs there)
+            log.info("prefill of %d prompts together failed in %s; reading them one by one", len(rows), self.name,
+                     exc_info=True)
             for row in rows:
                 self._prefill_alone(row)
             return
@@ -280,6 +283,7 @@ class BatchScheduler:
             prefill_all(self.lm, row)
             self._keep_prefix(row)
         except Exception as error:
+            log.exception("prefill failed in %s; that request alone is failed", self.name)
             row.fail(_failure(error))
 
     def _keep_prefix(self, row: Row) -> None:
@@ -321,6 +325,7 @@ class BatchScheduler:
                 self._batch.step()
                 self.steps += 1
         except Exception as error:
+            log.exception("decode step of %s failed; its %d rows are failed", self.name, len(self._batch.rows))
             message = _failure(error)
             for row in self._batch.rows:
                 row.fail(message)
