@@ -14,16 +14,15 @@ from typing import Any, Literal
 from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.core.validation import number, whole_number
+from playground.finetune.method_registry import REGISTRY, TrainingMethod, training_method
 
 TARGET_PRESETS = {"attention": ("attention",), "all-linear": ("all-linear",)}
 """The adapted layers a page offers, kept by name in a run's config and resolved on the loaded model (every
 linear layer of the attention, or peft's all-linear): see playground.finetune.targets."""
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # matched whole (fullmatch): "$" lets "name\n" in
-METHODS = ("full", "lora", "qlora", "dpo", "distill")
-"""full: every weight trains; lora / qlora: a low-rank adapter on a 16/32-bit or a 4-bit base; dpo: a LoRA
-policy learns preference pairs against itself with the adapter off; distill: a smaller student learns
-the teacher's token distributions."""
-ADAPTER_METHODS = ("lora", "qlora", "dpo")
+METHODS = tuple(REGISTRY)
+"""The registered training methods (see playground.finetune.method_registry)."""
+ADAPTER_METHODS = tuple(name for name, method in REGISTRY.items() if method.saves == "adapter")
 """Methods whose result is a LoRA adapter over the base model; the others save whole weights."""
 TEXT_SETTINGS = ("base_model", "method", "dataset", "config_name", "split", "prompt_column", "response_column",
                  "messages_column", "chosen_column", "rejected_column", "teacher", "student", "evaluate_on",
@@ -124,8 +123,7 @@ class FinetuneConfig:
             if self.evaluate_on not in tasks():
                 raise InvalidInputError(f"evaluate_on must be a labelled set ({', '.join(tasks())}) or empty, got "
                                         f"{self.evaluate_on!r}.")
-        if self.method not in METHODS:
-            raise InvalidInputError(f"Unknown method {self.method!r}: choose one of {', '.join(METHODS)}.")
+        training_method(self.method)  # an unknown name is refused with the known ones
         if not self.target_modules:
             raise InvalidInputError("target_modules is empty: name the layers LoRA adapts (or 'attention').")
         if self.run_name and not RUN_NAME.fullmatch(self.run_name):
@@ -133,6 +131,11 @@ class FinetuneConfig:
                                     "starting with a letter or digit.")
         if len(self.probe_prompts) > 8:
             raise InvalidInputError("At most 8 probe prompts.")
+
+    @property
+    def training_method(self) -> TrainingMethod:
+        """What this run's method is: what it saves, loads, reads and how it is estimated."""
+        return training_method(self.method)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

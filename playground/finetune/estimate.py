@@ -7,21 +7,12 @@ from typing import Any
 
 from playground.core.device import device_kind
 from playground.finetune.config import FinetuneConfig
+from playground.finetune.method_registry import training_method
 from playground.internals.layout import config_value
 
 CPU_SECONDS_PER_TOKEN = 3.5 / (4 * 128)
 """Measured here (2 cores): a LoRA step on SmolLM2-135M at batch 4 x 128 tokens takes about 3.5 s."""
 GPU_SPEEDUP = 40.0
-
-
-TIME_FACTORS = {"full": 1.3, "lora": 1.0, "qlora": 1.7, "dpo": 4.5, "distill": 1.4}
-"""A step's cost against LoRA's, rough, from `bench finetune` here (docs/benchmarks.md): full also updates
-every weight; QLoRA unpacks its 4-bit weights at every matmul; DPO reads two answers per row and the
-reference (adapter off) reads them again; distillation runs the whole teacher forward plus a half-depth
-student forward and backward."""
-STATE_WORDS = {"full": "gradients + Adam state", "distill": "student weights, gradients + Adam "
-               "state", "lora": "LoRA weights + gradients + Adam state", "qlora": "LoRA weights + gradients + "
-               "Adam state", "dpo": "LoRA policy weights + gradients + Adam state"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +36,10 @@ class Estimate:
         return self.trainable_params / self.total_params if self.total_params else 0.0
 
     def describe(self) -> str:
-        weights = "teacher + student weights" if self.method == "distill" else "base weights"
+        method = training_method(self.method)
+        weights = "teacher + student weights" if method.trains == "student" else "base weights"
         return (f"≈ {self.total_gb:.1f} GB ({self.weights_gb:.2f} {weights}, {self.training_state_gb:.2f} "
-                f"{STATE_WORDS[self.method]} for {self.trainable_params:,} trainable parameters "
+                f"{method.state_words} for {self.trainable_params:,} trainable parameters "
                 f"({self.trainable_share:.2%} of {self.total_params:,}), {self.activations_gb:.2f} activations) · "
                 f"≈ {self.minutes:.0f} min on {self.device.upper()} (a rough guide; the page shows the real pace "
                 "once it runs)" + (f" · LoRA adapts {', '.join(self.adapted_modules)}" if self.adapted_modules else ""))
@@ -69,18 +61,19 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
     from wrapping them with peft, on the meta device; the adapted modules are named as the run will adapt them.
     """
     device = device_kind(device)
+    method = config.training_method
     model = skeleton(model_config)
     text_config = model.config.get_text_config()
     hidden = int(config_value(text_config, "hidden_size", "n_embd", "d_model"))
     layers = int(config_value(text_config, "num_hidden_layers", "n_layer", "num_layers"))
     base_params = sum(parameter.numel() for parameter in model.parameters())
     activation_bytes = 2 if device == "cuda" else 4
-    tokens = config.batch_size * config.max_seq_length * (2 if config.method == "dpo" else 1)
+    tokens = config.batch_size * config.max_seq_length * method.answers_per_row
     adapted: tuple[str, ...] = ()
-    if config.method == "full":
+    if method.trains == "all":
         trainable, state_bytes, weight_bytes = base_params, 12, 4  # fp32 weights, gradients, Adam m and v
         weights = base_params * weight_bytes
-    elif config.method == "distill":
+    elif method.trains == "student":
         blocks = base_params - sum(parameter.numel() for name, parameter in model.named_parameters()
                                    if ".layers." not in name and ".h." not in name)
         trainable = base_params - blocks // 2  # the half-depth student
@@ -89,15 +82,15 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
     else:
         trainable, adapted = lora_parameters(model, config)
         state_bytes = 16  # fp32 LoRA weights, gradients, Adam m and v
-        weights = base_params * (0.55 if config.method == "qlora" else activation_bytes)
+        weights = base_params * (0.55 if method.base_in_4bit else activation_bytes)  # NF4 with its scales
     activations = tokens * hidden * layers * 34 * activation_bytes / 1e9  # a common rule of thumb
     seconds = config.max_steps * config.gradient_accumulation * config.batch_size * config.max_seq_length * \
-        CPU_SECONDS_PER_TOKEN * TIME_FACTORS[config.method]
+        CPU_SECONDS_PER_TOKEN * method.time_factor
     if device == "cuda":
         seconds /= GPU_SPEEDUP
-    total = base_params if config.method != "distill" else trainable
+    total = trainable if method.trains == "student" else base_params
     return Estimate(weights / 1e9, trainable, trainable * state_bytes / 1e9, activations, seconds / 60, device,
-                    config.method, total + (trainable if config.method in ("lora", "qlora", "dpo") else 0), adapted)
+                    config.method, total + (trainable if method.trains == "adapter" else 0), adapted)
 
 
 def lora_parameters(model: Any, config: FinetuneConfig) -> tuple[int, tuple[str, ...]]:

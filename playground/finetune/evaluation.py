@@ -17,7 +17,7 @@ from playground.core.errors import InvalidInputError
 from playground.core.iterutil import last
 from playground.finetune.adapters import AdapterModels
 from playground.finetune.compare import EVALUATION
-from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
+from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import held_out_examples
 from playground.finetune.preference import split_triples
 from playground.finetune.runner import JobRunner
@@ -34,7 +34,7 @@ def trained_model(runner: JobRunner, adapters: AdapterModels, run_id: str) -> tu
     """The run's config and its trained model as a folder the engine loads: whole weights, or base + adapter merged."""
     folder = runner.run_dir(run_id)
     config = FinetuneConfig.load(folder / "config.json")
-    if config.method in ADAPTER_METHODS:
+    if config.training_method.saves == "adapter":
         adapter = runner.adapter(run_id)
         return config, str(adapters.merge(config.base_model, adapter, folder / "merged"))
     if not (folder / "model" / "config.json").is_file():
@@ -63,7 +63,7 @@ def held_out_measures(engine: GenerationEngine, config: FinetuneConfig, tuned: s
     """Perplexity (SFT, distillation) or the preference scores (DPO) on the rows the run held out."""
     base_model, tokenizer = engine.load(config.base_model)
     tuned_model, _ = engine.load(tuned)
-    if config.method == "dpo":
+    if config.training_method.data == "preferences":
         _, held_out = split_triples(config)
         return {"preference": preference_scores(tuned_model, tokenizer, held_out, config.dpo_beta,
                                                 reference=base_model)}
@@ -72,7 +72,7 @@ def held_out_measures(engine: GenerationEngine, config: FinetuneConfig, tuned: s
     measures: dict[str, Any] = {"perplexity": {"base": perplexity(base_model, held_out, pad),
                                                "tuned": perplexity(tuned_model, held_out, pad),
                                                "rows": len(held_out)}}
-    if config.method == "distill" and not config.teacher:
+    if config.training_method.teacher and not config.teacher:
         measures["kl_to_teacher"] = kl_to_teacher(tuned_model, base_model, held_out, pad)
     return measures
 

@@ -128,13 +128,13 @@ class JobRunner:
     def _validated(self, config: FinetuneConfig) -> FinetuneConfig:
         """A malformed dataset is refused here, with line numbers, before any process starts; a teacher
         named by run id becomes that run's folder (the worker reads folders, not this runner)."""
-        if config.method == "dpo":
+        if config.training_method.data == "preferences":
             load_triples(config)  # prompt, chosen, rejected: missing columns, empty cells, identical answers
         else:
             pairs = load_pairs(config)  # missing columns and empty cells, before any tokenizer loads
             if self.tokenizer_of is not None:
                 refuse_full_prompts(pairs, config, self.tokenizer_of(config.base_model))
-        if config.method == "distill" and RUN_ID.fullmatch(config.teacher.strip()):
+        if config.training_method.teacher and RUN_ID.fullmatch(config.teacher.strip()):
             config = config.with_changes(teacher=str(self.run_dir(config.teacher.strip())))
         return with_default_probes(config)
 

@@ -52,8 +52,9 @@ def model_kwargs(config: FinetuneConfig, device: Device) -> dict[str, Any]:
     On the CPU QLoRA says so: bitsandbytes would otherwise put the weights on any GPU it sees.
     """
     # Full training keeps fp32 master weights (bf16 autocast on a GPU): Adam updates vanish in bf16.
-    dtype = torch.bfloat16 if device == "cuda" and config.method != "full" else torch.float32
-    if config.method != "qlora":
+    method = config.training_method
+    dtype = torch.bfloat16 if device == "cuda" and method.trains != "all" else torch.float32
+    if not method.base_in_4bit:
         return {"dtype": dtype}
     from transformers import BitsAndBytesConfig
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from playground.finetune.adapters import push_trained, side_by_side, what, zip_trained
-from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
+from playground.finetune.config import FinetuneConfig
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, VariantRun
 from playground.workspace import Workspace
@@ -30,7 +30,7 @@ def adapter_of(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, Path]
 def tuned_model(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, object]:
     """The run's trained model: base + adapter (LoRA, QLoRA, DPO), or its whole saved weights (full, distill)."""
     config, adapter = adapter_of(ws, run_id)
-    if config.method in ADAPTER_METHODS:
+    if config.training_method.saves == "adapter":
         return config, ws.adapters.model(config.base_model, adapter)
     whole = adapter.parent / "model"
     if not (whole / "config.json").is_file():

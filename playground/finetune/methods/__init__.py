@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.device import Device
-from playground.core.errors import InvalidInputError
-from playground.finetune.config import ADAPTER_METHODS, METHODS, FinetuneConfig
+from playground.finetune.config import FinetuneConfig
 
 
 @dataclass
@@ -24,20 +23,13 @@ class Built:
 
 def result_folder(config: FinetuneConfig) -> str:
     """Where the trained result is saved in the run folder: a LoRA adapter, or whole weights."""
-    return "adapter" if config.method in ADAPTER_METHODS else "model"
+    return config.training_method.saves
 
 
 def build(config: FinetuneConfig, run_dir: Path, device: Device, callback_of: Any) -> Built:
-    """The Trainer for ``config.method``; ``callback_of(tokenizer)`` makes the events callback."""
-    if config.method in ("full", "lora", "qlora"):
-        from playground.finetune.methods.sft import build_sft as builder
-    elif config.method == "dpo":
-        from playground.finetune.methods.dpo import build_dpo as builder
-    elif config.method == "distill":
-        from playground.finetune.methods.distill import build_distill as builder
-    else:  # a config file edited by hand past FinetuneConfig's check
-        raise InvalidInputError(f"Unknown method {config.method!r}: choose one of {', '.join(METHODS)}.")
-    return builder(config, run_dir, device, callback_of)
+    """The Trainer for ``config.method`` (its registered builder); ``callback_of(tokenizer)`` makes the
+    events callback."""
+    return config.training_method.load()(config, run_dir, device, callback_of)
 
 
 def parameter_info(model: Any) -> dict[str, Any]:

@@ -28,12 +28,12 @@ def load_model(config: FinetuneConfig, device: Device) -> tuple[Any, Any]:
     store = ModelStore(Settings.from_env())
     tokenizer = store.hf_tokenizer(config.base_model)
     model = store.private_causal_lm(config.base_model, **model_kwargs(config, device))
-    if config.method == "full":
+    if config.training_method.trains == "all":
         model.train()
         for parameter in model.parameters():
             parameter.requires_grad_(True)
         return model, tokenizer
-    if config.method == "qlora":
+    if config.training_method.base_in_4bit:
         model = prepare_model_for_kbit_training(model)
     return get_peft_model(model, lora_config(config, model)), tokenizer
 
