@@ -18,17 +18,7 @@ from playground.core.device import describe
 from playground.core.errors import PlaygroundError, UnknownModelError
 from playground.core.openmp import can_release_openmp_workers
 from playground.core.paths import ASSETS
-from playground.core.queues import (
-    BATCH_KV_TOKENS,
-    BATCH_ROWS,
-    DEFAULT_CONCURRENCY,
-    GENERATIONS_PER_MODEL,
-    GIL_SWITCH_SECONDS,
-    GRADIO_ANALYTICS_EVERY,
-    QUEUE_MAX_SIZE,
-    WAITING_PER_MODEL,
-    WORKER_THREADS,
-)
+from playground.core.queues import BATCH_KV_TOKENS, BATCH_ROWS, GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.core.settings import WEIGHTS_DTYPES, Settings
 from playground.models.prepacked import prepacking_available
 from playground.models.registry import resolve
@@ -40,6 +30,13 @@ from tabs.inside import page as inside
 from tabs.prompt_lab import page as prompt_lab
 from tabs.quantization import page as quantization
 from tabs.shared import zerogpu
+from tabs.shared.queues import (
+    DEFAULT_CONCURRENCY,
+    GIL_SWITCH_SECONDS,
+    GRADIO_ANALYTICS_EVERY,
+    QUEUE_MAX_SIZE,
+    WORKER_THREADS,
+)
 
 TITLE = "LLM Playground"
 TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python code runs on this server "

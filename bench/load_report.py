@@ -63,7 +63,7 @@ so differences under about a third are noise.
   (0.9 cores) than the app (0.2). The load generator sharing the machine makes every figure here
   pessimistic next to a class whose browsers run elsewhere.
 
-Chosen from these figures (in `playground/core/queues.py`):
+Chosen from these figures (Gradio's in `tabs/shared/queues.py`, the engine's in `playground/core/queues.py`):
 - `/attention` and the page's attention pass: concurrency_id `attention-forward`, limit 2 (was 4).
   A repeated text is cached, and on 2 cores more passes at once only add contention.
 - Tokenize: its own group, limit 4; its p95 met the target with it.

@@ -17,7 +17,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from playground.core.iterutil import last
-from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.sampling import SamplingSettings
 from playground.rag.index import Document, Hit
 from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K, gather_documents, project_2d
@@ -25,6 +24,7 @@ from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors, read_asset, uploaded_name, uploaded_path
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
 HIT_HEADERS = ["[n]", "Score", "Source", "Chunk", "Text"]

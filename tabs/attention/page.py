@@ -10,17 +10,17 @@ from typing import Any
 import gradio as gr
 
 from playground.attention import DEFAULT_MAX_TOKENS, MAX_TOKENS_LIMIT
-from playground.core.queues import (
-    ATTENTION_FORWARD_CONCURRENCY,
-    ATTENTION_FORWARD_QUEUE,
-    ATTENTION_HEAD_DRAW_CONCURRENCY,
-    ATTENTION_HEAD_DRAW_QUEUE,
-)
 from playground.core.settings import DEFAULT_CAUSAL_MODEL, DEFAULT_ENCODER_MODEL
 from playground.models.registry import EMBEDDED_MODELS
 from playground.workspace import Workspace
 from tabs.attention import plots
 from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.queues import (
+    ATTENTION_FORWARD_CONCURRENCY,
+    ATTENTION_FORWARD_QUEUE,
+    ATTENTION_HEAD_DRAW_CONCURRENCY,
+    ATTENTION_HEAD_DRAW_QUEUE,
+)
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 PAGE_MAX_TOKENS = 128

@@ -12,13 +12,13 @@ from typing import Any
 import gradio as gr
 
 from playground.core.errors import InvalidInputError
-from playground.core.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.models.registry import EMBEDDED_MODELS
 from playground.workspace import Workspace
 from tabs.attention.page import bounded_slider, clip
 from tabs.inside import diagram, plots
 from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
 
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
 QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)

@@ -8,7 +8,6 @@ import gradio as gr
 
 from playground.core.errors import InvalidInputError
 from playground.core.iterutil import last
-from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.engine import stream_texts
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, compare
@@ -16,6 +15,7 @@ from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import evaluate, shipped_items
 from playground.workspace import Workspace
 from tabs.shared.common import friendly_errors
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 
 def register_api(ws: Workspace) -> None:

@@ -9,13 +9,13 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.endpoints import Endpoints
 from playground.prompting import techniques as prompts
 from playground.prompting.answers import wilson_interval
 from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
 from playground.workspace import Workspace
 from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import SamplingControls, to_settings
 
 UPLOAD = "upload"

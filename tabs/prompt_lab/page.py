@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from playground.core.errors import PlaygroundError
-from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.endpoints import Endpoints
 from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.sampling import SamplingSettings
@@ -38,6 +37,7 @@ from tabs.prompt_lab.fields import (
 )
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import (
     build_sampling_controls,
     to_settings,

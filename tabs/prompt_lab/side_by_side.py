@@ -7,7 +7,6 @@ from typing import Any
 
 import gradio as gr
 
-from playground.core.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from playground.generation.endpoints import Endpoints
 from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
 from playground.prompting import techniques as prompts
@@ -15,6 +14,7 @@ from playground.workspace import Workspace
 from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, render_fields, task_or_custom
 from tabs.shared import generation_view
 from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import SamplingControls, to_settings
 
 SUMMARY_HEADERS = ["Variant", "Model", "Tokens in", "Tokens out", "First token (ms)", "Tokens/s",

@@ -13,13 +13,13 @@ import plotly.graph_objects as go
 import torch
 
 from playground.core.iterutil import last
-from playground.core.queues import QUANT_CONCURRENCY, QUANT_QUEUE
 from playground.quantization.figure import weight_demo
 from playground.quantization.lab import DEFAULT_NEW_TOKENS, QuantComparison
 from playground.quantization.methods import available_methods
 from playground.workspace import Workspace
 from tabs.quantization import view as quant_view
 from tabs.shared.common import friendly_errors, read_asset, wire_export
+from tabs.shared.queues import QUANT_CONCURRENCY, QUANT_QUEUE
 
 DEFAULT_PROMPT = "Explain what a lighthouse does, in two sentences."
 DEFAULT_METHODS = ("fp32", "bf16", "bnb-int8", "torchao-int8", "bnb-nf4")

@@ -11,7 +11,7 @@ import os
 
 import gradio as gr
 
-from playground.core.queues import GPU_QUEUES
+from tabs.shared.queues import GPU_QUEUES
 
 log = logging.getLogger(__name__)
 
