@@ -23,7 +23,7 @@ from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_
 from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
-from tabs.shared.common import friendly_errors, read_asset, uploaded_name, uploaded_path
+from tabs.shared.common import event_handler, read_asset, uploaded_name, uploaded_path
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
@@ -128,7 +128,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     chunk_map = gr.Plot(label="Embedding map", elem_id="rag-map")
     hits_state = gr.State([])
 
-    @friendly_errors
+    @event_handler
     def index(model_name: str, shipped: bool, uploads: list[Any] | None, text: str, size: float, lap: float,
               request: gr.Request) -> tuple[str, list[list[Any]]]:
         owner = owner_of(request)
@@ -150,7 +150,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             runs = result.comparison.runs if result.comparison else []
             yield (generation_view.render_columns(runs, titles), result.prompt)
 
-    @friendly_errors
+    @event_handler
     def ask(model_name: str, query: str, k: float, request: gr.Request
             ) -> Iterator[tuple[Any, ...]]:
         owner = owner_of(request)
@@ -162,7 +162,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         for html_answers, prompt in stream_answer(model_name, query, hits, set()):
             yield (hit_rows(hits), gr.CheckboxGroup(choices=choices, value=[]), html_answers, prompt, figure, hits)
 
-    @friendly_errors
+    @event_handler
     def ask_again(model_name: str, query: str, hits: list[Hit], dropped: list[int]
                   ) -> Iterator[tuple[list[list[Any]], str, str]]:
         if not hits:
@@ -192,7 +192,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 def register_api(ws: Workspace) -> None:
     rag = ws.rag
 
-    @friendly_errors
+    @event_handler
     def rag_index(texts: list, files: list[gr.FileData] | None, chunk_size: int, overlap: int,
                   request: gr.Request) -> dict:
         """Index texts (strings, or {source, text}) and files (PDF, .docx, HTML, .txt, .md) for this
@@ -205,7 +205,7 @@ def register_api(ws: Workspace) -> None:
         report = rag.index.index(owner_of(request), documents, ws.settings.default_model, chunk_size, overlap)
         return {**report.to_dict(), "files": [file.to_dict() for file in reports]}
 
-    @friendly_errors
+    @event_handler
     def rag_query(question: str, top_k: int, request: gr.Request) -> dict:
         """Retrieve top_k chunks for this session's index (the shipped documents if none was built)
         and answer with them; also answers without retrieval, for comparison."""

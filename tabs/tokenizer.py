@@ -16,7 +16,7 @@ from playground.text.analysis import TokenizationResult, analyse, sanitize_text
 from playground.text.bpe_training import DEFAULT_SENTENCE, STAGES, default_training_text, training_report
 from playground.workspace import Workspace
 from tabs.shared import token_view
-from tabs.shared.common import friendly_errors, progress_callback, read_asset, split_names
+from tabs.shared.common import event_handler, progress_callback, read_asset, split_names
 from tabs.shared.samples import load_samples
 
 TABLE_HEADERS = ["Tokenizer", "Type", "Vocab", "Tokens", "Chars", "Words", "Chars/token",
@@ -60,7 +60,7 @@ def shown(piece: str) -> str:
     return piece.replace(" ", "·").replace("\n", "↵")
 
 
-@friendly_errors
+@event_handler
 def train_panel(text: str, sentence: str) -> tuple[str, list[list[Any]], str]:
     """The "Train your own" panel: a summary, the first merges, the sentence at each stage."""
     report = training_report(text, sentence)
@@ -107,7 +107,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     samples = load_samples()
     available = ws.tokenizers.available()
 
-    @friendly_errors
+    @event_handler
     def compare(text: str, names: list[str], extra: str, show_whitespace: bool,
                 progress: gr.Progress = gr.Progress()) -> tuple[str, list[list[Any]], go.Figure, str]:
         cleaned, notes = sanitize_text(text)  # once, not once per tokenizer
@@ -125,7 +125,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         status = (f"⚠️ Could not load: {', '.join(failures)} (see its column)." if failures else "")
         return token_view.render_grid(columns), table_rows(results), counts_figure(results), status
 
-    @friendly_errors
+    @event_handler
     def render_chat(rows: list[list[str]], tokenizer: str, add_generation_prompt: bool) -> str:
         messages = [{"role": row[0], "content": row[1]} for row in rows or [] if len(row) >= 2]
         result = ws.tokenizers.render_chat(messages, tokenizer, add_generation_prompt)
@@ -186,24 +186,24 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 def register_api(ws: Workspace) -> None:
     """Named endpoints returning plain data, for ``gradio_client``, notebooks and tests."""
 
-    @friendly_errors
+    @event_handler
     def tokenize(text: str, tokenizer: str) -> dict:
         """Tokens of `text` under `tokenizer`: each {id, text, start, end, special, ...};
         text[start:end] is the token's span of the input (empty for added special tokens)."""
         return ws.tokenizers.tokenize(text, tokenizer).to_dict()
 
-    @friendly_errors
+    @event_handler
     def tokenizers() -> list:
         """Names of the tokenizers available on this machine."""
         return ws.tokenizers.available()
 
-    @friendly_errors
+    @event_handler
     def chat_template(messages: list, tokenizer: str, add_generation_prompt: bool) -> dict:
         """A list of {role, content} rendered with the model's chat template, then tokenized."""
         result = ws.tokenizers.render_chat(messages, tokenizer, add_generation_prompt)
         return {"text": result.text, **result.to_dict()}
 
-    @friendly_errors
+    @event_handler
     def train_bpe(text: str, sentence: str) -> dict:
         """Train a byte-level BPE on `text` (up to 2,000 merges) and tokenize `sentence` after
         100, 500 and 2,000 of them: {num_merges, merges: [{rank, left, right, merged, count}],

@@ -14,7 +14,7 @@ from playground.core.settings import DEFAULT_CAUSAL_MODEL, DEFAULT_ENCODER_MODEL
 from playground.models.registry import EMBEDDED_MODELS
 from playground.workspace import Workspace
 from tabs.attention import plots
-from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import (
     ATTENTION_FORWARD_CONCURRENCY,
     ATTENTION_FORWARD_QUEUE,
@@ -78,7 +78,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     def maps_for(text: str, model: str, max_tokens: float, progress: gr.Progress | None = None):
         return explorer.compute(text, model, int(max_tokens), progress_callback(progress))
 
-    @friendly_errors
+    @event_handler
     def refresh(text: str, model: str, max_tokens: float, layer: float, head: float, metric: str,
                 pin: int | None, hide_sink: bool, pinned_tokens: list[str] | None,
                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
@@ -102,7 +102,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 plots.pinned_figure(maps, pin_index, hide_sink),
                 plots.rollout_figure(maps, hide_sink), list(maps.tokens))
 
-    @friendly_errors
+    @event_handler
     def show_head(text: str, model: str, max_tokens: float, layer: float, head: float) -> tuple[Any, ...]:
         """The chosen head, its layer, and the same layer and head in the causal and the encoder model
         (each clipped to what that model has), so "Causal vs bidirectional" follows both sliders."""
@@ -114,13 +114,13 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                    for m in (maps_for(text, name, max_tokens) for name in (CAUSAL, ENCODER))]
         return plots.head_figure(maps, layer_index, head_index), plots.layer_figure(maps, layer_index), *compare
 
-    @friendly_errors
+    @event_handler
     def show_overview(text: str, model: str, max_tokens: float, metric: str) -> Any:
         if not (text or "").strip():
             return gr.skip()
         return plots.overview_figure(maps_for(text, model, max_tokens), metric)
 
-    @friendly_errors
+    @event_handler
     def show_sink_views(text: str, model: str, max_tokens: float, pin: int | None,
                         hide_sink: bool) -> tuple[Any, Any]:
         if not (text or "").strip():
@@ -199,7 +199,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         control.change(show_sink_views, [*base, pin, hide_sink], [pinned_plot, rollout_plot],
                        trigger_mode="always_last", api_visibility="undocumented", show_progress="hidden")
 
-    @friendly_errors
+    @event_handler
     def attention(text: str, model: str, layer: int, head: int) -> dict:
         """One layer and head's attention for `text`: tokens and an n x n matrix whose rows
         (queries) sum to 1. Texts longer than 256 tokens are truncated (see `truncated`)."""

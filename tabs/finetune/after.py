@@ -14,7 +14,7 @@ from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Variant, VariantRun
 from playground.workspace import Workspace
 from tabs.shared import generation_view
-from tabs.shared.common import friendly_errors
+from tabs.shared.common import event_handler
 
 TRY_TOKENS = 64
 COLUMN_TITLES = ["Base model", "Fine-tuned"]
@@ -79,11 +79,11 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
             push_button = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
-    @friendly_errors
+    @event_handler
     def try_run(run_id: str | None, text: str) -> Iterator[str]:
         yield from try_both(ws, run_id, text)
 
-    @friendly_errors
+    @event_handler
     def download(run_id: str | None) -> gr.File:
         if not run_id:
             raise gr.Error("Choose a run first.")
@@ -92,11 +92,11 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
         archive = zip_trained(folder, Path(tempfile.mkdtemp(prefix="trained-")) / f"{run_id}-{name}")
         return gr.File(str(archive), visible=True, label=what(folder).capitalize())
 
-    @friendly_errors
+    @event_handler
     def merge(run_id: str | None) -> str:
         return merge_run(ws, run_id)
 
-    @friendly_errors
+    @event_handler
     def push(run_id: str | None, repo: str, secret: str) -> str:
         if not run_id:
             raise gr.Error("Choose a run first.")

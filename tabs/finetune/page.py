@@ -20,7 +20,7 @@ from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
 from tabs.finetune.tradeoffs import build_tradeoffs
-from tabs.shared.common import friendly_errors, read_asset, uploaded_path
+from tabs.shared.common import event_handler, read_asset, uploaded_path
 
 UPLOAD = "upload"
 FORM_FIELDS = ("method", "max_steps", "learning_rate", "batch_size", "max_seq_length", "lora_r", "lora_alpha",
@@ -212,19 +212,19 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         except Exception as error:  # noqa: BLE001 - shown in place while the user edits
             return f"⚠️ {error}"
 
-    @friendly_errors
+    @event_handler
     def start(*values: Any) -> tuple[Any, str]:
         uploaded = values[2] if values[1] == UPLOAD else None
         run_id = runner.start(config_from(*values), dataset_file=uploaded)
         return gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id), f"⏳ Started {run_id}."
 
-    @friendly_errors
+    @event_handler
     def stop(run_id: str | None) -> str:
         if not run_id:
             raise gr.Error("No run selected.")
         return status_markdown(runner.cancel(run_id))
 
-    @friendly_errors
+    @event_handler
     def resume(run_id: str | None) -> tuple[Any, str]:
         if not run_id:
             raise gr.Error("Choose the run to resume.")
@@ -287,7 +287,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 def register_api(ws: Workspace) -> None:
     runner = ws.finetune
 
-    @friendly_errors
+    @event_handler
     def finetune_start(config: dict, dataset_file: gr.FileData | None = None) -> dict:
         """Start a full, LoRA, QLoRA, DPO or distillation job (``method``) from a config dict (see
         playground/finetune/config.py for the keys; missing keys take their defaults), optionally on an
@@ -296,32 +296,32 @@ def register_api(ws: Workspace) -> None:
         uploaded = uploaded_path(dataset_file)
         return {"run_id": runner.start(FinetuneConfig.from_dict(dict(config or {})), dataset_file=uploaded)}
 
-    @friendly_errors
+    @event_handler
     def finetune_push(run_id: str, repo_id: str, token: str = "") -> dict:
         """Push what the run trained (its LoRA adapter, or the whole model of a full or distillation run) to
         a (private) Hub repository. The token (or the server's HF_TOKEN) is used for this call only: never
         stored, logged or returned."""
         return {"url": push_trained(runner.trained_folder(run_id), repo_id.strip(), token)}
 
-    @friendly_errors
+    @event_handler
     def finetune_resume(run_id: str) -> dict:
         """Continue a run (interrupted, failed or stopped) from its last checkpoint; returns its status."""
         runner.start(FinetuneConfig(), resume=run_id)
         return runner.status(run_id).to_dict()
 
-    @friendly_errors
+    @event_handler
     def finetune_status(run_id: str) -> dict:
         """status (queued, running, finished, failed, cancelled, interrupted), step, max_steps, losses [[step, loss]],
         eval_losses, learning_rates, grad_norms, probes, checkpoints, notes (data notes, the end-of-run
         evaluation's scores), adapter, message, eta_seconds."""
         return runner.status(run_id).to_dict()
 
-    @friendly_errors
+    @event_handler
     def finetune_cancel(run_id: str) -> dict:
         """Ask the run to stop at its next step (the adapter is saved); returns its status."""
         return runner.cancel(run_id).to_dict()
 
-    @friendly_errors
+    @event_handler
     def finetune_runs() -> list:
         """Every run, newest first, with its status and curves."""
         return [summary.to_dict() for summary in runner.runs()]

@@ -17,7 +17,7 @@ from playground.finetune.evaluation import DEFAULT_LIMIT, evaluate_run
 from playground.prompting import techniques as prompts
 from playground.workspace import Workspace
 from tabs.finetune.plots import PALETTE, message_figure
-from tabs.shared.common import friendly_errors, uploaded_path
+from tabs.shared.common import event_handler, uploaded_path
 
 HEADERS = ["Run", "Method", "Status", "Trainable", "Trainable %", "Peak memory MB", "Memory of", "Weights MB",
            "s/step", "tokens/s", "Saved MB", "Final loss", "Final eval loss", "DPO margin", "KL to teacher",
@@ -90,14 +90,14 @@ def build_tradeoffs(ws: Workspace, compare_runs: gr.Dropdown, run_choice: gr.Dro
             evaluate_button = gr.Button("Evaluate the run shown", elem_id="ft-evaluate")
         scores = gr.Dataframe(headers=["Measure", "Value"], interactive=False, wrap=True, elem_id="ft-eval-scores")
 
-    @friendly_errors
+    @event_handler
     def show(chosen: list[str] | None) -> tuple[list[list[Any]], go.Figure]:
         if not chosen:
             raise gr.Error("Pick runs under “Overlay runs” first.")
         rows = compare(ws.finetune, list(chosen))
         return table_rows(rows), tradeoff_figure(rows)
 
-    @friendly_errors
+    @event_handler
     def run_evaluation(run_id: str | None, name: str, upload: Any, count: float) -> list[list[Any]]:
         if not run_id:
             raise gr.Error("Choose a run first (Run shown).")
@@ -116,14 +116,14 @@ def build_tradeoffs(ws: Workspace, compare_runs: gr.Dropdown, run_choice: gr.Dro
 
 
 def register_api(ws: Workspace) -> None:
-    @friendly_errors
+    @event_handler
     def finetune_compare(run_ids: list) -> list:
         """One row per run: method, trainable_params and trainable_pct, peak_memory_mb (GPU allocated, or the
         worker's RSS on CPU), weights_mb, seconds_per_step, tokens_per_second, saved_mb (adapter or model),
         final_loss, final_eval_loss, reward_margin (DPO), kl (distillation), base/tuned accuracy once evaluated."""
         return compare(ws.finetune, list(run_ids or []))
 
-    @friendly_errors
+    @event_handler
     def finetune_evaluate(run_id: str, task: str = "sentiment", eval_file: gr.FileData | None = None,
                           limit: int = DEFAULT_LIMIT) -> dict:
         """The base and the trained model on a Prompt lab labelled set (``task``) or an uploaded file

@@ -17,7 +17,7 @@ from playground.models.registry import EMBEDDED_MODELS
 from playground.workspace import Workspace
 from tabs.attention.page import bounded_slider, clip
 from tabs.inside import diagram, plots
-from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
 
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
@@ -90,18 +90,18 @@ def panel(draw: Any, *args: Any, count: int = 1) -> Any:
 def build(ws: Workspace, app: gr.Blocks) -> None:
     inside = ws.inside
 
-    @friendly_errors
+    @event_handler
     def show_card(model: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any]:
         card = inside.model_card(model, progress_callback(progress))
         return diagram.architecture_figure(card), card_markdown(card)
 
-    @friendly_errors
+    @event_handler
     def show_distribution(text: str, model: str, temperature: float, top_k: float, top_p: float) -> Any:
         if not (text or "").strip():
             return gr.skip()
         return plots.distribution_figure(inside.next_token(text, model, temperature, int(top_k), top_p))
 
-    @friendly_errors
+    @event_handler
     def show_head(text: str, model: str, layer: float, head: float, query: Any) -> tuple[Any, Any, Any]:
         if not (text or "").strip():
             return gr.skip(), gr.skip(), gr.skip()
@@ -112,17 +112,17 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                                      clip(head, view.parts.num_heads - 1), query)
         return plots.head_figure(math), plots.head_vectors_figure(math), head_markdown(math)
 
-    @friendly_errors
+    @event_handler
     def show_attribution(text: str, model: str, token: str) -> Any:
         if not (text or "").strip():
             return gr.skip()
         return plots.attribution_figure(inside.head_attribution(text, model, (token or "").strip("\n") or None))
 
-    @friendly_errors
+    @event_handler
     def show_lens(text: str, model: str) -> Any:
         return plots.lens_figure(inside.logit_lens(text, model))
 
-    @friendly_errors
+    @event_handler
     def refresh(text: str, model: str, temperature: float, top_k: float, top_p: float, layer: float, head: float,
                 token: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         if not (text or "").strip():
@@ -146,21 +146,21 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                 bounded_slider(layer, parts.num_layers - 1),
                 gr.Dropdown(choices=["the whole layer", *(f"head {h}" for h in range(parts.num_heads))]))
 
-    @friendly_errors
+    @event_handler
     def grow(text: str, model: str, temperature: float, top_k: float, top_p: float, greedy: bool) -> tuple[str, str]:
         seed = random.randrange(2**31)
         picked = inside.sample(text, model, 0.0 if greedy else temperature, int(top_k), top_p, seed)
         how = "the top token" if greedy else f"a draw (seed {seed})"
         return picked["new_text"], f"Appended {plots.shown(picked['text'])!r}: {how}."
 
-    @friendly_errors
+    @event_handler
     def show_ablation(text: str, model: str, layer: float, what: str) -> Any:
         if not (text or "").strip():
             return gr.skip()
         head = None if what == "the whole layer" else int(what.removeprefix("head "))
         return plots.ablation_figure(inside.ablate(text, model, int(layer), head))
 
-    @friendly_errors
+    @event_handler
     def run_sweep(text: str, model: str, token: str, progress: gr.Progress = gr.Progress()) -> Any:
         result = inside.sweep(text, model, (token or "").strip("\n") or None, progress_callback(progress))
         return plots.sweep_figure(result)
@@ -247,33 +247,33 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                         api_visibility="undocumented", **QUEUE)
     sweep_button.click(run_sweep, [text, model, token], sweep_plot, api_visibility="undocumented", **QUEUE)
 
-    @friendly_errors
+    @event_handler
     def model_card(model: str) -> dict:
         """Architecture and parameter counts (per component, bytes too) of any model: causal, encoder or
         encoder-decoder."""
         return inside.model_card(model)
 
-    @friendly_errors
+    @event_handler
     def next_token(text: str, model: str, temperature: float, top_k: int, top_p: float) -> dict:
         """The 20 most likely next tokens, before and after temperature, top-k and top-p, with the cut-off."""
         return inside.next_token(text, model, temperature, top_k, top_p)
 
-    @friendly_errors
+    @event_handler
     def attention_math(text: str, model: str, layer: int, head: int, query: int) -> dict:
         """One head for one query token (-1: the last): q, keys, values, scores, mask, weights, output."""
         return inside.attention_math(text, model, layer, head, None if query == -1 else query)
 
-    @friendly_errors
+    @event_handler
     def logit_lens(text: str, model: str) -> dict:
         """What every layer would predict at the last 24 positions, and the probability of the final answer."""
         return inside.logit_lens(text, model)
 
-    @friendly_errors
+    @event_handler
     def head_attribution(text: str, model: str, token: str) -> dict:
         """Each head's direct contribution to ``token``'s logit (empty: the top prediction), plus the rest."""
         return inside.head_attribution(text, model, token or None)
 
-    @friendly_errors
+    @event_handler
     def ablate(text: str, model: str, layer: int | None, head: int | None) -> dict:
         """The next-token distribution with one head zeroed, a whole layer skipped (head None) or nothing."""
         return inside.ablate(text, model, layer, head)

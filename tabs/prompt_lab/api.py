@@ -14,14 +14,14 @@ from playground.generation.side_by_side import Variant, compare
 from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import evaluate, shipped_items
 from playground.workspace import Workspace
-from tabs.shared.common import friendly_errors
+from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 
 def register_api(ws: Workspace) -> None:
     engine = ws.generation
 
-    @friendly_errors
+    @event_handler
     def generate(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
                  seed: int) -> Iterator[str]:
         """Stream the completion of `prompt` (the model's chat template applied, repetition penalty
@@ -30,7 +30,7 @@ def register_api(ws: Workspace) -> None:
                                     seed=seed)
         yield from stream_texts(engine.stream(model, prompt, settings))
 
-    @friendly_errors
+    @event_handler
     def generate_tokens(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
                         seed: int) -> dict:
         """Like /generate, but the finished result with every token's probability, entropy (bits)
@@ -39,7 +39,7 @@ def register_api(ws: Workspace) -> None:
                                     seed=seed)
         return engine.generate(model, prompt, settings).to_dict()
 
-    @friendly_errors
+    @event_handler
     def compare_prompts(prompts_list: list, model: str, max_new_tokens: int) -> list:
         """Run 1-4 prompts together (greedy): a list of {prompt, output, tokens_in, tokens_out,
         seconds, first_token_seconds, tokens_per_second, finish_reason, error}."""
@@ -49,19 +49,19 @@ def register_api(ws: Workspace) -> None:
         final = last(compare(engine, [Variant(p, model) for p in prompts_list], settings))
         return [run.to_dict() for run in final.runs] if final else []
 
-    @friendly_errors
+    @event_handler
     def prompt_techniques() -> list:
         """The template library: name, title, description, template, system, samples."""
         return [{"name": t.name, "title": t.title, "description": t.description, "template": t.template,
                  "system": t.system, "samples": t.samples} for t in prompts.techniques().values()]
 
-    @friendly_errors
+    @event_handler
     def render_prompt(technique: str, task: str, input: str) -> dict:  # noqa: A002 - the API's word
         """A technique's prompt for one input of a shipped task (sentiment, arithmetic, extraction)."""
         rendered = prompts.prompt_for(technique, task, input)
         return {"prompt": rendered.prompt, "system": rendered.system, "stop": list(rendered.stop)}
 
-    @friendly_errors
+    @event_handler
     def evaluate_prompts(task: str, techniques: list, model: str, limit: int) -> dict:
         """Score techniques on the first `limit` items of a shipped task: accuracy, 95% interval,
         tokens, seconds, and every answer."""

@@ -14,7 +14,7 @@ import gradio as gr
 from playground.core.errors import PlaygroundError
 from playground.generation.endpoints import Endpoint, Endpoints, list_models
 from playground.workspace import Workspace
-from tabs.shared.common import friendly_errors
+from tabs.shared.common import event_handler
 
 NOTE = ("Models on an OpenAI-compatible server (vLLM, TGI, llama.cpp's server, Ollama, `transformers serve`) "
         "are named `endpoint:model-id` wherever a model is asked for here, in side by side, evaluation and "
@@ -92,7 +92,7 @@ def build(ws: Workspace, app: gr.Blocks, model: gr.Dropdown) -> gr.State:
     add.click(add_for_session, [session, name, url, key, model], [session, key, listing, model],
               api_visibility="undocumented")
 
-    @friendly_errors
+    @event_handler
     def endpoints() -> list:
         """The server's OpenAI-compatible endpoints: name, base_url, whether a key is set, and the models
         its /v1/models lists (names to pass as `model`), or the reason that call failed."""

@@ -14,7 +14,7 @@ from playground.prompting import techniques as prompts
 from playground.prompting.answers import wilson_interval
 from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
 from playground.workspace import Workspace
-from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.common import event_handler, wire_export
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import SamplingControls, to_settings
 
@@ -107,7 +107,7 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
         export_button = gr.Button("Export results (JSON)", size="sm")
         exported = gr.File(label="Results", visible=False, elem_id="ev-file")
 
-    @friendly_errors
+    @event_handler
     def run(mine: Endpoints, model_name: str, task_name: str, upload_path: str | None, upload_instruction: str,
             count: float, use_chat: bool, chosen: list[str], *sampling_values: Any
             ) -> Iterator[tuple[str, list[list[Any]], go.Figure, list[list[Any]], dict[str, Any] | None]]:

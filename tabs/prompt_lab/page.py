@@ -36,7 +36,7 @@ from tabs.prompt_lab.fields import (
     task_or_custom,
 )
 from tabs.shared import generation_view
-from tabs.shared.common import friendly_errors, progress_callback, read_asset
+from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import (
     build_sampling_controls,
@@ -152,7 +152,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                     f"{len(prepared.text):,} characters{notes}", prepared.text)
         return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
 
-    @friendly_errors
+    @event_handler
     def generate_in_page(mine: Endpoints, model_name: str, use_chat: bool, *values: Any,
                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:
         engine = ws.generation.with_endpoints(mine)

@@ -13,7 +13,7 @@ from playground.prompting import techniques as prompts
 from playground.workspace import Workspace
 from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, render_fields, task_or_custom
 from tabs.shared import generation_view
-from tabs.shared.common import friendly_errors, wire_export
+from tabs.shared.common import event_handler, wire_export
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import SamplingControls, to_settings
 
@@ -70,7 +70,7 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
         export_button = gr.Button("Export comparison (JSON)", size="sm", elem_id="cmp-export")
         exported = gr.File(label="Comparison", visible=False, elem_id="cmp-file")
 
-    @friendly_errors
+    @event_handler
     def run_all(mine: Endpoints, lab_model: str, use_chat: bool, shown: int, *values: Any
                 ) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
         texts, names, sampling_values = values[:MAX_VARIANTS], values[MAX_VARIANTS:2 * MAX_VARIANTS], \
@@ -103,7 +103,7 @@ def starter_prompt(technique_name: str, task_name: str = FIRST_TASK) -> str:
     return fill_from_technique(technique_name, task_name, task.instruction, task.sample, example_rows(task))
 
 
-@friendly_errors
+@event_handler
 def fill_from_technique(technique_name: str, task_name: str, instruction: str, input_text: str,
                         examples: Any) -> str:
     """The technique's own template and system text for the lab's task and input."""

@@ -18,7 +18,7 @@ from playground.quantization.lab import DEFAULT_NEW_TOKENS, QuantComparison
 from playground.quantization.methods import available_methods
 from playground.workspace import Workspace
 from tabs.quantization import view as quant_view
-from tabs.shared.common import friendly_errors, read_asset, wire_export
+from tabs.shared.common import event_handler, read_asset, wire_export
 from tabs.shared.queues import QUANT_CONCURRENCY, QUANT_QUEUE
 
 DEFAULT_PROMPT = "Explain what a lighthouse does, in two sentences."
@@ -73,7 +73,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         export_button = gr.Button("Export results (JSON)", size="sm")
         exported = gr.File(label="Results", visible=False)
 
-    @friendly_errors
+    @event_handler
     def compare(model_name: str, names: list[str], text: str, count: float
                 ) -> Iterator[tuple[str, list[list[Any]], go.Figure, go.Figure, str, dict | None]]:
         for state in ws.quantization.compare(model_name, list(names or []), text, int(count)):
@@ -81,7 +81,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                    quant_view.speed_figure(state), quant_view.render_outputs(state),
                    state.to_dict() if state.done else None)
 
-    @friendly_errors
+    @event_handler
     def show_weights(model_name: str) -> go.Figure:
         lm = ws.store.causal_lm(model_name)
         linear = next(module for name, module in lm.named_modules()
@@ -99,7 +99,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
 
 
 def register_api(ws: Workspace) -> None:
-    @friendly_errors
+    @event_handler
     def quantize_compare(model: str, methods: list, prompt: str) -> list:
         """Measure `model` in each method against fp32 (always included): a list of rows with
         method, weight_bytes, load_seconds, prefill_seconds, tokens_per_s, perplexity, kl_vs_fp32,
@@ -107,7 +107,7 @@ def register_api(ws: Workspace) -> None:
         final = last(ws.quantization.compare(model, [str(m) for m in methods or []], prompt))
         return [row.to_dict() for row in final.rows] if final else []
 
-    @friendly_errors
+    @event_handler
     def quant_methods() -> list:
         """Every method with `available` on this machine and, if not, the `reason`."""
         return available_methods(ws.settings.device)

@@ -36,11 +36,9 @@ def as_user_error(error: BaseException) -> gr.Error:
 
 
 def friendly_errors(fn: F) -> F:
-    """Wrap a handler (function or generator) so every failure reaches the page as ``gr.Error``.
+    """Wrap a handler (function or generator) so every failure reaches the page or the API as ``gr.Error``.
 
-    ``functools.wraps`` keeps the signature and type hints that ``gr.api`` reads. When the handler is
-    done its thread's OpenMP workers are freed: Gradio keeps idle handler threads for a while, and
-    their pools would slow the model threads' decoding (:mod:`playground.core.openmp`).
+    ``functools.wraps`` keeps the signature and type hints that ``gr.api`` reads.
     """
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -49,8 +47,6 @@ def friendly_errors(fn: F) -> F:
                 yield from fn(*args, **kwargs)
             except Exception as error:  # noqa: BLE001 - every error becomes a message
                 raise as_user_error(error) from error
-            finally:
-                release_openmp_workers()
 
         return generator_wrapper  # type: ignore[return-value]
 
@@ -60,10 +56,38 @@ def friendly_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except Exception as error:  # noqa: BLE001
             raise as_user_error(error) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def frees_openmp_workers(fn: F) -> F:
+    """Free the calling thread's OpenMP workers when ``fn`` returns, fails or its stream ends: Gradio keeps
+    idle handler threads for a while, and their pools would slow the model threads' decoding
+    (:mod:`playground.core.openmp`)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            finally:
+                release_openmp_workers()
+
+        return generator_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
         finally:
             release_openmp_workers()
 
     return wrapper  # type: ignore[return-value]
+
+
+def event_handler(fn: F) -> F:
+    """What every page and API handler is wrapped in: its failures become messages (:func:`friendly_errors`)
+    and its thread's OpenMP workers are freed when it is done (:func:`frees_openmp_workers`)."""
+    return frees_openmp_workers(friendly_errors(fn))
 
 
 def uploaded_path(item: Any) -> str | None:
@@ -112,5 +136,5 @@ def export_file(data: dict[str, Any] | None, stem: str) -> str:
 
 def wire_export(button: gr.Button, state: gr.State, target: gr.File, stem: str) -> None:
     """A button that turns the JSON in ``state`` into a downloadable ``<stem>.json`` in ``target``."""
-    button.click(friendly_errors(lambda data: gr.File(export_file(data, stem), visible=True)), state, target,
+    button.click(event_handler(lambda data: gr.File(export_file(data, stem), visible=True)), state, target,
                  api_visibility="undocumented")

@@ -15,7 +15,7 @@ import torch
 
 from playground.core.openmp import can_release_openmp_workers, release_openmp_workers
 from playground.generation.sampling import SamplingSettings
-from tabs.shared.common import friendly_errors
+from tabs.shared.common import event_handler
 
 MODEL = "smollm2-135m-instruct"
 
@@ -77,17 +77,17 @@ def test_a_thread_without_workers_can_release_and_compute_again():
 
 
 def test_a_handler_frees_its_workers_when_it_returns_or_fails():
-    @friendly_errors
+    @event_handler
     def handler() -> str:
         parallel_work()
         return "done"
 
-    @friendly_errors
+    @event_handler
     def failing() -> None:
         parallel_work()
         raise ValueError("bad input")
 
-    @friendly_errors
+    @event_handler
     def streaming():
         parallel_work()
         yield "first"
