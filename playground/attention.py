@@ -18,7 +18,7 @@ from playground.core.keyed_cache import LRUCache
 from playground.core.progress import ProgressFn
 from playground.core.validation import whole_number
 from playground.models.store import ModelStore
-from playground.text.analysis import TokenizerRegistry, is_added, sanitize_text
+from playground.text.analysis import TokenizerRegistry, is_added, sanitize_text, visible_whitespace
 from playground.text.backends import Token
 
 DEFAULT_MAX_TOKENS = 256
@@ -97,7 +97,7 @@ def token_label(token: Token, text: str, previous_end: int) -> str:
     if token.start < previous_end:
         return " ".join(f"{byte:02X}" for byte in token.raw)
     label = text[token.start:token.end] or token.piece
-    return label.replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+    return visible_whitespace(label)
 
 
 def labels_for(tokens: list[Token], text: str) -> list[str]:

@@ -12,7 +12,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
-from playground.text.analysis import TokenizationResult, analyse, sanitize_text
+from playground.text.analysis import TokenizationResult, analyse, sanitize_text, visible_whitespace
 from playground.text.bpe_training import DEFAULT_SENTENCE, STAGES, default_training_text, training_report
 from playground.workspace import Workspace
 from tabs.shared import token_view
@@ -57,7 +57,7 @@ MERGE_HEADERS = ["Step", "Left", "Right", "New token", "Pair count"]
 
 def shown(piece: str) -> str:
     """A merge's piece with its spaces visible (a leading space is most of what BPE learns first)."""
-    return piece.replace(" ", "·").replace("\n", "↵")
+    return visible_whitespace(piece)
 
 
 @event_handler

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from playground.internals.layout import config_value, kv_head_count
+from playground.models.registry import is_causal_class
 
 COMPONENTS = ("embedding", "attention", "cross_attention", "mlp", "norm", "lm_head", "other")
 """In diagram order; ``other`` catches what no rule names (a pooler, a classifier), so nothing is lost."""
@@ -44,7 +45,7 @@ def stack_of(name: str) -> str:
 def kind_of(model: nn.Module) -> str:
     if getattr(model.config, "is_encoder_decoder", False):
         return "encoder-decoder"
-    return "causal" if type(model).__name__.endswith(("ForCausalLM", "LMHeadModel")) else "bidirectional"
+    return "causal" if is_causal_class(type(model).__name__) else "bidirectional"
 
 
 def positions_of(model: nn.Module) -> str:

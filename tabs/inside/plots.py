@@ -9,12 +9,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from playground.text.analysis import visible_whitespace
+
 KEPT, CUT, MASKED = "#4f46e5", "#cbd5e1", "#9ca3af"
 
 
 def shown(text: str) -> str:
     """A token as a label: spaces as '·', newlines as '↵', so ' the' and 'the' look different."""
-    return (text or "∅").replace(" ", "·").replace("\n", "↵").replace("\t", "→")
+    return visible_whitespace(text or "∅")
 
 
 def _layout(figure: go.Figure, title: str, height: int) -> go.Figure:

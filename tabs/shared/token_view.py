@@ -9,12 +9,10 @@ from __future__ import annotations
 import html
 import unicodedata
 
-from playground.text.analysis import TokenizationResult, is_added
+from playground.text.analysis import VISIBLE_WHITESPACE, TokenizationResult, is_added
 
 MAX_DRAWN_TOKENS = 2_000
 PALETTE_SIZE = 8
-
-_VISIBLE = {" ": "·", "\t": "→", "\r": "␍", "\n": "↵"}
 
 
 def visible(text: str, show_whitespace: bool) -> str:
@@ -23,8 +21,8 @@ def visible(text: str, show_whitespace: bool) -> str:
         return html.escape(text).replace("\n", "<br>")
     out = []
     for char in text:
-        if char in _VISIBLE:
-            mark = f'<span class="ws">{_VISIBLE[char]}</span>'
+        if char in VISIBLE_WHITESPACE:
+            mark = f'<span class="ws">{VISIBLE_WHITESPACE[char]}</span>'
             out.append(mark + ("<br>" if char == "\n" else ""))
         elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
             out.append(f'<span class="ws">U+{ord(char):04X}</span>')
