@@ -27,7 +27,7 @@ from playground.generation.batch import Batch
 from playground.generation.endpoints import Endpoint, Endpoints
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.remote import RemoteCall, RemoteRequest, RemoteRun, unsupported_notices
-from playground.generation.request import FinishReason, Generation, PreparedPrompt, chat_messages
+from playground.generation.request import FinishReason, Generation, PreparedPrompt, chat_messages, raise_if_failed
 from playground.generation.rows import Row, prefill_all, stop_token_ids
 from playground.generation.sampling import SamplingSettings
 from playground.generation.scheduler import BatchLimits, BatchScheduler, Request
@@ -35,7 +35,7 @@ from playground.models.store import ModelStore
 from playground.text.analysis import sanitize_text
 
 __all__ = ["Ask", "BatchLimits", "FinishReason", "Generation", "GenerationEngine", "PreparedPrompt",
-           "decode_together", "decode_with", "stop_token_ids", "stream_texts"]
+           "decode_together", "decode_with", "stop_token_ids"]
 
 T = TypeVar("T")
 
@@ -144,8 +144,7 @@ class GenerationEngine:
                                 progress=progress)
         generation = self._generation(model, prepared, settings)
         for _ in self._run([generation]):
-            if generation.finish_reason == "error":
-                raise PlaygroundError(generation.error or "Generation failed.")
+            raise_if_failed([generation])
             yield generation
 
     def stream_many(self, asks: list[Ask], progress: ProgressFn | None = None) -> Iterator[list[Generation]]:
@@ -344,9 +343,3 @@ def fit_context(ids: list[int], text: str, context: int, max_new_tokens: int,
                        "were used (the start was cut).")
         ids = ids[-keep:]
     return PreparedPrompt(tuple(ids), text, tuple(notices), new_tokens)
-
-
-def stream_texts(streams: Iterator[Generation]) -> Iterator[str]:
-    """Just the text as it grows (what ``/generate`` streams)."""
-    for generation in streams:
-        yield generation.text

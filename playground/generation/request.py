@@ -5,9 +5,11 @@ Plain data shared by the engine, the batch scheduler and every caller; no model 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from playground.core.errors import PlaygroundError
 from playground.generation.sampling import SamplingSettings, TokenChoice, penalty_moves
 
 FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
@@ -110,3 +112,11 @@ class Generation:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def raise_if_failed(generations: Sequence[Generation]) -> None:
+    """A batch whose generation failed raises that generation's message (the others' texts mean nothing
+    without it)."""
+    failed = next((g for g in generations if g.finish_reason == "error"), None)
+    if failed is not None:
+        raise PlaygroundError(failed.error or "Generation failed.")

@@ -12,12 +12,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from playground.core.errors import InvalidInputError, PlaygroundError
+from playground.core.errors import InvalidInputError
 from playground.core.paths import ASSETS
 from playground.core.records import read_records, require_columns
 from playground.generation.engine import Ask, Generation, GenerationEngine
+from playground.generation.request import raise_if_failed
 from playground.generation.sampling import SamplingSettings
 from playground.prompting.answers import is_correct, vote, wilson_interval
+from playground.prompting.self_consistency import path_settings
 from playground.prompting.techniques import AnswerKind, Example, Task, Technique, render, technique
 
 INPUT_COLUMNS = ("input", "question", "prompt", "text")
@@ -171,9 +173,9 @@ def ask_for(model: str, task: Task, method: Technique, item: EvalItem, base: Sam
     """One sampled path of one item: the technique's own length, temperature and stop strings, and the
     task's repetition penalty (off for labelled answers, which a penalty corrupts)."""
     rendered = render(method, task.variables(item.input), list(task.examples))
-    settings = replace(base, max_new_tokens=method.max_new_tokens, temperature=method.temperature,
-                       top_k=0, top_p=1.0, seed=base.seed + sample, stop=rendered.stop, alternatives=0,
-                       repetition_penalty=task.repetition_penalty)
+    fixed = replace(base, max_new_tokens=method.max_new_tokens, temperature=0.0, top_k=0, top_p=1.0,
+                    stop=rendered.stop, alternatives=0, repetition_penalty=task.repetition_penalty)
+    settings = path_settings(fixed, method, sample)
     return Ask(model, rendered.prompt, settings, system=rendered.system or None, chat=chat)
 
 
@@ -188,9 +190,7 @@ def record_finished(run: EvalRun, chosen: list[Technique], task: Task, items: li
     for (t_index, i_index), samples in paths.items():
         if i_index in scored[t_index] or not all(g.done for g in samples):
             continue
-        failed = next((g for g in samples if g.finish_reason == "error"), None)
-        if failed is not None:
-            raise PlaygroundError(failed.error or "Generation failed.")
+        raise_if_failed(samples)
         score, item = run.scores[t_index], items[i_index]
         for generation in samples:
             score.tokens_in += generation.tokens_in

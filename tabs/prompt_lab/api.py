@@ -8,11 +8,11 @@ import gradio as gr
 
 from playground.core.errors import InvalidInputError
 from playground.core.iterutil import last
-from playground.generation.engine import stream_texts
-from playground.generation.sampling import SamplingSettings
+from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, SamplingSettings
 from playground.generation.side_by_side import Variant, compare
 from playground.prompting import techniques as prompts
 from playground.prompting.evaluation import evaluate, shipped_items
+from playground.prompting.lab import PromptRequest, api_request, final_text, run_prompt
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
@@ -21,23 +21,35 @@ from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 def register_api(ws: Workspace) -> None:
     engine = ws.generation
 
-    @event_handler
-    def generate(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
-                 seed: int) -> Iterator[str]:
-        """Stream the completion of `prompt` (the model's chat template applied, repetition penalty
-        1.2); the last value is the whole completion. temperature 0 = greedy."""
+    def request_of(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
+                   technique: str, stop: list | None, repetition_penalty: float) -> PromptRequest:
         settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                                    seed=seed)
-        yield from stream_texts(engine.stream(model, prompt, settings))
+                                    seed=seed, repetition_penalty=repetition_penalty)
+        return api_request(prompt, model, settings, technique or "", stop)
 
     @event_handler
-    def generate_tokens(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float,
-                        seed: int) -> dict:
+    def generate(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
+                 technique: str = "", stop: list | None = None,
+                 repetition_penalty: float = DEFAULT_REPETITION_PENALTY) -> Iterator[str]:
+        """Stream the completion of `prompt` (the model's chat template applied); the last value is the
+        whole completion. temperature 0 = greedy. Optional, as on the page: `technique` (a name from
+        /prompt_techniques: `prompt` becomes its input; self-consistency streams, then returns the
+        majority answer), `stop` strings (None: the technique's own) and `repetition_penalty` (1 = off)."""
+        request = request_of(prompt, model, max_new_tokens, temperature, top_p, seed, technique, stop,
+                             repetition_penalty)
+        for state in run_prompt(engine, request):
+            yield final_text(state)
+
+    @event_handler
+    def generate_tokens(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
+                        technique: str = "", stop: list | None = None,
+                        repetition_penalty: float = DEFAULT_REPETITION_PENALTY) -> dict:
         """Like /generate, but the finished result with every token's probability, entropy (bits)
-        and top-5 alternatives, plus timings."""
-        settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                                    seed=seed)
-        return engine.generate(model, prompt, settings).to_dict()
+        and top-5 alternatives, plus timings; for self-consistency {answer, answers, temperature, paths}."""
+        request = request_of(prompt, model, max_new_tokens, temperature, top_p, seed, technique, stop,
+                             repetition_penalty)
+        final = last(run_prompt(engine, request))
+        return final.to_dict() if final is not None else {}
 
     @event_handler
     def compare_prompts(prompts_list: list, model: str, max_new_tokens: int) -> list:

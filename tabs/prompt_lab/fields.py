@@ -10,23 +10,13 @@ from typing import Any
 
 import gradio as gr
 
-from playground.generation.sampling import DEFAULT_REPETITION_PENALTY
 from playground.prompting import techniques as prompts
+from playground.prompting.lab import CUSTOM_TASK, task_or_custom
 from playground.prompting.techniques import Example, RenderedPrompt, Task
 
-CUSTOM_TASK = "custom"
-CUSTOM = Task(name=CUSTOM_TASK, title="Custom", description="Your own instruction and input",
-              instruction="Answer the question.", input_label="Input", output_label="Answer",
-              answer="text", file="", sample="Why is the sky blue?",
-              repetition_penalty=DEFAULT_REPETITION_PENALTY)
-"""Open-ended text: the penalty stays on, since SmolLM2-135M loops under greedy decoding."""
 EXAMPLE_HEADERS = ["input", "output", "reasoning"]
 START = prompts.technique("few-shot")
 FIRST_TASK = next(iter(prompts.tasks()))
-
-
-def task_or_custom(name: str | None) -> Task:
-    return CUSTOM if not name or name == CUSTOM_TASK else prompts.task(name)
 
 
 def example_rows(task: Task) -> list[list[str]]:

@@ -10,18 +10,17 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import gradio as gr
 
-from playground.core.errors import PlaygroundError
 from playground.generation.endpoints import Endpoints
-from playground.generation.engine import Ask, Generation, GenerationEngine
-from playground.generation.sampling import SamplingSettings
+from playground.generation.request import Generation
 from playground.generation.snippets import endpoint_code, generation_code
 from playground.prompting import techniques as prompts
-from playground.prompting.answers import Vote, read_answer
+from playground.prompting.answers import Vote
+from playground.prompting.lab import PromptRequest, run_prompt, task_or_custom
+from playground.prompting.self_consistency import PathsState
 from playground.workspace import Workspace
 from tabs.prompt_lab import api as prompt_api
 from tabs.prompt_lab import endpoints as prompt_endpoints
@@ -33,7 +32,6 @@ from tabs.prompt_lab.fields import (
     build_prompt_fields,
     render_fields,
     stop_text,
-    task_or_custom,
 )
 from tabs.shared import generation_view
 from tabs.shared.common import event_handler, progress_callback, read_asset
@@ -46,15 +44,12 @@ from tabs.shared.sampling_controls import (
 UPDATE_SECONDS = 0.08
 """Redraw at most this often while streaming: every token would resend the whole HTML."""
 
-S = TypeVar("S", Generation, list[Generation])
-
-
-def throttled(stream: Iterator[S]) -> Iterator[S]:
-    """Pass on the stream's states (a generation, or a batch's list of them), skipping redraws closer
+def throttled(stream: Iterator[Generation | PathsState]) -> Iterator[Generation | PathsState]:
+    """Pass on the stream's states (a generation, or self-consistency's paths), skipping redraws closer
     than ``UPDATE_SECONDS``; the last state and every change of place in line always pass."""
     last = 0.0
     for state in stream:
-        generations = state if isinstance(state, list) else [state]
+        generations = state.generations if isinstance(state, PathsState) else [state]
         now = time.monotonic()
         if (all(g.done for g in generations) or any(g.queue_position for g in generations)
                 or now - last >= UPDATE_SECONDS):
@@ -62,26 +57,19 @@ def throttled(stream: Iterator[S]) -> Iterator[S]:
             yield state
 
 
-def self_consistency(engine: GenerationEngine, model_name: str, use_chat: bool, rendered: prompts.RenderedPrompt,
-                     settings: SamplingSettings, technique: prompts.Technique, task: prompts.Task,
-                     snippet: str) -> Iterator[tuple[str, str]]:
-    """N sampled reasoning paths decoded together (one batch submission), then the library's vote."""
-    temperature = settings.temperature or technique.temperature
-    seeds = [settings.seed + index for index in range(technique.samples)]
-    asks = [Ask(model_name, rendered.prompt, replace(settings, temperature=temperature, seed=seed),
-                system=rendered.system or None, chat=use_chat) for seed in seeds]
-    generations: list[Generation] = []
-    for generations in throttled(engine.stream_many(asks)):
-        blocks = (path_block(index, seed, g) for index, (seed, g) in enumerate(zip(seeds, generations, strict=True)))
-        yield "".join(blocks), snippet
-    failed = next((g for g in generations if g.finish_reason == "error"), None)
-    if failed is not None:
-        raise PlaygroundError(failed.error or "Generation failed.")
-    answers = tuple(read_answer(g.text, task, technique) for g in generations)
+def render_paths(state: PathsState) -> str:
+    """Self-consistency on the page: the paths side by side while they decode, then the vote above them."""
+    if state.vote is None:
+        return "".join(path_block(index, settings.seed, g) for index, (settings, g)
+                       in enumerate(zip(state.settings, state.generations, strict=True)))
     paths = "".join(f"<details><summary>Path {index + 1}: answer <b>{html.escape(str(answer))}</b>"
                     f"</summary>{generation_view.render_tokens(g)}</details>"
-                    for index, (answer, g) in enumerate(zip(answers, generations, strict=True)))
-    yield vote_summary(Vote(answers), temperature) + paths, snippet
+                    for index, (answer, g) in enumerate(zip(state.vote.answers, state.generations, strict=True)))
+    return vote_summary(state.vote, state.temperature) + paths
+
+
+def render_state(state: Generation | PathsState) -> str:
+    return render_paths(state) if isinstance(state, PathsState) else generation_view.render_generation(state)
 
 
 def path_block(index: int, seed: int, generation: Generation) -> str:
@@ -162,15 +150,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         located = engine.locate(model_name)
         snippet = (endpoint_code(*located, rendered.prompt, settings, rendered.system, use_chat) if located
                    else generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat))
-        technique = prompts.technique(field_values[1])
-        if technique.samples > 1:
-            yield from self_consistency(engine, model_name, use_chat, rendered, settings, technique,
-                                        task_or_custom(field_values[0]), snippet)
-            return
-        stream = engine.stream(model_name, rendered.prompt, settings, system=rendered.system or None,
-                               chat=use_chat, progress=progress_callback(progress))
-        for generation in throttled(stream):
-            yield generation_view.render_generation(generation), snippet
+        request = PromptRequest(model_name, rendered, settings, prompts.technique(field_values[1]),
+                                task_or_custom(field_values[0]), use_chat)
+        for state in throttled(run_prompt(engine, request, progress_callback(progress))):
+            yield render_state(state), snippet
 
     preview_inputs = [session_endpoints, model, chat, *fields.inputs]
     for component in (model, chat, *fields.inputs):

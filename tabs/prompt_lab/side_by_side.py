@@ -10,8 +10,9 @@ import gradio as gr
 from playground.generation.endpoints import Endpoints
 from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
 from playground.prompting import techniques as prompts
+from playground.prompting.lab import task_or_custom
 from playground.workspace import Workspace
-from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, render_fields, task_or_custom
+from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, render_fields
 from tabs.shared import generation_view
 from tabs.shared.common import event_handler, wire_export
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE

@@ -41,6 +41,26 @@ def test_generate_tokens_has_probabilities(client):
     assert data["first_token_seconds"] > 0
 
 
+def test_generate_takes_the_pages_technique_stop_strings_and_penalty(client, workspace):
+    """The optional arguments run the page's own path (playground.prompting.lab): the same text as the library."""
+    from playground.generation.sampling import SamplingSettings
+    from playground.prompting.lab import api_request, final_text, run_prompt
+
+    question = "What is 12 plus 30?"
+    args = (question, MODEL, 24, 0.0, 1.0, 0)
+    cot = client.predict(*args, "chain-of-thought", ["\n\n"], 1.0, api_name="/generate")
+    request = api_request(question, MODEL, SamplingSettings(max_new_tokens=24, repetition_penalty=1.0),
+                          "chain-of-thought", ["\n\n"])
+    *_, expected = run_prompt(workspace.generation, request)
+    assert cot == final_text(expected) and "\n\n" not in cot
+    assert cot != client.predict(*args, api_name="/generate")  # the template changed what the model read
+    data = client.predict(question, MODEL, 8, 0.0, 1.0, 0, "self-consistency", api_name="/generate_tokens")
+    assert len(data["paths"]) == 5 and len(data["answers"]) == 5 and data["temperature"] > 0
+    assert [path["seed"] for path in data["paths"]] == [0, 1, 2, 3, 4]
+    with pytest.raises(AppError, match="Unknown technique"):
+        client.predict(*args, "no-such-technique", api_name="/generate")
+
+
 def test_compare_prompts_contract(client):
     rows = client.predict(["Name a colour.", "Name an animal."], MODEL, 8, api_name="/compare_prompts")
     assert [row["prompt"] for row in rows] == ["Name a colour.", "Name an animal."]

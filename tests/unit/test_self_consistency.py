@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 
 import pytest
 
+from playground.core.errors import PlaygroundError
 from playground.generation.sampling import SamplingSettings
 from playground.prompting import techniques as prompts
 from playground.prompting.answers import Vote, read_answer, vote
 from playground.prompting.evaluation import evaluate, shipped_items
-from tabs.prompt_lab.page import self_consistency, vote_summary
+from playground.prompting.lab import PromptRequest, api_request, final_text, run_prompt
+from playground.prompting.self_consistency import PathsState, self_consistency
 
 MODEL = "smollm2-135m-instruct"
 
@@ -41,18 +42,36 @@ def test_the_evaluation_scores_the_librarys_vote(workspace):
 
 
 @pytest.mark.slow
-def test_the_page_shows_the_librarys_vote_of_the_same_paths(workspace):
-    """The page streams the paths; generating them again with the same seeds gives the same vote."""
+def test_the_streamed_paths_vote_as_the_same_paths_generated_one_by_one(workspace):
+    """The page and /generate stream the paths; generating them again with the same seeds gives the same vote."""
     engine, task, technique = workspace.generation, prompts.task("arithmetic"), prompts.technique("self-consistency")
     rendered = prompts.prompt_for(technique.name, task.name, "What is 12 plus 30?")
     settings = SamplingSettings(max_new_tokens=8, seed=3, alternatives=0)
-    *_, (page, snippet) = self_consistency(engine, MODEL, False, rendered, settings, technique, task, "code")
+    *streamed, final = self_consistency(engine, MODEL, rendered, settings, technique, task, False)
+    assert all(state.vote is None for state in streamed) and final.vote is not None
     paths = [replace(settings, temperature=technique.temperature, seed=settings.seed + index)
              for index in range(technique.samples)]
     outputs = [engine.generate(MODEL, rendered.prompt, path, system=rendered.system or None, chat=False).text
                for path in paths]
     expected = vote(outputs, task, technique)
-    assert page.startswith(vote_summary(expected, technique.temperature)) and snippet == "code"
-    assert f"Majority answer: <b>{html.escape(str(expected.answer))}</b>" in page
-    for index, answer in enumerate(expected.answers):
-        assert f"Path {index + 1}: answer <b>{html.escape(str(answer))}</b>" in page
+    assert final.vote == expected and final.temperature == technique.temperature
+    assert [s.seed for s in final.settings] == [3 + index for index in range(technique.samples)]
+    assert final.to_dict()["answers"] == list(expected.answers)
+    request = PromptRequest(MODEL, rendered, settings, technique, task, chat=False)
+    assert final_text(list(run_prompt(engine, request))[-1]) == ("" if expected.answer is None
+                                                                 else str(expected.answer))
+
+
+def test_an_api_request_fills_the_techniques_template_with_the_prompt_as_its_input():
+    settings = SamplingSettings(max_new_tokens=8)
+    plain = api_request("  Hello there", MODEL, settings)
+    assert plain.rendered.prompt == "  Hello there" and plain.technique.samples == 1 and plain.settings.stop == ()
+    cot = api_request("What is 2 plus 2?", MODEL, settings, "chain-of-thought")
+    assert "What is 2 plus 2?" in cot.rendered.prompt and cot.rendered.prompt != "What is 2 plus 2?"
+    assert cot.settings.stop == cot.rendered.stop  # the technique's own stop strings
+    assert api_request("x", MODEL, settings, "chain-of-thought", ["END"]).settings.stop == ("END",)
+    with pytest.raises(PlaygroundError, match="Unknown technique"):
+        api_request("x", MODEL, settings, "no-such-technique")
+    with pytest.raises(PlaygroundError, match="prompt is empty"):
+        api_request("   ", MODEL, settings)
+    assert isinstance(PathsState([], []).to_dict(), dict)
