@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
-import numpy as np
 import plotly.graph_objects as go
 
 from playground.core.iterutil import last
 from playground.generation.sampling import SamplingSettings
 from playground.rag.index import Document, Hit
-from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K, gather_documents, project_2d
+from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K, ChunkMap, gather_documents
 from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
@@ -66,8 +65,9 @@ def hit_rows(hits: list[Hit], dropped: set[int] | None = None) -> list[list[Any]
              hit.chunk.index, hit.chunk.text] for n, hit in enumerate(hits, start=1)]
 
 
-def map_figure(chunks: list[Any], coords: Any, hits: list[Hit]) -> go.Figure:
+def map_figure(projected: ChunkMap, hits: list[Hit]) -> go.Figure:
     """Chunks and the question on the first two principal components; retrieved chunks ringed."""
+    chunks, coords = projected.chunks, projected.coords
     retrieved = {(hit.chunk.source, hit.chunk.index): n for n, hit in enumerate(hits, start=1)}
     figure = go.Figure()
     sources = sorted({chunk.source for chunk in chunks})
@@ -80,7 +80,8 @@ def map_figure(chunks: list[Any], coords: Any, hits: list[Hit]) -> go.Figure:
                                          for i in picks], color="#111827")),
             text=[html.escape(chunks[i].text[:120]) + "…" for i in picks],
             hovertemplate="%{text}<extra>" + html.escape(source) + "</extra>"))
-    figure.add_trace(go.Scatter(x=[coords[-1, 0]], y=[coords[-1, 1]], mode="markers+text", name="question",
+    question_x, question_y = projected.question
+    figure.add_trace(go.Scatter(x=[question_x], y=[question_y], mode="markers+text", name="question",
                                 text=["question"], textposition="top center",
                                 marker=dict(size=18, symbol="star", color="#dc2626")))
     figure.update_layout(title="Chunks and the question (PCA of MiniLM embeddings; ringed: retrieved)",
@@ -155,10 +156,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             ) -> Iterator[tuple[Any, ...]]:
         owner = owner_of(request)
         hits = rag.retrieve(owner, query, int(k), model_name)
-        chunks, vectors = rag.index.vectors(owner)
-        coords = project_2d(np.vstack([vectors, rag.index.embedder.embed([query])]))
         choices = [(f"[{n}] {hit.chunk.source} #{hit.chunk.index}", n) for n, hit in enumerate(hits, start=1)]
-        figure = map_figure(chunks, coords, hits)
+        figure = map_figure(rag.question_map(owner, query), hits)
         for html_answers, prompt in stream_answer(model_name, query, hits, set()):
             yield (hit_rows(hits), gr.CheckboxGroup(choices=choices, value=[]), html_answers, prompt, figure, hits)
 

@@ -16,6 +16,7 @@ from playground.core.paths import ASSETS
 from playground.generation.engine import GenerationEngine
 from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import Comparison, Variant, compare
+from playground.rag.chunking import Chunk
 from playground.rag.embeddings import Embedder
 from playground.rag.index import Document, DocumentIndex, Hit
 from playground.rag.readers import FileReport, read_file
@@ -89,6 +90,15 @@ class RagResult:
                             "end": hit.chunk.end} for number, hit in zip(self.numbers, self.hits, strict=True)]}
 
 
+@dataclass(frozen=True)
+class ChunkMap:
+    """Chunks and a question projected together on their first two principal components."""
+
+    chunks: list[Chunk]
+    coords: np.ndarray
+    question: np.ndarray
+
+
 class RagPipeline:
     """Index, retrieve, answer; per owner (a session or an API client)."""
 
@@ -110,6 +120,13 @@ class RagPipeline:
             raise InvalidInputError("Type a question.")
         self.ensure_shipped(owner, model)
         return self.index.search(owner, cleaned, top_k)
+
+    def question_map(self, owner: str, question: str) -> ChunkMap:
+        """The owner's chunks and the question on one 2-D map (the question is the last point), so a learner
+        sees the retrieved chunks as the question's neighbours."""
+        chunks, vectors = self.index.vectors(owner)
+        coords = project_2d(np.vstack([vectors, self.index.embedder.embed([question])]))
+        return ChunkMap(chunks, coords[:-1], coords[-1])
 
     def answer(self, question: str, hits: list[Hit], model: str, settings: SamplingSettings | None = None,
                leave_out: set[int] | None = None) -> Iterator[RagResult]:

@@ -21,28 +21,12 @@ from tabs.shared.queues import (
     ATTENTION_HEAD_DRAW_CONCURRENCY,
     ATTENTION_HEAD_DRAW_QUEUE,
 )
+from tabs.shared.sliders import bounded_slider, clip
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 PAGE_MAX_TOKENS = 128
 CAUSAL, ENCODER = DEFAULT_CAUSAL_MODEL, DEFAULT_ENCODER_MODEL
 """The pair drawn in "Causal vs bidirectional": the embedded decoder and the embedded encoder."""
-
-
-def clip(value: float | None, upper: int) -> int:
-    return max(0, min(int(value or 0), upper))
-
-
-def bounded_slider(value: float | None, upper: int) -> gr.Slider:
-    """New maximum; the value is touched only when it must be clipped.
-
-    A refresh still in flight must not snap back a slider the user has moved since. Gradio
-    needs maximum > minimum, so a one-token text (or one-head model) still gets a 0..1 slider;
-    the handlers clip whatever it says.
-    """
-    maximum = max(upper, 1)
-    if value is not None and int(value) == clip(value, upper):
-        return gr.Slider(maximum=maximum)
-    return gr.Slider(maximum=maximum, value=clip(value, upper))
 
 
 def pin_for_text(pin: Any, pinned_tokens: list[str] | None, maps: Any) -> int | None:

@@ -15,10 +15,10 @@ from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.models.registry import EMBEDDED_MODELS
 from playground.workspace import Workspace
-from tabs.attention.page import bounded_slider, clip
 from tabs.inside import diagram, plots
 from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
+from tabs.shared.sliders import bounded_slider, clip
 
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
 QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)

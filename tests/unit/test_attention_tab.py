@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tabs.attention.page import bounded_slider, clip
+from tabs.shared.sliders import bounded_slider, clip
 
 
 def test_clip():

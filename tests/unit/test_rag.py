@@ -159,3 +159,20 @@ def test_prompt_and_projection_shapes():
     assert build_prompt("Q?", []).endswith("Question: Q?")
     coords = project_2d(np.random.default_rng(0).normal(size=(10, 384)).astype(np.float32))
     assert coords.shape == (10, 2)
+
+
+def test_the_question_map_puts_the_question_beside_its_retrieved_chunk(workspace):
+    """The map the RAG tab draws comes from the library: every chunk and the question, on the same axes."""
+    import numpy as np
+
+    rag = workspace.rag
+    rag.index.index("test-map", shipped_documents(), MODEL, 96, 24)
+    question = "On what date does the Lantern Festival start?"
+    top = rag.retrieve("test-map", question, 1, MODEL)[0]
+    projected = rag.question_map("test-map", question)
+    chunks, _ = rag.index.vectors("test-map")
+    assert projected.chunks == chunks and projected.coords.shape == (len(chunks), 2)
+    assert projected.question.shape == (2,)
+    distances = np.linalg.norm(projected.coords - projected.question, axis=1)
+    where = next(i for i, c in enumerate(chunks) if (c.source, c.index) == (top.chunk.source, top.chunk.index))
+    assert distances[where] <= np.median(distances)  # the retrieved chunk is nearer than most
