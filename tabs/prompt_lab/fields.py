@@ -5,6 +5,7 @@ Shared by the "Write a prompt" and "Side by side" views; converts them to a rend
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,11 @@ class PromptFields:
     def inputs(self) -> list[gr.components.Component]:
         return [self.task, self.technique, self.instruction, self.input, self.examples, self.system,
                 self.template]
+
+    def rendered_from(self, values: Mapping[Any, Any]) -> RenderedPrompt:
+        """The prompt these fields describe, read from an event's values keyed by component."""
+        return render_fields(values[self.task], values[self.technique], values[self.instruction],
+                             values[self.input], values[self.examples], values[self.system], values[self.template])
 
 
 def stop_text(task_name: str, technique_name: str) -> str:

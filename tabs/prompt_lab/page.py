@@ -14,8 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.generation.endpoints import Endpoints
-from playground.generation.request import Generation
+from playground.generation.request import Generation, PreparedPrompt
 from playground.generation.snippets import endpoint_code, generation_code
 from playground.prompting import techniques as prompts
 from playground.prompting.answers import Vote
@@ -30,7 +29,6 @@ from tabs.prompt_lab.fields import (
     FIRST_TASK,
     START,
     build_prompt_fields,
-    render_fields,
     stop_text,
 )
 from tabs.shared import generation_view
@@ -38,7 +36,6 @@ from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import (
     build_sampling_controls,
-    to_settings,
 )
 
 UPDATE_SECONDS = 0.08
@@ -90,6 +87,18 @@ def preview_label(use_chat: bool) -> str:
             "The prompt as the model reads it (plain text: the chat template is off)")
 
 
+def prepared_summary(prepared: PreparedPrompt) -> str:
+    """The preview's line above the prompt: what is sent, and how big it is."""
+    notes = "".join(f" · ⚠️ {n}" for n in prepared.notices)
+    if prepared.messages is not None:
+        return (f"**Sent to the endpoint as chat messages** (it applies its own chat template) · "
+                f"{len(prepared.text):,} characters{notes}")
+    if not prepared.ids:  # an endpoint model without the chat template: the server tokenizes
+        return (f"**Sent to the endpoint as plain text** (its server tokenizes it) · "
+                f"{len(prepared.text):,} characters{notes}")
+    return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}"
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
     engine = ws.generation
     with gr.Row():
@@ -123,46 +132,39 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
 
-    def preview_prompt(mine: Endpoints, model_name: str, use_chat: bool, *values: Any) -> tuple[str, str]:
+    def preview_prompt(values: dict[Any, Any]) -> dict[Any, str]:
         """Live preview; problems (a missing variable) show in place instead of popping up."""
         try:
-            rendered = render_fields(*values)
-            prepared = engine.with_endpoints(mine).prepare(model_name, rendered.prompt, 1,
-                                                           system=rendered.system or None, chat=use_chat)
+            rendered = fields.rendered_from(values)
+            prepared = engine.with_endpoints(values[session_endpoints]).prepare(
+                values[model], rendered.prompt, 1, system=rendered.system or None, chat=values[chat])
         except Exception as error:  # noqa: BLE001 - shown in the page, next to the prompt
-            return f"⚠️ {error}", ""
-        notes = "".join(f" · ⚠️ {n}" for n in prepared.notices)
-        if prepared.messages is not None:
-            return (f"**Sent to the endpoint as chat messages** (it applies its own chat template) · "
-                    f"{len(prepared.text):,} characters{notes}", prepared.text)
-        if not prepared.ids:  # an endpoint model without the chat template: the server tokenizes
-            return (f"**Sent to the endpoint as plain text** (its server tokenizes it) · "
-                    f"{len(prepared.text):,} characters{notes}", prepared.text)
-        return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}", prepared.text
+            return {preview_count: f"⚠️ {error}", preview: ""}
+        return {preview_count: prepared_summary(prepared), preview: prepared.text}
 
     @event_handler
-    def generate_in_page(mine: Endpoints, model_name: str, use_chat: bool, *values: Any,
-                 progress: gr.Progress = gr.Progress()) -> Iterator[tuple[str, str]]:
-        engine = ws.generation.with_endpoints(mine)
-        field_values, sampling_values = values[:7], values[7:]
-        settings = to_settings(*sampling_values)
-        rendered = render_fields(*field_values)
+    def generate_in_page(values: dict[Any, Any], progress: gr.Progress = gr.Progress()
+                         ) -> Iterator[dict[Any, str]]:
+        engine = ws.generation.with_endpoints(values[session_endpoints])
+        model_name, use_chat = values[model], values[chat]
+        settings = sampling.settings_from(values)
+        rendered = fields.rendered_from(values)
         located = engine.locate(model_name)
         snippet = (endpoint_code(*located, rendered.prompt, settings, rendered.system, use_chat) if located
                    else generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat))
-        request = PromptRequest(model_name, rendered, settings, prompts.technique(field_values[1]),
-                                task_or_custom(field_values[0]), use_chat)
+        request = PromptRequest(model_name, rendered, settings, prompts.technique(values[fields.technique]),
+                                task_or_custom(values[fields.task]), use_chat)
         for state in throttled(run_prompt(engine, request, progress_callback(progress))):
-            yield render_state(state), snippet
+            yield {output: render_state(state), code: snippet}
 
-    preview_inputs = [session_endpoints, model, chat, *fields.inputs]
+    preview_inputs = {session_endpoints, model, chat, *fields.inputs}
     for component in (model, chat, *fields.inputs):
         component.change(preview_prompt, preview_inputs, [preview_count, preview],
                          api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")
     app.load(preview_prompt, preview_inputs, [preview_count, preview], api_visibility="undocumented")
     chat.change(lambda use_chat: gr.Textbox(label=preview_label(use_chat)), chat, preview,
                 api_visibility="undocumented", show_progress="hidden")
-    event = run_button.click(generate_in_page, [*preview_inputs, *sampling.inputs], [output, code],
+    event = run_button.click(generate_in_page, {*preview_inputs, *sampling.inputs}, [output, code],
                              api_visibility="undocumented", api_name="prompt_lab_page_generate",
                              concurrency_id=GENERATION_QUEUE,
                              concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -24,6 +26,12 @@ class SamplingControls:
     def inputs(self) -> list[gr.components.Component]:
         return [self.max_new_tokens, self.temperature, self.top_k, self.top_p, self.repetition_penalty,
                 self.seed, self.stop, self.penalize_prompt]
+
+    def settings_from(self, values: Mapping[Any, Any], alternatives: int = 5) -> SamplingSettings:
+        """The settings these controls show, read from an event's values keyed by component."""
+        return to_settings(values[self.max_new_tokens], values[self.temperature], values[self.top_k],
+                           values[self.top_p], values[self.repetition_penalty], values[self.seed],
+                           values[self.stop], values[self.penalize_prompt], alternatives)
 
 
 def build_sampling_controls(max_new_tokens: int = 96, prefix: str = "gen", stop: str = "",
