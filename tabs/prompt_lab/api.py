@@ -18,14 +18,17 @@ from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 
-def register_api(ws: Workspace) -> None:
-    engine = ws.generation
+def request_of(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
+               technique: str, stop: list | None, repetition_penalty: float) -> PromptRequest:
+    """An endpoint's plain arguments as the lab's request (validated there, as the page's are)."""
+    settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                seed=seed, repetition_penalty=repetition_penalty)
+    return api_request(prompt, model, settings, technique or "", stop)
 
-    def request_of(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
-                   technique: str, stop: list | None, repetition_penalty: float) -> PromptRequest:
-        settings = SamplingSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                                    seed=seed, repetition_penalty=repetition_penalty)
-        return api_request(prompt, model, settings, technique or "", stop)
+
+def register_generation_api(ws: Workspace) -> None:
+    """``/generate`` and ``/generate_tokens``: the page's "Generate" (playground.prompting.lab) as plain data."""
+    engine = ws.generation
 
     @event_handler
     def generate(prompt: str, model: str, max_new_tokens: int, temperature: float, top_p: float, seed: int,
@@ -50,6 +53,15 @@ def register_api(ws: Workspace) -> None:
                              repetition_penalty)
         final = last(run_prompt(engine, request))
         return final.to_dict() if final is not None else {}
+
+    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+    gr.api(generate, api_name="generate", **queue)
+    gr.api(generate_tokens, api_name="generate_tokens", **queue)
+
+
+def register_api(ws: Workspace) -> None:
+    engine = ws.generation
+    register_generation_api(ws)
 
     @event_handler
     def compare_prompts(prompts_list: list, model: str, max_new_tokens: int) -> list:
@@ -83,8 +95,6 @@ def register_api(ws: Workspace) -> None:
         return final.to_dict() if final else {}
 
     queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
-    gr.api(generate, api_name="generate", **queue)
-    gr.api(generate_tokens, api_name="generate_tokens", **queue)
     gr.api(compare_prompts, api_name="compare_prompts", **queue)
     gr.api(evaluate_prompts, api_name="evaluate_prompts", **queue)
     gr.api(prompt_techniques, api_name="prompt_techniques")

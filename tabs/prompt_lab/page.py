@@ -10,10 +10,13 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from playground.core.progress import ProgressFn
+from playground.generation.engine import GenerationEngine
 from playground.generation.request import Generation, PreparedPrompt
 from playground.generation.snippets import endpoint_code, generation_code
 from playground.prompting import techniques as prompts
@@ -28,6 +31,7 @@ from tabs.prompt_lab import side_by_side as prompt_compare
 from tabs.prompt_lab.fields import (
     FIRST_TASK,
     START,
+    PromptFields,
     build_prompt_fields,
     stop_text,
 )
@@ -35,6 +39,7 @@ from tabs.shared import generation_view
 from tabs.shared.common import event_handler, progress_callback, read_asset
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import (
+    SamplingControls,
     build_sampling_controls,
 )
 
@@ -99,8 +104,91 @@ def prepared_summary(prepared: PreparedPrompt) -> str:
     return f"**{len(prepared.ids):,} tokens in** · {len(prepared.text):,} characters{notes}"
 
 
+@dataclass(frozen=True)
+class WriteView:
+    """The "Write a prompt" view's components (layout), which its translation and wiring refer to."""
+
+    model: gr.Dropdown
+    chat: gr.Checkbox
+    endpoints: gr.State
+    sampling: SamplingControls
+    fields: PromptFields
+    preview_count: gr.Markdown
+    preview: gr.Textbox
+    run_button: gr.Button
+    stop_button: gr.Button
+    output: gr.HTML
+    code: gr.Code
+
+    @property
+    def prompt_inputs(self) -> set[Any]:
+        return {self.endpoints, self.model, self.chat, *self.fields.inputs}
+
+
+def preview_outputs(engine: GenerationEngine, view: WriteView, values: dict[Any, Any]) -> dict[Any, str]:
+    """Live preview; problems (a missing variable) show in place instead of popping up."""
+    try:
+        rendered = view.fields.rendered_from(values)
+        prepared = engine.with_endpoints(values[view.endpoints]).prepare(
+            values[view.model], rendered.prompt, 1, system=rendered.system or None, chat=values[view.chat])
+    except Exception as error:  # noqa: BLE001 - shown in the page, next to the prompt
+        return {view.preview_count: f"⚠️ {error}", view.preview: ""}
+    return {view.preview_count: prepared_summary(prepared), view.preview: prepared.text}
+
+
+def generate_outputs(engine: GenerationEngine, view: WriteView, values: dict[Any, Any],
+                     progress: ProgressFn | None = None) -> Iterator[dict[Any, str]]:
+    """The page's "Generate": the request the widgets describe, run by the library, rendered as it streams."""
+    engine = engine.with_endpoints(values[view.endpoints])
+    model_name, use_chat = values[view.model], values[view.chat]
+    settings, rendered = view.sampling.settings_from(values), view.fields.rendered_from(values)
+    located = engine.locate(model_name)
+    snippet = (endpoint_code(*located, rendered.prompt, settings, rendered.system, use_chat) if located
+               else generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat))
+    request = PromptRequest(model_name, rendered, settings, prompts.technique(values[view.fields.technique]),
+                            task_or_custom(values[view.fields.task]), use_chat)
+    for state in throttled(run_prompt(engine, request, progress)):
+        yield {view.output: render_state(state), view.code: snippet}
+
+
+def layout_write(model: gr.Dropdown, chat: gr.Checkbox, endpoints: gr.State,
+                 sampling: SamplingControls) -> WriteView:
+    fields = build_prompt_fields(chat, sampling.stop, sampling.repetition_penalty)
+    preview_count = gr.Markdown(elem_id="pl-count")
+    preview = gr.Textbox(label=preview_label(START.chat), lines=6, max_lines=14, interactive=False,
+                         elem_id="pl-preview")
+    with gr.Row():
+        run_button = gr.Button("Generate", variant="primary", elem_id="pl-generate")
+        stop_button = gr.Button("Stop", elem_id="pl-stop")
+    output = gr.HTML(elem_id="pl-output")
+    with gr.Accordion("Show code: the transformers script that reproduces this", open=False):
+        code = gr.Code(language="python", elem_id="pl-code")
+    return WriteView(model, chat, endpoints, sampling, fields, preview_count, preview, run_button, stop_button,
+                     output, code)
+
+
+def wire_write(ws: Workspace, app: gr.Blocks, view: WriteView) -> None:
+    preview = dict(fn=lambda values: preview_outputs(ws.generation, view, values), inputs=view.prompt_inputs,
+                   outputs=[view.preview_count, view.preview], api_visibility="undocumented")
+    for component in (view.model, view.chat, *view.fields.inputs):
+        component.change(**preview, trigger_mode="always_last", show_progress="hidden")
+    app.load(**preview)
+    view.chat.change(lambda use_chat: gr.Textbox(label=preview_label(use_chat)), view.chat, view.preview,
+                     api_visibility="undocumented", show_progress="hidden")
+
+    @event_handler
+    def generate_in_page(values: dict[Any, Any], progress: gr.Progress = gr.Progress()
+                         ) -> Iterator[dict[Any, str]]:
+        yield from generate_outputs(ws.generation, view, values, progress_callback(progress))
+
+    event = view.run_button.click(generate_in_page, {*view.prompt_inputs, *view.sampling.inputs},
+                                  [view.output, view.code], api_visibility="undocumented",
+                                  api_name="prompt_lab_page_generate", concurrency_id=GENERATION_QUEUE,
+                                  concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal")
+    view.stop_button.click(None, cancels=[event], api_visibility="undocumented")
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
-    engine = ws.generation
     with gr.Row():
         model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                             allow_custom_value=True, scale=2, elem_id="pl-model",
@@ -112,61 +200,14 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     with gr.Accordion("Sampling settings", open=False):
         sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name),
                                            repetition_penalty=task_or_custom(FIRST_TASK).repetition_penalty)
-
     with gr.Tabs():
         with gr.Tab("Write a prompt", id="pl-write"):
-            fields = build_prompt_fields(chat, sampling.stop, sampling.repetition_penalty)
-            preview_count = gr.Markdown(elem_id="pl-count")
-            preview = gr.Textbox(label=preview_label(START.chat),
-                                 lines=6, max_lines=14, interactive=False, elem_id="pl-preview")
-            with gr.Row():
-                run_button = gr.Button("Generate", variant="primary", elem_id="pl-generate")
-                stop_button = gr.Button("Stop", elem_id="pl-stop")
-            output = gr.HTML(elem_id="pl-output")
-            with gr.Accordion("Show code: the transformers script that reproduces this", open=False):
-                code = gr.Code(language="python", elem_id="pl-code")
+            view = layout_write(model, chat, session_endpoints, sampling)
         with gr.Tab("Side by side", id="pl-compare"):
-            prompt_compare.build(ws, model, chat, sampling, fields, session_endpoints)
+            prompt_compare.build(ws, model, chat, sampling, view.fields, session_endpoints)
         with gr.Tab("Evaluate", id="pl-evaluate"):
             prompt_eval.build(ws, model, chat, sampling, session_endpoints)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
-
-    def preview_prompt(values: dict[Any, Any]) -> dict[Any, str]:
-        """Live preview; problems (a missing variable) show in place instead of popping up."""
-        try:
-            rendered = fields.rendered_from(values)
-            prepared = engine.with_endpoints(values[session_endpoints]).prepare(
-                values[model], rendered.prompt, 1, system=rendered.system or None, chat=values[chat])
-        except Exception as error:  # noqa: BLE001 - shown in the page, next to the prompt
-            return {preview_count: f"⚠️ {error}", preview: ""}
-        return {preview_count: prepared_summary(prepared), preview: prepared.text}
-
-    @event_handler
-    def generate_in_page(values: dict[Any, Any], progress: gr.Progress = gr.Progress()
-                         ) -> Iterator[dict[Any, str]]:
-        engine = ws.generation.with_endpoints(values[session_endpoints])
-        model_name, use_chat = values[model], values[chat]
-        settings = sampling.settings_from(values)
-        rendered = fields.rendered_from(values)
-        located = engine.locate(model_name)
-        snippet = (endpoint_code(*located, rendered.prompt, settings, rendered.system, use_chat) if located
-                   else generation_code(model_name, rendered.prompt, settings, rendered.system, use_chat))
-        request = PromptRequest(model_name, rendered, settings, prompts.technique(values[fields.technique]),
-                                task_or_custom(values[fields.task]), use_chat)
-        for state in throttled(run_prompt(engine, request, progress_callback(progress))):
-            yield {output: render_state(state), code: snippet}
-
-    preview_inputs = {session_endpoints, model, chat, *fields.inputs}
-    for component in (model, chat, *fields.inputs):
-        component.change(preview_prompt, preview_inputs, [preview_count, preview],
-                         api_visibility="undocumented", trigger_mode="always_last", show_progress="hidden")
-    app.load(preview_prompt, preview_inputs, [preview_count, preview], api_visibility="undocumented")
-    chat.change(lambda use_chat: gr.Textbox(label=preview_label(use_chat)), chat, preview,
-                api_visibility="undocumented", show_progress="hidden")
-    event = run_button.click(generate_in_page, {*preview_inputs, *sampling.inputs}, [output, code],
-                             api_visibility="undocumented", api_name="prompt_lab_page_generate",
-                             concurrency_id=GENERATION_QUEUE,
-                             concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal")
-    stop_button.click(None, cancels=[event], api_visibility="undocumented")
+    wire_write(ws, app, view)
     prompt_api.register_api(ws)
