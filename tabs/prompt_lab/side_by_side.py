@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
-from playground.generation.endpoints import Endpoints
+from playground.generation.engine import GenerationEngine
+from playground.generation.sampling import SamplingSettings
 from playground.generation.side_by_side import MAX_VARIANTS, Comparison, Variant, compare
 from playground.prompting import techniques as prompts
 from playground.prompting.lab import task_or_custom
@@ -16,7 +17,7 @@ from tabs.prompt_lab.fields import FIRST_TASK, PromptFields, example_rows, rende
 from tabs.shared import generation_view
 from tabs.shared.common import event_handler, wire_export
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
-from tabs.shared.sampling_controls import SamplingControls, to_settings
+from tabs.shared.sampling_controls import SamplingControls
 
 SUMMARY_HEADERS = ["Variant", "Model", "Tokens in", "Tokens out", "First token (ms)", "Tokens/s",
                    "Seconds", "Finish"]
@@ -55,7 +56,8 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                     starter = gr.Dropdown(technique_choices, value=STARTERS[index], label="Technique",
                                           min_width=120, scale=3, elem_id=f"cmp-technique-{index}")
                     fill = gr.Button("Fill", scale=1, min_width=60, elem_id=f"cmp-fill-{index}")
-                fill.click(fill_from_technique, [starter, *fields.inputs[:1], *fields.inputs[2:5]], box,
+                fill.click(filler(starter, fields),
+                           {starter, fields.task, fields.instruction, fields.input, fields.examples}, box,
                            api_visibility="undocumented")
             prompts_boxes.append(box)
             models.append(variant_model)
@@ -72,29 +74,44 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
         exported = gr.File(label="Comparison", visible=False, elem_id="cmp-file")
 
     @event_handler
-    def run_all(mine: Endpoints, lab_model: str, use_chat: bool, shown: int, *values: Any
-                ) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
-        texts, names, sampling_values = values[:MAX_VARIANTS], values[MAX_VARIANTS:2 * MAX_VARIANTS], \
-            values[2 * MAX_VARIANTS:]
-        settings = to_settings(*sampling_values)
-        variants = [Variant(texts[i] or "", (names[i] or "").strip() or lab_model) for i in range(int(shown))]
-        state = None
-        for state in compare(ws.generation.with_endpoints(mine), variants, settings, chat=use_chat):
-            waiting = (f"⏳ Waiting for the model: {state.queue_position} request(s) ahead of you."
-                       if state.queue_position else "")
-            yield waiting, generation_view.render_columns(state.runs), summary_rows(state), None
-        if state is not None:
-            yield "", generation_view.render_columns(state.runs), summary_rows(state), state.to_dict()
+    def run_all(values: dict[Any, Any]) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
+        shown = list(zip(prompts_boxes, models, strict=True))[: int(values[count])]
+        variants = [Variant(values[box] or "", (values[name] or "").strip() or values[model]) for box, name in shown]
+        engine = ws.generation.with_endpoints(values[session_endpoints])
+        yield from compare_outputs(engine, variants, sampling.settings_from(values), values[chat])
 
     count.change(lambda shown: [gr.Column(visible=i < int(shown)) for i in range(MAX_VARIANTS)],
                  count, columns, api_visibility="undocumented")
-    event = run_button.click(run_all, [session_endpoints, model, chat, count, *prompts_boxes, *models,
-                                       *sampling.inputs],
+    event = run_button.click(run_all, {session_endpoints, model, chat, count, *prompts_boxes, *models,
+                                       *sampling.inputs},
                              [status, output, summary, last], api_visibility="undocumented",
                              concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
                              show_progress="minimal", api_name="prompt_lab_page_compare")
     stop_button.click(None, cancels=[event], api_visibility="undocumented")
     wire_export(export_button, last, exported, "comparison")
+
+
+def compare_outputs(engine: GenerationEngine, variants: list[Variant], settings: SamplingSettings, chat: bool
+                    ) -> Iterator[tuple[str, str, list[list[Any]], dict[str, Any] | None]]:
+    """The columns as they stream (status, columns, summary), then the comparison to export."""
+    state = None
+    for state in compare(engine, variants, settings, chat=chat):
+        waiting = (f"⏳ Waiting for the model: {state.queue_position} request(s) ahead of you."
+                   if state.queue_position else "")
+        yield waiting, generation_view.render_columns(state.runs), summary_rows(state), None
+    if state is not None:
+        yield "", generation_view.render_columns(state.runs), summary_rows(state), state.to_dict()
+
+
+def filler(starter: gr.Dropdown, fields: PromptFields) -> Callable[[dict[Any, Any]], str]:
+    """A Fill button's handler: its own technique dropdown, the shared prompt fields."""
+    return lambda values: fill_from_fields(values[starter], fields, values)
+
+
+def fill_from_fields(technique_name: str, fields: PromptFields, values: dict[Any, Any]) -> str:
+    """Fill: the technique's prompt for the task, instruction, input and examples of *Write a prompt*."""
+    return fill_from_technique(technique_name, values[fields.task], values[fields.instruction],
+                               values[fields.input], values[fields.examples])
 
 
 def starter_prompt(technique_name: str, task_name: str = FIRST_TASK) -> str:

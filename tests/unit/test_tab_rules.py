@@ -16,7 +16,6 @@ NOT_YET_SPLIT = {
     ("finetune/page.py", "build"): 182,
     ("inside/page.py", "build"): 193,
     ("prompt_lab/evaluate.py", "build"): 65,
-    ("prompt_lab/side_by_side.py", "build"): 61,
     ("rag.py", "build"): 97,
     ("tokenizer.py", "build"): 79,
 }
