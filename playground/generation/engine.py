@@ -38,6 +38,7 @@ __all__ = ["Ask", "BatchLimits", "FinishReason", "Generation", "GenerationEngine
            "decode_together", "decode_with", "stop_token_ids"]
 
 T = TypeVar("T")
+EMPTY_PROMPT = "The prompt is empty: type something for the model to continue."
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class GenerationEngine:
         """Render ``prompt`` with the chat template and fit it, with the new tokens, in the context."""
         text, notices = sanitize_text(prompt)
         if not text.strip():
-            raise InvalidInputError("The prompt is empty: type something for the model to continue.")
+            raise InvalidInputError(EMPTY_PROMPT)
         if self.locate(model) is not None:
             return remote_prompt(text, system, chat, notices, max_new_tokens)
         lm, tokenizer = self.load(model, progress)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from playground.core.errors import InvalidInputError
 from playground.core.progress import ProgressFn
-from playground.generation.engine import GenerationEngine
+from playground.generation.engine import EMPTY_PROMPT, GenerationEngine
 from playground.generation.request import Generation
 from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, SamplingSettings
 from playground.prompting import techniques as prompts
@@ -47,7 +47,7 @@ class PromptRequest:
         if not isinstance(self.model, str) or not self.model.strip():
             raise InvalidInputError("Choose a model.")
         if not self.rendered.prompt.strip():
-            raise InvalidInputError("The prompt is empty: type something for the model to continue.")
+            raise InvalidInputError(EMPTY_PROMPT)
 
 
 def api_request(prompt: str, model: str, settings: SamplingSettings, technique: str = "",

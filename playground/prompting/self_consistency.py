@@ -22,7 +22,7 @@ def path_settings(settings: SamplingSettings, technique: Technique, path: int) -
     return replace(settings, temperature=settings.temperature or technique.temperature, seed=settings.seed + path)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PathsState:
     """The paths so far; ``vote`` is set once every path has finished."""
 
