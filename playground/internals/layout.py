@@ -18,6 +18,7 @@ from playground.core.errors import InvalidInputError, PlaygroundError
 BLOCK_LISTS = ("layers", "h", "blocks", "block")
 ATTENTIONS = ("self_attn", "attn", "attention", "self_attention")
 OUT_PROJECTIONS = ("o_proj", "out_proj", "c_proj", "dense")
+MLPS = ("mlp", "feed_forward", "ffn", "block_sparse_moe")
 FINAL_NORMS = ("norm", "ln_f", "final_layer_norm", "final_layernorm", "norm_f")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from playground.internals.layout import Parts, find_parts, read_logits
+from playground.internals.layout import MLPS, Parts, find_parts, first_attribute, read_logits
 from playground.internals.own_attention import reader_for
 from playground.internals.recording import RECORDER, RECORDING, AttentionCall, Recorder, register
 from playground.models.forward import last_position_only, without_router_logits
@@ -26,7 +26,12 @@ from playground.models.forward import last_position_only, without_router_logits
 class Run:
     """What one forward records and changes. ``head_keep[layer]`` is (rows, heads) of 1/0 multiplying
     each head's output before the output projection; ``skip[layer]`` (rows,) replaces the block's
-    output with its input (the whole layer, attention and MLP, knocked out) for the rows marked True."""
+    output with its input (the whole layer, attention and MLP, knocked out) for the rows marked True.
+
+    Activation patching writes another run's values in: ``head_patch[layer]`` is (rows x heads mask,
+    tokens x heads*head_dim values) for the output projection's input, ``mlp_patch[layer]`` (rows x tokens
+    mask, tokens x hidden values) for the MLP's output. ``live`` keeps the recorded tensors in the autograd
+    graph (attribution patching takes gradients with respect to them) instead of detached copies."""
 
     record: bool = False
     head_keep: dict[int, torch.Tensor] = field(default_factory=dict)
@@ -36,6 +41,13 @@ class Run:
     block_calls: dict[int, tuple[tuple, dict[str, Any]]] = field(default_factory=dict)
     attention_calls: dict[int, AttentionCall] = field(default_factory=dict)
     heads_in: dict[int, torch.Tensor] = field(default_factory=dict)
+    head_patch: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    mlp_patch: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    mlp_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
+    live: bool = False
+
+    def keep(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if self.live else tensor.detach()
 
 
 def _first(value: Any) -> torch.Tensor:
@@ -55,6 +67,11 @@ class ModelView:
         for layer, (block, projection) in enumerate(zip(self.parts.blocks, self.parts.out_projections, strict=True)):
             block.register_forward_hook(self._block_hook(layer), with_kwargs=True)
             projection.register_forward_pre_hook(self._projection_hook(layer))
+        self.mlps = tuple(first_attribute(block, MLPS) for block in self.parts.blocks)
+        """Each block's MLP (None where a family names it otherwise): MLP patching hooks its output."""
+        for layer, mlp in enumerate(self.mlps):
+            if mlp is not None:
+                mlp.register_forward_hook(self._mlp_hook(layer))
         self.unreadable_attention: str | None = None
         """Which part of the attention cannot be read step by step, where a family's can't."""
         self.records_attention = self._record_attention_calls() or self._read_own_attention()
@@ -113,9 +130,9 @@ class ModelView:
                 rows = run.skip[layer].to(hidden_out.device)[:, None, None]
                 hidden_out = torch.where(rows, hidden_in, hidden_out)
             if run.record:
-                if layer == 0:
-                    run.block_inputs[0] = hidden_in.detach()
-                run.block_outputs[layer] = hidden_out.detach()
+                if layer == 0 or run.live:
+                    run.block_inputs[layer] = run.keep(hidden_in)
+                run.block_outputs[layer] = run.keep(hidden_out)
                 run.block_calls[layer] = (args[1:], {key: value for key, value in kwargs.items()
                                                      if key != "hidden_states"})
             if layer not in run.skip:
@@ -143,9 +160,30 @@ class ModelView:
                 keep = run.head_keep[layer].to(heads_in.dtype).to(heads_in.device)
                 keep = keep.repeat_interleave(parts.head_dim, dim=-1)[:, None, :]
                 heads_in = heads_in * keep
+            if layer in run.head_patch:
+                heads, values = run.head_patch[layer]
+                rows = heads.to(heads_in.device).repeat_interleave(parts.head_dim, dim=-1)[:, None, :]
+                heads_in = torch.where(rows, values.to(heads_in.dtype).to(heads_in.device), heads_in)
             if run.record:
-                run.heads_in[layer] = heads_in.detach()
-            return (heads_in, *args[1:]) if layer in run.head_keep else None
+                run.heads_in[layer] = run.keep(heads_in)
+            return (heads_in, *args[1:]) if layer in run.head_keep or layer in run.head_patch else None
+        return hook
+
+    def _mlp_hook(self, layer: int) -> Any:
+        def hook(module: Any, args: tuple, output: Any) -> Any:
+            run = self._run.get()
+            if run is None:
+                return None
+            written = _first(output)
+            if layer in run.mlp_patch:
+                cells, values = run.mlp_patch[layer]
+                cells = cells.to(written.device)[:, :, None]
+                written = torch.where(cells, values.to(written.dtype).to(written.device), written)
+            if run.record:
+                run.mlp_outputs[layer] = run.keep(written)
+            if layer not in run.mlp_patch:
+                return None
+            return (written, *output[1:]) if isinstance(output, tuple) else written
         return hook
 
     def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:
@@ -162,20 +200,34 @@ class ModelView:
         logits = output.logits.float().cpu()  # on the CPU: sampling draws with a CPU generator
         return logits[:, -1] if last_only else logits
 
-    def resume(self, trace: Trace, start: int, hidden: torch.Tensor, run: Run) -> torch.Tensor:
+    def resume(self, trace: Trace, start: int, hidden: torch.Tensor, run: Run, grad: bool = False) -> torch.Tensor:
         """Last-position logits (rows x vocab) from block ``start`` on, given the residual stream entering it
         (rows x tokens x hidden): the blocks before an ablation compute what the trace already holds, so an
         ablation in layer L costs the forward of the layers from L up. Each block gets the arguments the
-        model gave it in the traced forward (mask, positions)."""
+        model gave it in the traced forward (mask, positions). With ``grad`` the pass is recorded for
+        autograd (the trace's tensors, made in inference mode, are copied first, as autograd requires)."""
         token = self._run.set(run)
         try:
-            with torch.inference_mode():
+            with torch.enable_grad() if grad else torch.inference_mode():
                 for layer in range(start, self.parts.num_layers):
                     args, kwargs = trace.block_calls[layer]
+                    if grad:
+                        args, kwargs = _copied(args), _copied(kwargs)
                     hidden = _first(self.parts.blocks[layer](hidden, *args, **kwargs))
                 return read_logits(self.parts, hidden[:, -1:])[:, -1].float().cpu()
         finally:
             self._run.reset(token)
+
+
+def _copied(value: Any) -> Any:
+    """``value`` with every tensor in it cloned (tuples, lists and dicts walked), outside inference mode."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, tuple | list):
+        return type(value)(_copied(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
