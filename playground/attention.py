@@ -25,6 +25,9 @@ DEFAULT_MAX_TOKENS = 256
 MAX_TOKENS_LIMIT = 512
 """Beyond 512 tokens a heatmap has more cells than a screen has pixels."""
 
+EMPTY_TEXT = "Type some text to see its attention."
+"""The refusal of an empty text, which the page also shows in place while its box is cleared."""
+
 Kind = Literal["causal", "bidirectional"]
 SINK_TOLERANCE = 1e-3
 """A row summing to less than 1 by more than float rounding (bf16's included) gave weight to a sink."""
@@ -117,6 +120,28 @@ def truncate(tokens: list[Token], limit: int) -> list[Token]:
     return tokens[:limit]
 
 
+@dataclass(frozen=True)
+class AttentionRequest:
+    """One text's maps under one model, as the page and ``/attention`` ask for them: checked here, before any
+    model loads, so both refuse a bad value with the same message. The text is kept sanitized and the model
+    name stripped, which is what the maps are computed (and cached) on."""
+
+    text: str
+    model: str
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        cleaned, _ = sanitize_text(self.text)
+        if not cleaned.strip():
+            raise InvalidInputError(EMPTY_TEXT)
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise InvalidInputError("Choose a model.")
+        max_tokens = whole_number("max_tokens", self.max_tokens, 2, MAX_TOKENS_LIMIT, "longer texts are truncated")
+        object.__setattr__(self, "text", cleaned)
+        object.__setattr__(self, "model", self.model.strip())
+        object.__setattr__(self, "max_tokens", max_tokens)
+
+
 CACHE_BYTES = 256 * 2**20
 """Attention maps kept for texts sent again, by weight rather than by count: a short sentence's maps on
 the 135M model weigh about 0.5 MB and a class sends the same few example sentences again and again
@@ -145,13 +170,13 @@ class AttentionExplorer:
     def compute(self, text: str | None, model: str, max_tokens: int = DEFAULT_MAX_TOKENS,
                 progress: ProgressFn | None = None) -> AttentionMaps:
         """Maps for ``text`` under ``model``, truncated to ``max_tokens`` (at most 512)."""
-        cleaned, _ = sanitize_text(text)
-        if not cleaned.strip():
-            raise InvalidInputError("Type some text to see its attention.")
-        max_tokens = whole_number("max_tokens", max_tokens, 2, MAX_TOKENS_LIMIT, "longer texts are truncated")
-        key = (model.strip(), cleaned, max_tokens)
-        return self._results.get_or_compute(key, lambda: self._forward(cleaned, model.strip(), max_tokens,
-                                                                       progress))
+        return self.maps(AttentionRequest(text, model, max_tokens), progress)
+
+    def maps(self, request: AttentionRequest, progress: ProgressFn | None = None) -> AttentionMaps:
+        """The request's maps: the page's views and ``/attention`` alike, cached by text, model and length."""
+        key = (request.model, request.text, request.max_tokens)
+        return self._results.get_or_compute(key, lambda: self._forward(request.text, request.model,
+                                                                       request.max_tokens, progress))
 
     def _forward(self, text: str, model_name: str, max_tokens: int,
                  progress: ProgressFn | None) -> AttentionMaps:
