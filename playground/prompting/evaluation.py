@@ -7,7 +7,8 @@ evaluation never starves the other users of a shared server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,22 @@ from typing import Any
 from playground.core.errors import InvalidInputError
 from playground.core.paths import ASSETS
 from playground.core.records import read_records, require_columns
+from playground.core.validation import whole_number
 from playground.generation.engine import Ask, Generation, GenerationEngine
 from playground.generation.request import raise_if_failed
 from playground.generation.sampling import SamplingSettings
 from playground.prompting.answers import is_correct, vote, wilson_interval
 from playground.prompting.self_consistency import path_settings
 from playground.prompting.techniques import AnswerKind, Example, Task, Technique, render, technique
+from playground.prompting.techniques import task as named_task
 
 INPUT_COLUMNS = ("input", "question", "prompt", "text")
 EXPECTED_COLUMNS = ("expected", "answer", "output", "label")
 UPLOAD_EXAMPLES = 3
 """An uploaded set lends its first rows as few-shot examples; they are not scored."""
+UPLOAD = "upload"
+"""The set name that means "the user's uploaded file" rather than a shipped set."""
+MAX_ITEMS = 100_000
 
 
 @dataclass(frozen=True)
@@ -203,3 +209,67 @@ def record_finished(run: EvalRun, chosen: list[Technique], task: Task, items: li
         score.items = [scored[t_index][index] for index in sorted(scored[t_index])]
         changed = True
     return changed
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """One evaluation: a shipped set by name (or ``UPLOAD`` with the file and its instruction), the first
+    ``limit`` items, the techniques to score, and how the answers are sampled."""
+
+    model: str
+    task: str
+    techniques: Sequence[str]
+    limit: int
+    settings: SamplingSettings | None = None
+    chat: bool = False
+    upload: str | None = None
+    instruction: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise InvalidInputError("Choose a model.")
+        if isinstance(self.techniques, str) or not all(isinstance(name, str) for name in self.techniques or ()):
+            raise InvalidInputError("Techniques must be a list of technique names.")
+        object.__setattr__(self, "techniques", tuple(self.techniques or ()))
+        object.__setattr__(self, "limit", whole_number("limit", self.limit, 1, MAX_ITEMS,
+                                                       "how many items from the start of the set to score"))
+        if self.uploaded and not self.upload:
+            raise InvalidInputError("Upload a .jsonl or .csv file with input and expected columns first.")
+
+    @property
+    def uploaded(self) -> bool:
+        return self.task == UPLOAD
+
+
+@dataclass(frozen=True)
+class EvalUpdate:
+    """One step of an evaluation as the page reports it: the running scores, the set they are on, how many
+    items were taken from it and the wall time so far."""
+
+    run: EvalRun
+    task: Task
+    items: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.run.to_dict(), "task_title": self.task.title, "items": self.items,
+                "seconds": round(self.seconds, 3)}
+
+
+def labelled_items(request: EvalRequest) -> tuple[Task, list[EvalItem]]:
+    """The request's set (shipped, or the uploaded file) and the items to score from its start."""
+    if request.uploaded:
+        labelled, items = uploaded_task(str(request.upload), request.instruction)
+    else:
+        labelled = named_task(request.task)
+        items = shipped_items(labelled)
+    return labelled, items[: request.limit]
+
+
+def run_evaluation(engine: GenerationEngine, request: EvalRequest) -> Iterator[EvalUpdate]:
+    """Load the request's set and score its techniques, yielding the running scores with the time taken."""
+    labelled, items = labelled_items(request)
+    started = time.perf_counter()
+    for run in evaluate(engine, request.model, labelled, items, list(request.techniques), request.settings,
+                        request.chat):
+        yield EvalUpdate(run, labelled, len(items), time.perf_counter() - started)

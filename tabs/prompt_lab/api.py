@@ -11,7 +11,7 @@ from playground.core.iterutil import last
 from playground.generation.sampling import DEFAULT_REPETITION_PENALTY, SamplingSettings
 from playground.generation.side_by_side import Variant, compare
 from playground.prompting import techniques as prompts
-from playground.prompting.evaluation import evaluate, shipped_items
+from playground.prompting.evaluation import EvalRequest, run_evaluation
 from playground.prompting.lab import PromptRequest, api_request, final_text, run_prompt
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
@@ -89,10 +89,8 @@ def register_api(ws: Workspace) -> None:
     def evaluate_prompts(task: str, techniques: list, model: str, limit: int) -> dict:
         """Score techniques on the first `limit` items of a shipped task: accuracy, 95% interval,
         tokens, seconds, and every answer."""
-        labelled = prompts.task(task)
-        items = shipped_items(labelled)[: max(1, int(limit))]
-        final = last(evaluate(engine, model, labelled, items, list(techniques)))
-        return final.to_dict() if final else {}
+        final = last(run_evaluation(engine, EvalRequest(model, task, list(techniques), max(1, int(limit)))))
+        return final.run.to_dict() if final else {}
 
     queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
     gr.api(compare_prompts, api_name="compare_prompts", **queue)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
 import plotly.graph_objects as go
 
-from playground.generation.endpoints import Endpoints
+from playground.generation.engine import GenerationEngine
 from playground.prompting import techniques as prompts
 from playground.prompting.answers import wilson_interval
-from playground.prompting.evaluation import EvalRun, evaluate, shipped_items, uploaded_task
+from playground.prompting.evaluation import UPLOAD, EvalRequest, EvalRun, EvalUpdate, run_evaluation
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler, wire_export
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
-from tabs.shared.sampling_controls import SamplingControls, to_settings
+from tabs.shared.sampling_controls import SamplingControls
 
-UPLOAD = "upload"
 SCORE_HEADERS = ["Technique", "Scored", "Correct", "Accuracy", "95% interval", "Tokens in", "Tokens out",
                  "Decode s"]
 """The last column adds up each answer's own decode time: a cost per technique. The answers are decoded
@@ -74,9 +74,89 @@ def accuracy_figure(run: EvalRun) -> go.Figure:
     return figure
 
 
-def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
-          session_endpoints: gr.State) -> None:
-    """``chat`` is the lab's one chat-template checkbox: a second one here disagreed with it."""
+@dataclass(frozen=True)
+class EvalChoices:
+    """What to evaluate: the set (or an upload), how many items, which techniques."""
+
+    task: gr.Dropdown
+    limit: gr.Slider
+    upload_row: gr.Row
+    upload: gr.File
+    instruction: gr.Textbox
+    techniques: gr.CheckboxGroup
+
+    @property
+    def inputs(self) -> set[Any]:
+        return {self.task, self.limit, self.upload, self.instruction, self.techniques}
+
+
+@dataclass(frozen=True)
+class EvalResults:
+    """Where a run shows: its status, the scores as a table and a chart, every answer, the export."""
+
+    status: gr.Markdown
+    table: gr.Dataframe
+    plot: gr.Plot
+    items: gr.Dataframe
+    last: gr.State
+    export_button: gr.Button
+    exported: gr.File
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.status, self.table, self.plot, self.items, self.last]
+
+
+@dataclass(frozen=True)
+class EvaluateView:
+    """The Evaluate view (layout); ``model``, ``chat``, ``endpoints`` and ``sampling`` are the lab's own."""
+
+    model: gr.Dropdown
+    chat: gr.Checkbox
+    endpoints: gr.State
+    sampling: SamplingControls
+    choices: EvalChoices
+    run_button: gr.Button
+    stop_button: gr.Button
+    results: EvalResults
+
+    @property
+    def inputs(self) -> set[Any]:
+        return {self.endpoints, self.model, self.chat, *self.choices.inputs, *self.sampling.inputs}
+
+
+def eval_request(view: EvaluateView, values: Mapping[Any, Any]) -> EvalRequest:
+    """The evaluation the widgets describe (validated by the library, as the API's is)."""
+    choices = view.choices
+    return EvalRequest(values[view.model], values[choices.task], list(values[choices.techniques] or []),
+                       values[choices.limit], view.sampling.settings_from(values), values[view.chat],
+                       values[choices.upload], values[choices.instruction])
+
+
+def status_line(update: EvalUpdate, uploaded: bool) -> str:
+    """How far the run is, on what, and how long it took; an uploaded set also shows its guessed answer kind."""
+    done, total = update.run.progress
+    kind = f", answer kind: {update.task.answer}" if uploaded else ""
+    return (("✅ " if update.run.done else "⏳ ") +
+            f"Scored {done} of {total} answers ({update.task.title}, {update.items} items{kind}) in "
+            f"{update.seconds:.1f} s. The answers run together: a technique's "
+            "Decode s adds up its answers' own decode times, which overlap.")
+
+
+def evaluate_outputs(engine: GenerationEngine, view: EvaluateView, values: Mapping[Any, Any]
+                     ) -> Iterator[dict[Any, Any]]:
+    """The page's "Evaluate": the library runs the request; each update fills the status, table, chart and
+    answers; the finished run is kept for the export."""
+    request = eval_request(view, values)
+    results = view.results
+    for update in run_evaluation(engine.with_endpoints(values[view.endpoints]), request):
+        run = update.run
+        yield {results.status: status_line(update, request.uploaded), results.table: score_rows(run),
+               results.plot: accuracy_figure(run), results.items: item_rows(run),
+               results.last: run.to_dict() if run.done else None}
+
+
+def layout_choices() -> EvalChoices:
     task_choices = [(f"{t.title}: {t.description}", t.name) for t in prompts.tasks().values()]
     technique_choices = [(t.title, t.name) for t in prompts.techniques().values()]
     with gr.Row():
@@ -93,9 +173,10 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
                                   elem_id="ev-techniques")
     gr.Markdown(f"<span class='muted'>{RULES} Self-consistency costs 5 generations per item; "
                 "chain-of-thought up to 128 tokens each.</span>")
-    with gr.Row():
-        run_button = gr.Button("Evaluate", variant="primary", elem_id="ev-run")
-        stop_button = gr.Button("Stop", elem_id="ev-stop")
+    return EvalChoices(task, limit, upload_row, upload, instruction, techniques)
+
+
+def layout_results() -> EvalResults:
     status = gr.Markdown(elem_id="ev-status")
     with gr.Row():
         table = gr.Dataframe(headers=SCORE_HEADERS, interactive=False, elem_id="ev-table", scale=3)
@@ -106,36 +187,41 @@ def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: Sampli
     with gr.Row():
         export_button = gr.Button("Export results (JSON)", size="sm")
         exported = gr.File(label="Results", visible=False, elem_id="ev-file")
+    return EvalResults(status, table, plot, items, last, export_button, exported)
 
-    @event_handler
-    def run(mine: Endpoints, model_name: str, task_name: str, upload_path: str | None, upload_instruction: str,
-            count: float, use_chat: bool, chosen: list[str], *sampling_values: Any
-            ) -> Iterator[tuple[str, list[list[Any]], go.Figure, list[list[Any]], dict[str, Any] | None]]:
-        settings = to_settings(*sampling_values)
-        if task_name == UPLOAD:
-            if not upload_path:
-                raise gr.Error("Upload a .jsonl or .csv file with input and expected columns first.")
-            task, all_items = uploaded_task(upload_path, upload_instruction)
-        else:
-            task = prompts.task(task_name)
-            all_items = shipped_items(task)
-        subset = all_items[: int(count)]
-        engine = ws.generation.with_endpoints(mine)
-        started = time.perf_counter()
-        for state in evaluate(engine, model_name, task, subset, list(chosen or []), settings, use_chat):
-            done, total = state.progress
-            message = (f"Scored {done} of {total} answers ({task.title}, {len(subset)} items"
-                       f"{', answer kind: ' + task.answer if task_name == UPLOAD else ''}) in "
-                       f"{time.perf_counter() - started:.1f} s. The answers run together: a technique's "
-                       "Decode s adds up its answers' own decode times, which overlap.")
-            yield ("✅ " if state.done else "⏳ ") + message, score_rows(state), accuracy_figure(state), \
-                item_rows(state), state.to_dict() if state.done else None
 
-    task.change(lambda name: gr.Row(visible=name == UPLOAD), task, upload_row, api_visibility="undocumented")
-    event = run_button.click(run, [session_endpoints, model, task, upload, instruction, limit, chat, techniques,
-                                   *sampling.inputs],
-                             [status, table, plot, items, last], api_visibility="undocumented",
-                             concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY,
-                             show_progress="minimal", api_name="prompt_lab_page_evaluate")
-    stop_button.click(None, cancels=[event], api_visibility="undocumented")
-    wire_export(export_button, last, exported, "evaluation")
+def layout_evaluate(model: gr.Dropdown, chat: gr.Checkbox, endpoints: gr.State,
+                    sampling: SamplingControls) -> EvaluateView:
+    choices = layout_choices()
+    with gr.Row():
+        run_button = gr.Button("Evaluate", variant="primary", elem_id="ev-run")
+        stop_button = gr.Button("Stop", elem_id="ev-stop")
+    return EvaluateView(model, chat, endpoints, sampling, choices, run_button, stop_button, layout_results())
+
+
+@event_handler
+def evaluate_in_page(engine: GenerationEngine, view: EvaluateView, values: dict[Any, Any]
+                     ) -> Iterator[dict[Any, Any]]:
+    yield from evaluate_outputs(engine, view, values)
+
+
+def upload_row_update(name: str) -> gr.Row:
+    """The upload's row shows only while "Upload my own set" is the chosen set."""
+    return gr.Row(visible=name == UPLOAD)
+
+
+def wire_evaluate(ws: Workspace, view: EvaluateView) -> None:
+    choices, results = view.choices, view.results
+    choices.task.change(upload_row_update, choices.task, choices.upload_row, api_visibility="undocumented")
+    event = view.run_button.click(partial(evaluate_in_page, ws.generation, view), view.inputs, results.outputs,
+                                  api_visibility="undocumented", concurrency_id=GENERATION_QUEUE,
+                                  concurrency_limit=GENERATION_CONCURRENCY, show_progress="minimal",
+                                  api_name="prompt_lab_page_evaluate")
+    view.stop_button.click(None, cancels=[event], api_visibility="undocumented")
+    wire_export(results.export_button, results.last, results.exported, "evaluation")
+
+
+def build(ws: Workspace, model: gr.Dropdown, chat: gr.Checkbox, sampling: SamplingControls,
+          session_endpoints: gr.State) -> None:
+    """``chat`` is the lab's one chat-template checkbox: a second one here disagreed with it."""
+    wire_evaluate(ws, layout_evaluate(model, chat, session_endpoints, sampling))
