@@ -81,3 +81,18 @@ def _window(masked: torch.Tensor, query: int) -> int | None:
     """How many keys this query may see when a sliding window (not only causality) shuts earlier ones out."""
     earlier_blocked = bool(masked[:query].any())
     return int((~masked).sum()) if earlier_blocked else None
+
+
+def attention_weights(call: AttentionCall) -> torch.Tensor:
+    """Every head's attention weights for every query (heads x queries x keys), by the recipe
+    :func:`head_math` shows for one query: scores, soft cap, mask, softmax (with the sink column dropped)."""
+    groups = call.query.shape[0] // call.key.shape[0]
+    keys = call.key.float().repeat_interleave(groups, dim=0)
+    scores = call.query.float() @ keys.transpose(-1, -2) * call.scaling
+    if call.softcap:
+        scores = torch.tanh(scores / call.softcap) * call.softcap
+    scores = scores.masked_fill(call.blocked.to(scores.device), float("-inf"))
+    if call.sinks is None:
+        return torch.softmax(scores, dim=-1)
+    sinks = call.sinks.float().to(scores.device)[:, None, None].expand(*scores.shape[:2], 1)
+    return torch.softmax(torch.cat([scores, sinks], dim=-1), dim=-1)[..., :-1]

@@ -1,0 +1,191 @@
+"""Which input tokens one predicted token depends on: three salience methods side by side.
+
+- **Gradient x input**: the target's logit differentiated with respect to each position's input embedding
+  (the residual stream entering block 0), dotted with that embedding. One backward pass; a local, linear
+  reading that can miss saturated effects.
+- **Integrated gradients** (Sundararajan et al., 2017): the same product averaged along the straight path
+  from a baseline to the real input, in ``steps`` points (midpoint rule) decoded as one batch. Its scores
+  should add up to f(input) - f(baseline) (*completeness*); the gap left says whether the steps were enough.
+  The baseline is a text of the same length made of one neutral token (the pad or end-of-text token), as
+  the model embeds it: all-zero embeddings, the textbook choice for images, put a pre-norm transformer at
+  a point where its norms divide by almost nothing, and the path's integral then misses a jump at 0.
+- **Attention rollout** (Abnar & Zuidema, 2020): each layer's attention averaged over heads, mixed half and
+  half with the identity (the residual connection), rows renormalised, multiplied through the layers; the
+  last row is how much the last position reads each input. It ignores what values and MLPs do.
+
+Scores are per token and summed per word (the tokens between whitespace). The methods' rank agreement is
+Spearman's correlation per pair; strong disagreement gets a warning, since then no single map is the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from playground.core.errors import InvalidInputError, PlaygroundError
+from playground.internals.head_math import attention_weights, recorded_call
+from playground.internals.patching import rank_agreement
+from playground.internals.tracing import ModelView, Run, Trace, trace
+from playground.text.analysis import sanitize_text
+
+if TYPE_CHECKING:
+    from playground.internals.inspector import ModelInspector
+
+MAX_STEPS = 256
+CHUNK = 16
+"""Integrated gradients' path points per backward pass: memory grows with it (a 256-token text's 30 layers
+of activations per point), time barely does past a few rows on a CPU."""
+DISAGREEMENT = 0.3
+"""A pair of methods whose rank correlation is below this gets the warning."""
+
+
+@dataclass(frozen=True)
+class SalienceRequest:
+    """One text, the token whose score is explained (empty: the model's top prediction), the IG steps."""
+
+    text: str
+    model: str
+    token: str = ""
+    steps: int = 64
+
+    def __post_init__(self) -> None:
+        if not (self.text or "").strip():
+            raise InvalidInputError("Type some text: salience explains the token the model predicts after it.")
+        steps = self.steps
+        if isinstance(steps, bool) or not isinstance(steps, int | float) or not float(steps).is_integer() \
+                or not 1 <= steps <= MAX_STEPS:
+            raise InvalidInputError(f"Integrated gradients takes 1 to {MAX_STEPS} steps (got {steps!r}).")
+        object.__setattr__(self, "steps", int(steps))
+
+
+@dataclass(frozen=True)
+class SalienceResult:
+    target: str
+    target_id: int
+    tokens: list[str]
+    words: list[dict[str, Any]]
+    """Each word's text, its token positions and its score per method (the sum over its tokens)."""
+    methods: dict[str, list[float]]
+    agreement: dict[str, float | None]
+    completeness_gap: float
+    """Integrated gradients' scores summed, minus f(input) - f(baseline): near 0 when the steps suffice."""
+    logit_change: float
+    """f(input) - f(baseline), what the integrated gradients should add up to."""
+    warning: str | None
+    unavailable: dict[str, str]
+    """Methods this model cannot give, with the reason (attention rollout where attention is unreadable)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "target_id": self.target_id, "tokens": self.tokens, "words": self.words,
+                "methods": self.methods, "agreement": self.agreement, "completeness_gap": self.completeness_gap,
+                "logit_change": self.logit_change, "warning": self.warning, "unavailable": self.unavailable}
+
+
+def target_logit(view: ModelView, trace: Trace, embeddings: torch.Tensor, target: int,
+                 grad: bool = True) -> torch.Tensor:
+    """The target's last-position logit for each row of input embeddings (rows x tokens x hidden), in the
+    autograd graph: the blocks run from the first one with the traced forward's masks and positions."""
+    return view.resume(trace, 0, embeddings, Run(), grad=grad)[:, target]
+
+
+def gradient_x_input(view: ModelView, trace: Trace, target: int) -> list[float]:
+    embeddings = trace.residual[0][None].clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(target_logit(view, trace, embeddings, target).sum(), embeddings)
+    return (gradient[0].double() * embeddings[0].detach().double()).sum(-1).tolist()
+
+
+def integrated_gradients(view: ModelView, trace: Trace, target: int, steps: int,
+                         baseline: torch.Tensor) -> tuple[list[float], float, float]:
+    """Scores, the completeness gap and f(input) - f(baseline); ``baseline`` is tokens x hidden."""
+    embeddings, baseline = trace.residual[0].detach().clone(), baseline.detach().clone().to(trace.residual.dtype)
+    alphas = (torch.arange(steps, dtype=embeddings.dtype) + 0.5) / steps
+    total = torch.zeros_like(embeddings, dtype=torch.float64)
+    for chunk in alphas.split(CHUNK):
+        path = (baseline[None] + chunk[:, None, None] * (embeddings - baseline)[None]).requires_grad_(True)
+        (gradients,) = torch.autograd.grad(target_logit(view, trace, path, target).sum(), path)
+        total += gradients.double().sum(0)
+    scores = (total / steps * (embeddings - baseline).double()).sum(-1)
+    ends = target_logit(view, trace, torch.stack([baseline, embeddings]), target, grad=False)
+    change = float(ends[1] - ends[0])
+    return scores.tolist(), float(scores.sum()) - change, change
+
+
+def neutral_baseline(inspector: ModelInspector, view: ModelView, traced: Trace) -> torch.Tensor:
+    """The residual stream entering block 0 for a text as long as ``traced`` made of one neutral token."""
+    tokenizer = inspector.store.hf_tokenizer(traced.model)
+    neutral = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
+    ids = [neutral] * traced.num_tokens
+    return trace(view, ids, [""] * len(ids), len(ids)).residual[0]
+
+
+def attention_rollout(view: ModelView, trace: Trace) -> list[float]:
+    """The last position's row of the rolled-out attention (0.5 A + 0.5 I per layer, rows renormalised)."""
+    rolled = torch.eye(trace.num_tokens, dtype=torch.float64)
+    for layer in range(view.parts.num_layers):
+        call = recorded_call(view.parts, trace, layer, view.unreadable_attention)
+        mixed = 0.5 * attention_weights(call).double().mean(0).cpu() + 0.5 * torch.eye(trace.num_tokens,
+                                                                                           dtype=torch.float64)
+        rolled = (mixed / mixed.sum(-1, keepdim=True)) @ rolled
+    return rolled[-1].tolist()
+
+
+def word_groups(text: str, spans: list[tuple[int, int]]) -> list[tuple[str, list[int]]]:
+    """Tokens grouped into words: a token starts a new word when whitespace comes before it or it starts
+    with whitespace; each word's text is the input's characters its tokens cover, stripped."""
+    words: list[tuple[str, list[int]]] = []
+    for position, (start, end) in enumerate(spans):
+        piece = text[start:end]
+        starts_word = (not words or not piece or piece[:1].isspace() or (start > 0 and text[start - 1].isspace()))
+        if starts_word:
+            words.append(("", []))
+        first = words[-1][1][0] if words[-1][1] else position
+        words[-1] = (text[spans[first][0]:end].strip(), [*words[-1][1], position])
+    return words
+
+
+def agreements(methods: dict[str, list[float]]) -> dict[str, float | None]:
+    names = list(methods)
+    pairs = {}
+    for index, first in enumerate(names):
+        for second in names[index + 1:]:
+            value = rank_agreement([methods[first]], [methods[second]])
+            pairs[f"{first} / {second}"] = None if np.isnan(value) else round(value, 4)
+    return pairs
+
+
+def disagreement_warning(pairs: dict[str, float | None]) -> str | None:
+    low = {pair: value for pair, value in pairs.items() if value is not None and value < DISAGREEMENT}
+    if not low:
+        return None
+    listed = "; ".join(f"{pair}: {value:+.2f}" for pair, value in low.items())
+    return (f"The methods disagree ({listed}): they measure different things (a local slope, a path integral, "
+            "where attention flows), so read them together rather than trusting one map.")
+
+
+def salience(inspector: ModelInspector, request: SalienceRequest) -> SalienceResult:
+    """The three methods on the Inside tab's view of the model, for the text's last 256 tokens."""
+    name = request.model.strip()
+    view = inspector.view(name)
+    traced = inspector.trace(request.text, name)
+    target = inspector.token_id(request.text, name, request.token or None)
+    methods = {"gradient x input": gradient_x_input(view, traced, target)}
+    ig, gap, change = integrated_gradients(view, traced, target, request.steps,
+                                           neutral_baseline(inspector, view, traced))
+    methods["integrated gradients"] = ig
+    unavailable = {}
+    try:
+        methods["attention rollout"] = attention_rollout(view, traced)
+    except PlaygroundError as error:
+        unavailable["attention rollout"] = str(error)
+    cleaned, _ = sanitize_text(request.text)
+    kept = inspector.tokenizers.get(name).encode(cleaned)[-traced.num_tokens:]
+    words = [{"word": word, "positions": positions,
+              "scores": {method: float(sum(scores[p] for p in positions)) for method, scores in methods.items()}}
+             for word, positions in word_groups(cleaned, [(token.start, token.end) for token in kept])]
+    pairs = agreements(methods)
+    return SalienceResult(target=inspector.decode(name, target), target_id=target, tokens=list(traced.tokens),
+                          words=words, methods=methods, agreement=pairs, completeness_gap=gap, logit_change=change,
+                          warning=disagreement_warning(pairs), unavailable=unavailable)

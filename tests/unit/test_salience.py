@@ -1,0 +1,105 @@
+"""Salience against the model's own autograd on ``inputs_embeds`` and its own attention weights, on a tiny
+random Llama; the word grouping and the request's checks; once on the embedded model through the inspector."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from playground.core.errors import InvalidInputError
+from playground.internals import salience
+from playground.internals.tracing import ModelView, trace
+
+IDS = [504, 3458, 282, 4649, 314, 7042, 30, 378]
+TARGET = 4649
+
+
+@pytest.fixture(scope="module")
+def view(tiny_lm):
+    return ModelView(tiny_lm, "tiny")
+
+
+@pytest.fixture(scope="module")
+def traced(view):
+    return trace(view, IDS, [str(i) for i in IDS], len(IDS))
+
+
+def own_logit(model, embeddings: torch.Tensor) -> torch.Tensor:
+    """The plain model's target logit at the last position, from ``inputs_embeds`` (rows x tokens x hidden)."""
+    return model(inputs_embeds=embeddings).logits[:, -1, TARGET]
+
+
+def test_gradient_x_input_is_the_models_own_gradient_times_its_embeddings(tiny_lm, view, traced):
+    embeddings = tiny_lm.get_input_embeddings()(torch.tensor([IDS])).detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(own_logit(tiny_lm, embeddings).sum(), embeddings)
+    expected = (gradient * embeddings).sum(-1)[0]
+    np.testing.assert_allclose(salience.gradient_x_input(view, traced, TARGET), expected.detach().numpy(),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_integrated_gradients_are_the_path_average_and_close_completeness_as_steps_grow(tiny_lm, view, traced):
+    baseline = trace(view, [0] * len(IDS), [""] * len(IDS), len(IDS)).residual[0]
+    embeddings = tiny_lm.get_input_embeddings()(torch.tensor([IDS])).detach()[0]
+    midpoint = (baseline + 0.5 * (embeddings - baseline))[None].clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(own_logit(tiny_lm, midpoint).sum(), midpoint)
+    one_step, _, _ = salience.integrated_gradients(view, traced, TARGET, 1, baseline)
+    np.testing.assert_allclose(one_step, ((embeddings - baseline) * gradient[0]).sum(-1).detach().numpy(),
+                               rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        change = float(own_logit(tiny_lm, embeddings[None]) - own_logit(tiny_lm, baseline[None].clone()))
+    gaps = []
+    for steps in (2, 64):  # 64 steps: more than one chunk of path points
+        scores, gap, measured_change = salience.integrated_gradients(view, traced, TARGET, steps, baseline)
+        assert measured_change == pytest.approx(change, abs=1e-4)
+        assert gap == pytest.approx(sum(scores) - change, abs=1e-6)
+        gaps.append(abs(gap))
+    assert gaps[1] < 0.02 * abs(change) + 1e-4 and gaps[1] <= gaps[0]
+
+
+def test_attention_rollout_rolls_the_models_own_attention_weights(tiny_lm, view, traced):
+    eager = copy.deepcopy(tiny_lm)
+    eager.set_attn_implementation("eager")
+    with torch.inference_mode():
+        attentions = eager(input_ids=torch.tensor([IDS]), output_attentions=True).attentions
+    rolled = torch.eye(len(IDS), dtype=torch.float64)
+    for weights in attentions:
+        mixed = 0.5 * weights[0].double().mean(0) + 0.5 * torch.eye(len(IDS), dtype=torch.float64)
+        rolled = mixed / mixed.sum(-1, keepdim=True) @ rolled
+    scores = salience.attention_rollout(view, traced)
+    np.testing.assert_allclose(scores, rolled[-1].numpy(), rtol=1e-4, atol=1e-6)
+    assert sum(scores) == pytest.approx(1)
+
+
+def test_tokens_group_into_the_words_whitespace_separates():
+    text = "Hello, wonderful  world"
+    spans = [(0, 5), (5, 6), (6, 16), (16, 18), (18, 23)]  # "Hello" "," " wonderful" "  " "world"
+    assert salience.word_groups(text, spans) == [("Hello,", [0, 1]), ("wonderful", [2]), ("", [3]), ("world", [4])]
+
+
+def test_disagreement_is_warned_about_and_bad_requests_are_refused():
+    pairs = salience.agreements({"a": [1, 2, 3, 4], "b": [4, 3, 2, 1], "c": [1, 2, 3, 5]})
+    assert pairs["a / b"] == pytest.approx(-1) and pairs["a / c"] == pytest.approx(1)
+    assert "a / b: -1.00" in salience.disagreement_warning(pairs)
+    assert salience.disagreement_warning({"a / c": 0.9}) is None
+    with pytest.raises(InvalidInputError, match="1 to 256 steps"):
+        salience.SalienceRequest("text", "m", "", 0)
+    with pytest.raises(InvalidInputError, match="Type some text"):
+        salience.SalienceRequest(" ", "m")
+    assert salience.SalienceRequest("text", "m", "", 8.0).steps == 8
+
+
+def test_on_the_embedded_model_every_method_scores_every_token_and_word(workspace):
+    text = "The capital of France is Paris. The capital of Germany is"
+    result = salience.salience(workspace.inside, salience.SalienceRequest(text, "smollm2-135m-instruct", "", 8))
+    data = result.to_dict()
+    assert data["target"] == " Berlin" and not data["unavailable"]
+    assert set(data["methods"]) == {"gradient x input", "integrated gradients", "attention rollout"}
+    assert all(len(scores) == len(data["tokens"]) for scores in data["methods"].values())
+    assert [word["word"] for word in data["words"]][:4] == ["The", "capital", "of", "France"]
+    for method, scores in data["methods"].items():
+        assert sum(word["scores"][method] for word in data["words"]) == pytest.approx(sum(scores), abs=1e-6)
+    assert data["completeness_gap"] == pytest.approx(sum(data["methods"]["integrated gradients"])
+                                                     - data["logit_change"], abs=1e-6)
