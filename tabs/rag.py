@@ -10,15 +10,34 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
 import plotly.graph_objects as go
 
 from playground.core.iterutil import last
-from playground.generation.sampling import SamplingSettings
-from playground.rag.index import Document, Hit
-from playground.rag.pipeline import DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K, ChunkMap, gather_documents
+from playground.rag.actions import (
+    AgainRequest,
+    AskRequest,
+    IndexRequest,
+    IndexResult,
+    api_texts,
+    ask,
+    ask_again,
+    index_documents,
+)
+from playground.rag.chunking import Chunk
+from playground.rag.index import Hit
+from playground.rag.pipeline import (
+    DEFAULT_CHUNK,
+    DEFAULT_OVERLAP,
+    DEFAULT_TOP_K,
+    ChunkMap,
+    RagPipeline,
+    RagResult,
+)
 from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
@@ -36,13 +55,6 @@ INDEX_NOTE = (f"Indexing is optional: **Ask** without it searches the shipped do
 def owner_of(request: gr.Request | None) -> str:
     """Whose index: the browser session (or API client session)."""
     return getattr(request, "session_hash", None) or "anonymous"
-
-
-def gather(include_shipped: bool, files: list[Any] | None, texts: list[Document]
-           ) -> tuple[list[Document], list[FileReport]]:
-    """The page's (or an API call's) documents, with a report for each uploaded file."""
-    uploads = [(uploaded_path(item), uploaded_name(item)) for item in files or []]
-    return gather_documents(include_shipped, uploads, texts)
 
 
 def files_report(reports: list[FileReport]) -> str:
@@ -89,8 +101,44 @@ def map_figure(projected: ChunkMap, hits: list[Hit]) -> go.Figure:
     return figure
 
 
-def build(ws: Workspace, app: gr.Blocks) -> None:
-    rag = ws.rag
+@dataclass(frozen=True)
+class IndexView:
+    """The documents panel: what to index, how to chunk it, and what indexing gave."""
+
+    model: gr.Dropdown
+    include_shipped: gr.Checkbox
+    files: gr.File
+    pasted: gr.Textbox
+    chunk_size: gr.Slider
+    overlap: gr.Slider
+    index_button: gr.Button
+    report: gr.Markdown
+    chunk_table: gr.Dataframe
+
+    @property
+    def inputs(self) -> set[Any]:
+        return {self.model, self.include_shipped, self.files, self.pasted, self.chunk_size, self.overlap}
+
+
+@dataclass(frozen=True)
+class AskView:
+    """The question panel: the question, the retrieved chunks, both answers, the prompt and the map."""
+
+    model: gr.Dropdown
+    question: gr.Textbox
+    top_k: gr.Slider
+    ask_button: gr.Button
+    stop_button: gr.Button
+    hits_table: gr.Dataframe
+    leave_out: gr.CheckboxGroup
+    again_button: gr.Button
+    answers: gr.HTML
+    prompt_box: gr.Textbox
+    chunk_map: gr.Plot
+    hits_state: gr.State
+
+
+def layout_index(ws: Workspace) -> IndexView:
     with gr.Row():
         with gr.Column(scale=3):
             model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
@@ -112,6 +160,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     with gr.Accordion("The chunks", open=False):
         chunk_table = gr.Dataframe(headers=CHUNK_HEADERS, interactive=False, wrap=True, elem_id="rag-chunks",
                                    column_widths=["22%", "6%", "8%", "64%"])
+    return IndexView(model, include_shipped, files, pasted, chunk_size, overlap, index_button, report, chunk_table)
+
+
+def layout_ask(model: gr.Dropdown) -> AskView:
     with gr.Row():
         question = gr.Textbox(DEFAULT_QUESTION, label="Question", scale=4, elem_id="rag-question")
         top_k = gr.Slider(1, 8, value=DEFAULT_TOP_K, step=1, label="Chunks to retrieve (top-k)", scale=1)
@@ -127,64 +179,105 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     with gr.Accordion("The prompt actually sent (context injected, numbered for citations)", open=False):
         prompt_box = gr.Textbox(lines=10, max_lines=30, interactive=False, show_label=False, elem_id="rag-prompt")
     chunk_map = gr.Plot(label="Embedding map", elem_id="rag-map")
-    hits_state = gr.State([])
+    return AskView(model, question, top_k, ask_button, stop_button, hits_table, leave_out, again_button, answers,
+                   prompt_box, chunk_map, gr.State([]))
 
+
+def index_summary(result: IndexResult) -> str:
+    """What indexing did (chunks, documents, embedded or reused), then what each uploaded file gave."""
+    report = result.report
+    plural = "s" if report.documents != 1 else ""
+    summary = (f"**{report.num_chunks} chunks** from {report.documents} document{plural} · embedded "
+               f"{report.embedded} new or changed, reused {report.reused}, removed {report.removed}.")
+    return "\n\n".join(part for part in (summary, files_report(list(result.files))) if part)
+
+
+def chunk_rows(chunks: list[Chunk]) -> list[list[Any]]:
+    """The chunk table: source, number, size in tokens and text of each chunk."""
+    return [[c.source, c.index, c.token_end - c.token_start, c.text] for c in chunks]
+
+
+def uploads(files: list[Any] | None) -> tuple[tuple[str, str], ...]:
+    """Gradio's uploads (paths or FileData) as ``(path, the user's file name)``."""
+    return tuple((uploaded_path(item), uploaded_name(item)) for item in files or [])
+
+
+def index_outputs(rag: RagPipeline, view: IndexView, values: dict[Any, Any], owner: str) -> dict[Any, Any]:
+    """The page's "Index": the request the widgets describe, indexed by the library, then its report and chunks."""
+    text = values[view.pasted]
+    pasted = (text_document(text, "pasted text"),) if text and text.strip() else ()
+    request = IndexRequest(owner, values[view.model], pasted, uploads(values[view.files]),
+                           values[view.include_shipped], values[view.chunk_size], values[view.overlap])
+    result = index_documents(rag, request)
+    chunks, _ = rag.index.vectors(owner, limit=5000)
+    return {view.report: index_summary(result), view.chunk_table: chunk_rows(chunks)}
+
+
+def answer_outputs(view: AskView, result: RagResult, dropped: bool) -> dict[Any, str]:
+    """Both answers side by side (the first titled with the chunks it kept) and the prompt sent."""
+    kept = ", ".join(f"[{n}]" for n in result.numbers) or "none"
+    titles = [f"With retrieval (chunks {kept})" if dropped else "With retrieval", "Without retrieval"]
+    runs = result.comparison.runs if result.comparison else []
+    return {view.answers: generation_view.render_columns(runs, titles), view.prompt_box: result.prompt}
+
+
+def ask_outputs(rag: RagPipeline, view: AskView, values: dict[Any, Any], owner: str) -> Iterator[dict[Any, Any]]:
+    """The page's "Ask": the retrieved chunks (kept for "Ask again"), the map, then both answers as they stream."""
+    request = AskRequest(owner, values[view.question], values[view.model], values[view.top_k])
+    retrieved: dict[Any, Any] = {}
+    for result in ask(rag, request):
+        if not retrieved:  # the chunks are the same in every state of the stream
+            choices = [(f"[{n}] {hit.chunk.source} #{hit.chunk.index}", n) for n, hit in enumerate(result.hits, 1)]
+            retrieved = {view.hits_table: hit_rows(result.hits), view.hits_state: result.hits,
+                         view.leave_out: gr.CheckboxGroup(choices=choices, value=[]),
+                         view.chunk_map: map_figure(rag.question_map(owner, request.question), result.hits)}
+        yield {**retrieved, **answer_outputs(view, result, False)}
+
+
+def again_outputs(rag: RagPipeline, view: AskView, values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """The page's "Ask again without them": the table keeps the numbers (dropped ones marked), as does the prompt."""
+    request = AgainRequest(values[view.question], values[view.model], values[view.hits_state],
+                           frozenset(int(n) for n in values[view.leave_out] or []))
+    rows = hit_rows(list(request.hits), set(request.leave_out))
+    for result in ask_again(rag, request):
+        yield {view.hits_table: rows, **answer_outputs(view, result, bool(request.leave_out))}
+
+
+def wire_index(rag: RagPipeline, view: IndexView) -> None:
     @event_handler
-    def index(model_name: str, shipped: bool, uploads: list[Any] | None, text: str, size: float, lap: float,
-              request: gr.Request) -> tuple[str, list[list[Any]]]:
-        owner = owner_of(request)
-        pasted = [text_document(text, "pasted text")] if text and text.strip() else []
-        documents, reports = gather(shipped, uploads, pasted)
-        result = rag.index.index(owner, documents, model_name, int(size), int(lap))
-        chunks, _ = rag.index.vectors(owner, limit=5000)
-        rows = [[c.source, c.index, c.token_end - c.token_start, c.text] for c in chunks]
-        plural = "s" if result.documents != 1 else ""
-        summary = (f"**{result.num_chunks} chunks** from {result.documents} document{plural} · embedded "
-                   f"{result.embedded} new or changed, reused {result.reused}, removed {result.removed}.")
-        return "\n\n".join(part for part in (summary, files_report(reports)) if part), rows
+    def index_in_page(values: dict[Any, Any], request: gr.Request) -> dict[Any, Any]:
+        return index_outputs(rag, view, values, owner_of(request))
 
-    def stream_answer(model_name: str, query: str, hits: list[Hit], dropped: set[int]
-                      ) -> Iterator[tuple[str, str]]:
-        kept = ", ".join(f"[{n}]" for n in range(1, len(hits) + 1) if n not in dropped) or "none"
-        titles = [f"With retrieval (chunks {kept})" if dropped else "With retrieval", "Without retrieval"]
-        for result in rag.answer(query, hits, model_name, SamplingSettings(max_new_tokens=96), dropped):
-            runs = result.comparison.runs if result.comparison else []
-            yield (generation_view.render_columns(runs, titles), result.prompt)
+    view.index_button.click(index_in_page, view.inputs, [view.report, view.chunk_table],
+                            api_visibility="undocumented", api_name="rag_page_index")
 
+
+def wire_ask(rag: RagPipeline, app: gr.Blocks, view: AskView) -> None:
     @event_handler
-    def ask(model_name: str, query: str, k: float, request: gr.Request
-            ) -> Iterator[tuple[Any, ...]]:
-        owner = owner_of(request)
-        hits = rag.retrieve(owner, query, int(k), model_name)
-        choices = [(f"[{n}] {hit.chunk.source} #{hit.chunk.index}", n) for n, hit in enumerate(hits, start=1)]
-        figure = map_figure(rag.question_map(owner, query), hits)
-        for html_answers, prompt in stream_answer(model_name, query, hits, set()):
-            yield (hit_rows(hits), gr.CheckboxGroup(choices=choices, value=[]), html_answers, prompt, figure, hits)
+    def ask_in_page(values: dict[Any, Any], request: gr.Request) -> Iterator[dict[Any, Any]]:
+        yield from ask_outputs(rag, view, values, owner_of(request))
 
-    @event_handler
-    def ask_again(model_name: str, query: str, hits: list[Hit], dropped: list[int]
-                  ) -> Iterator[tuple[list[list[Any]], str, str]]:
-        if not hits:
-            raise gr.Error("Ask a question first.")
-        left_out = {int(n) for n in dropped or []}
-        rows = hit_rows(hits, left_out)  # the same numbers as the prompt, dropped ones marked
-        for html_answers, prompt in stream_answer(model_name, query, hits, left_out):
-            yield rows, html_answers, prompt
-
-    index_button.click(index, [model, include_shipped, files, pasted, chunk_size, overlap], [report, chunk_table],
-                       api_visibility="undocumented", api_name="rag_page_index")
-    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
-    event = ask_button.click(ask, [model, question, top_k],
-                             [hits_table, leave_out, answers, prompt_box, chunk_map, hits_state],
-                             api_visibility="undocumented", api_name="rag_page_ask", **queue)
-    again = again_button.click(ask_again, [model, question, hits_state, leave_out], [hits_table, answers, prompt_box],
-                               api_visibility="undocumented", api_name="rag_page_again", **queue)
-    stop_button.click(None, cancels=[event, again], api_visibility="undocumented")
     def forget(request: gr.Request) -> None:
         """A closed page takes its index with it (memory on a shared server stays bounded)."""
         rag.index.drop(owner_of(request))
 
+    queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+    event = view.ask_button.click(ask_in_page, {view.model, view.question, view.top_k},
+                                  [view.hits_table, view.leave_out, view.answers, view.prompt_box, view.chunk_map,
+                                   view.hits_state], api_visibility="undocumented", api_name="rag_page_ask", **queue)
+    again = view.again_button.click(event_handler(partial(again_outputs, rag, view)),
+                                    {view.model, view.question, view.hits_state, view.leave_out},
+                                    [view.hits_table, view.answers, view.prompt_box],
+                                    api_visibility="undocumented", api_name="rag_page_again", **queue)
+    view.stop_button.click(None, cancels=[event, again], api_visibility="undocumented")
     app.unload(forget)
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    index_view = layout_index(ws)
+    ask_view = layout_ask(index_view.model)
+    wire_index(ws.rag, index_view)
+    wire_ask(ws.rag, app, ask_view)
     register_api(ws)
 
 
@@ -197,20 +290,15 @@ def register_api(ws: Workspace) -> None:
         """Index texts (strings, or {source, text}) and files (PDF, .docx, HTML, .txt, .md) for this
         client session, replacing what it indexed before (unchanged documents are not embedded again).
         ``files`` in the result gives each file's pages and characters read, or why it was skipped."""
-        texts = [text_document(t, f"text {i + 1}") if isinstance(t, str)
-                 else text_document(t.get("text"), str(t.get("source") or f"text {i + 1}"))
-                 for i, t in enumerate(texts or [])]
-        documents, reports = gather(False, list(files or []), texts)
-        report = rag.index.index(owner_of(request), documents, ws.settings.default_model, chunk_size, overlap)
-        return {**report.to_dict(), "files": [file.to_dict() for file in reports]}
+        wanted = IndexRequest(owner_of(request), ws.settings.default_model, api_texts(texts), uploads(files),
+                              False, chunk_size, overlap)
+        return index_documents(rag, wanted).to_dict()
 
     @event_handler
     def rag_query(question: str, top_k: int, request: gr.Request) -> dict:
         """Retrieve top_k chunks for this session's index (the shipped documents if none was built)
         and answer with them; also answers without retrieval, for comparison."""
-        model = ws.settings.default_model
-        hits = rag.retrieve(owner_of(request), question, top_k, model)
-        result = last(rag.answer(question, hits, model))
+        result = last(ask(rag, AskRequest(owner_of(request), question, ws.settings.default_model, top_k)))
         return result.to_dict() if result else {}
 
     queue = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)

@@ -26,6 +26,9 @@ from playground.rag.embeddings import Embedder
 
 MAX_OWNERS = 64
 """Collections kept at once (one per browser session); the least recently used is dropped."""
+MAX_TOP_K = 20
+"""Chunks one question may put in the prompt."""
+TOP_K_HINT = "how many chunks to put in the prompt"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ class DocumentIndex:
         return IndexReport(total, len(documents), embedded, reused, len([s for s in removed if s not in wanted]))
 
     def search(self, owner: str, question: str, top_k: int) -> list[Hit]:
-        top_k = whole_number("top_k", top_k, 1, 20, "how many chunks to put in the prompt")
+        top_k = whole_number("top_k", top_k, 1, MAX_TOP_K, TOP_K_HINT)
         name = self._collection(owner, create=False)
         vector = self.embedder.embed([question])[0]
         with self._lock:

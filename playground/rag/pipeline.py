@@ -25,6 +25,8 @@ from playground.text.analysis import sanitize_text
 SHIPPED_DOCS = ASSETS / "rag" / "docs"
 DEFAULT_CHUNK, DEFAULT_OVERLAP, DEFAULT_TOP_K = 96, 24, 3
 MAX_DOCUMENTS = 50
+ANSWER_SETTINGS = SamplingSettings(max_new_tokens=96)
+"""How the page and ``/rag_query`` sample both answers: greedy, short enough to compare at a glance."""
 INSTRUCTION = ("Answer the question using only the context below. Cite the numbers of the passages "
                "you used, like [1]. If the context does not contain the answer, say so.")
 
@@ -136,7 +138,7 @@ class RagPipeline:
         kept = [hits[number - 1] for number in numbers]
         result = RagResult(question, kept, build_prompt(question, kept, numbers), numbers)
         variants = [Variant(result.prompt, model), Variant(question, model)]
-        for state in compare(self.engine, variants, settings or SamplingSettings(max_new_tokens=96)):
+        for state in compare(self.engine, variants, settings or ANSWER_SETTINGS):
             result.comparison = state
             yield result
 
