@@ -25,6 +25,7 @@ from playground.models.registry import resolve
 from playground.workspace import Workspace
 from tabs import rag, tokenizer
 from tabs.attention import page as attention
+from tabs.causes import page as causes
 from tabs.finetune import page as finetune
 from tabs.inside import page as inside
 from tabs.prompt_lab import page as prompt_lab
@@ -42,7 +43,7 @@ TITLE = "LLM Playground"
 TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python code runs on this server "
                              "when it loads. Load only models you trust.")
 TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),
-        ("Inside the model", "inside", inside),
+        ("Inside the model", "inside", inside), ("What causes it", "causes", causes),
         ("Prompt lab", "prompt-lab", prompt_lab), ("Quantization", "quantization", quantization),
         ("Fine-tuning", "finetune", finetune), ("RAG", "rag", rag))
 """Title, id and module of each tab, in page order; a module's ``build(ws, app)`` lays it out."""

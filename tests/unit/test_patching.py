@@ -106,6 +106,25 @@ def test_mlp_cells_equal_the_model_with_that_mlp_output_overwritten(tiny_lm, exp
         assert effects[layer][position] == pytest.approx(expected, abs=1e-4)
 
 
+def metric_moved_toward_clean(view, experiment, what: str, layer: int, column: int, scale: float) -> float:
+    """The corrupted run's metric with one cell moved ``scale`` of the way toward its clean value."""
+    corrupted, clean = experiment.corrupted, experiment.clean
+    hidden = corrupted.residual[layer][None].clone()
+    if what == "residual":
+        hidden[0, column] += scale * (clean.residual[layer][column] - corrupted.residual[layer][column])
+        run = Run()
+    elif what == "heads":
+        mixed = corrupted.heads_in[layer] + scale * (clean.heads_in[layer] - corrupted.heads_in[layer])
+        run = Run(head_patch={layer: (torch.eye(4, dtype=torch.bool)[column:column + 1], mixed)})
+    else:
+        clean_mlp = patching.mlp_outputs(view, clean)[layer]
+        own = patching.mlp_outputs(view, corrupted)[layer]
+        cells = torch.zeros(1, len(CLEAN), dtype=torch.bool)
+        cells[0, column] = True
+        run = Run(mlp_patch={layer: (cells, own + scale * (clean_mlp - own))})
+    return float(experiment.metric(view.resume(corrupted, layer, hidden, run))[0])
+
+
 @pytest.mark.parametrize("what", patching.WHATS)
 def test_attribution_patching_is_the_metrics_derivative_along_each_patch(view, experiment, what):
     """Each estimate is metric(corrupted) + the directional derivative toward the clean activation: checked
@@ -114,24 +133,9 @@ def test_attribution_patching_is_the_metrics_derivative_along_each_patch(view, e
     exact = patching.SWEEPS[what](experiment, None)
     assert np.array(estimated).shape == np.array(exact).shape
     step = 1e-3
-    corrupted, clean = experiment.corrupted, experiment.clean
     for layer, column in ((0, 3), (1, 1)):
-        def metric_at(scale: float) -> float:
-            hidden = corrupted.residual[layer][None].clone()
-            if what == "residual":
-                hidden[0, column] += scale * (clean.residual[layer][column] - corrupted.residual[layer][column])
-                run = Run()
-            elif what == "heads":
-                mixed = corrupted.heads_in[layer] + scale * (clean.heads_in[layer] - corrupted.heads_in[layer])
-                run = Run(head_patch={layer: (torch.eye(4, dtype=torch.bool)[column:column + 1], mixed)})
-            else:
-                clean_mlp = patching.mlp_outputs(view, clean)[layer]
-                own = patching.mlp_outputs(view, corrupted)[layer]
-                cells = torch.zeros(1, len(CLEAN), dtype=torch.bool)
-                cells[0, column] = True
-                run = Run(mlp_patch={layer: (cells, own + scale * (clean_mlp - own))})
-            return float(experiment.metric(view.resume(corrupted, layer, hidden, run))[0])
-        derivative = (metric_at(step) - metric_at(-step)) / (2 * step)
+        derivative = (metric_moved_toward_clean(view, experiment, what, layer, column, step)
+                      - metric_moved_toward_clean(view, experiment, what, layer, column, -step)) / (2 * step)
         expected = normalised(experiment, experiment.corrupted_metric + derivative)
         assert estimated[layer][column] == pytest.approx(expected, abs=2e-3)
 

@@ -1,0 +1,53 @@
+"""What-causes-it endpoints: plain arguments -> the page's own requests -> plain data."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from playground.core.iterutil import last
+from playground.internals import patching, salience, steering
+from playground.workspace import Workspace
+from tabs.shared.common import event_handler
+from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
+
+QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)
+"""Shared with Inside the model: the same view of the same models, forwards and backwards of one size."""
+
+
+def register_api(ws: Workspace) -> None:
+    """``/patch``, ``/attribution_patch``, ``/salience``, ``/steer``."""
+    inside = ws.inside
+
+    @event_handler
+    def patch(clean: str, corrupted: str, model: str, answer: str, wrong_answer: str, what: str = "residual") -> dict:
+        """Copy each clean activation (what: residual, heads or mlp) into the corrupted run: effects per layer
+        and position (or head), 0 = the corrupted run's logit difference, 1 = the clean run's."""
+        request = patching.PatchRequest(clean, corrupted, model, answer, wrong_answer, what)
+        return patching.patch(inside, request).to_dict()
+
+    @event_handler
+    def attribution_patch(clean: str, corrupted: str, model: str, answer: str, wrong_answer: str,
+                          what: str = "residual") -> dict:
+        """The gradient estimate of every patching effect (one forward, one backward), with the real sweep
+        (`exact_effects`) and their rank `agreement`."""
+        request = patching.PatchRequest(clean, corrupted, model, answer, wrong_answer, what)
+        return patching.attribution_patching(inside, request).to_dict()
+
+    @event_handler
+    def salience_scores(text: str, model: str, token: str = "", steps: int = 64) -> dict:
+        """Gradient x input, integrated gradients and attention rollout for one predicted token (empty: the
+        top one), per token and per word, with their agreement and the completeness gap."""
+        return salience.salience(inside, salience.SalienceRequest(text, model, token or "", steps)).to_dict()
+
+    @event_handler
+    def steer(prompt: str, model: str, layer: int, coefficient: float, pairs: str | list = "positive vs negative",
+              max_new_tokens: int = 40) -> dict:
+        """The prompt answered with and without coefficient x a direction from contrastive pairs (a shipped
+        set's name or [positive, negative] texts) added after block `layer`."""
+        request = steering.SteerRequest(prompt, model, layer, coefficient, pairs, max_new_tokens)
+        return last(steering.steer(inside, request)).to_dict()
+
+    gr.api(patch, api_name="patch", **QUEUE)
+    gr.api(attribution_patch, api_name="attribution_patch", **QUEUE)
+    gr.api(salience_scores, api_name="salience", **QUEUE)
+    gr.api(steer, api_name="steer", **QUEUE)

@@ -1,0 +1,53 @@
+"""Plotly figures for "What causes it": patching grids, salience over tokens and words. They read the
+library's plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.text.analysis import visible_whitespace
+
+WHAT = {"residual": "residual stream entering the layer", "heads": "each head's output",
+        "mlp": "each MLP's output"}
+
+
+def _labels(tokens: list[str]) -> list[str]:
+    """Column labels, unique (plotly merges equal category names) and with visible whitespace."""
+    return [f"{index}: {visible_whitespace(token or '∅')}" for index, token in enumerate(tokens)]
+
+
+def patch_figure(result: dict[str, Any], effects: list[list[float]], title: str) -> go.Figure:
+    """Layer x position (or head) heatmap, 0 = the corrupted run, 1 = the clean one."""
+    columns = result["tokens"] if result["columns"] == "position" else [f"head {p}" for p in result["positions"]]
+    figure = go.Figure(go.Heatmap(
+        z=effects, x=_labels(columns) if result["columns"] == "position" else columns, y=result["layers"],
+        colorscale="RdBu", zmid=0, colorbar=dict(title="restored"),
+        hovertemplate="layer %{y}, %{x}<br>restored %{z:.3f}<extra></extra>"))
+    figure.update_layout(title=f"{title}: {WHAT[result['what']]}", height=560, margin=dict(l=10, r=10, t=60, b=10),
+                         yaxis_title="layer", xaxis_title=result["columns"])
+    return figure
+
+
+def salience_figure(result: dict[str, Any]) -> go.Figure:
+    """Each method's scores over the tokens (top) and the words (bottom), each row scaled to its largest
+    magnitude so the methods' very different units share one colour scale; hover shows the raw score."""
+    methods = list(result["methods"])
+    words = result["words"]
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=("Tokens", "Words"))
+    for row, (labels, raw) in enumerate((
+            (_labels(result["tokens"]), [result["methods"][m] for m in methods]),
+            ([f"{i}: {w['word'] or '·'}" for i, w in enumerate(words)],
+             [[w["scores"][m] for w in words] for m in methods])), start=1):
+        values = np.array(raw, dtype=float)
+        scale = np.abs(values).max(axis=1, keepdims=True)
+        scaled = values / np.where(scale == 0, 1, scale)
+        figure.add_trace(go.Heatmap(z=scaled, x=labels, y=methods, customdata=values, colorscale="RdBu", zmid=0,
+                                    zmin=-1, zmax=1, showscale=row == 1,
+                                    hovertemplate="%{y}<br>%{x}: %{customdata:.4f}<extra></extra>"), row=row, col=1)
+    figure.update_layout(title=f"What the prediction {visible_whitespace(result['target'])!r} depends on",
+                         height=520, margin=dict(l=10, r=10, t=70, b=10))
+    return figure

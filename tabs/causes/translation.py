@@ -1,0 +1,106 @@
+"""From the widgets' values (one dict keyed by component) to the library's requests, and from its results to
+``{component: value}``; module-level, so tested without launching Gradio."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from playground.core.errors import InvalidInputError
+from playground.core.progress import ProgressFn
+from playground.internals import patching, salience, steering
+from playground.internals.inspector import ModelInspector
+from tabs.causes import plots
+from tabs.causes.layout import CausesView
+
+
+def patch_request(view: CausesView, values: dict[Any, Any]) -> patching.PatchRequest:
+    panel = view.patch
+    return patching.PatchRequest(values[panel.clean], values[panel.corrupted], values[view.model],
+                                 values[panel.answer], values[panel.wrong], values[panel.what])
+
+
+def patch_summary(result: dict[str, Any]) -> str:
+    answer, wrong = result["answer_tokens"]
+    lines = [f"**Metric** = logit({answer!r}) - logit({wrong!r}): clean run **{result['metric_clean']:+.3f}**, "
+             f"corrupted run **{result['metric_corrupted']:+.3f}**. Each cell copies one activation of the clean "
+             "run into the corrupted one: 0 = nothing restored, 1 = the clean answer's margin back."]
+    if "agreement" in result:
+        agreement = result["agreement"]
+        lines.append("Attribution patching agrees with the real sweep with a rank correlation of "
+                     + ("n/a" if agreement is None else f"**{agreement:+.2f}**")
+                     + " (1 = the same order; it is a first-order estimate from one backward pass).")
+    return "\n\n".join(lines)
+
+
+def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any],
+                  progress: ProgressFn | None = None) -> dict[Any, Any]:
+    """The real sweep; with the checkbox, the gradient estimate beside it (the sweep comes with it)."""
+    panel, request = view.patch, patch_request(view, values)
+    if not values[panel.estimate]:
+        result = patching.patch(inside, request, progress).to_dict()
+        return {panel.summary: patch_summary(result), panel.estimate_plot: None,
+                panel.exact_plot: plots.patch_figure(result, result["effects"], "Activation patching")}
+    result = patching.attribution_patching(inside, request, progress).to_dict()
+    return {panel.summary: patch_summary(result),
+            panel.exact_plot: plots.patch_figure(result, result["exact_effects"], "Activation patching"),
+            panel.estimate_plot: plots.patch_figure(result, result["effects"], "Attribution patching (estimate)")}
+
+
+def salience_summary(result: dict[str, Any]) -> str:
+    change = result["logit_change"]
+    lines = [f"Explaining **{result['target']!r}**. Integrated gradients' scores add up to "
+             f"{change + result['completeness_gap']:+.3f} for a logit change of {change:+.3f} from the baseline "
+             f"(gap **{result['completeness_gap']:+.3f}**; raise the steps when it is large).",
+             "Rank agreement: " + ", ".join(f"{pair} {'n/a' if value is None else f'{value:+.2f}'}"
+                                            for pair, value in result["agreement"].items())]
+    lines += [f"⚠️ {result['warning']}"] if result["warning"] else []
+    lines += [f"{method} is not shown: {reason}" for method, reason in result["unavailable"].items()]
+    return "\n\n".join(lines)
+
+
+def salience_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
+    panel = view.salience
+    request = salience.SalienceRequest(values[panel.text], values[view.model], values[panel.token] or "",
+                                       values[panel.steps])
+    result = salience.salience(inside, request).to_dict()
+    return {panel.summary: salience_summary(result), panel.plot: plots.salience_figure(result)}
+
+
+def own_pairs(text: str | None) -> list[list[str]]:
+    """The textbox's pairs: one per line, positive and negative separated by '|'; blank lines skipped."""
+    pairs = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        positive, bar, negative = line.partition("|")
+        if not bar:
+            raise InvalidInputError(f"Line {number} of your pairs has no '|' between the positive and the "
+                                    "negative text.")
+        pairs.append([positive.strip(), negative.strip()])
+    return pairs
+
+
+def steer_request(view: CausesView, values: dict[Any, Any]) -> steering.SteerRequest:
+    panel = view.steer
+    pairs = own_pairs(values[panel.own_pairs]) or values[panel.pair_set]
+    return steering.SteerRequest(values[panel.prompt], values[view.model], values[panel.layer],
+                                 values[panel.coefficient], pairs, values[panel.max_new_tokens])
+
+
+def steer_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """Both answers as they stream, then the direction's layer and norm."""
+    panel = view.steer
+    for state in steering.steer(inside, steer_request(view, values)):
+        summary = (f"Added **{state.coefficient:+g} x** a direction of norm **{state.norm:.2f}** after block "
+                   f"**{state.layer}**, at every position" + ("" if state.done else " (generating...)"))
+        yield {panel.steered: state.steered, panel.unsteered: state.unsteered, panel.summary: summary}
+
+
+def layer_range(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
+    """The steering layer slider follows the model's depth."""
+    layers = inside.view(values[view.model]).parts.num_layers
+    current = min(int(values[view.steer.layer]), layers - 1)
+    return {view.steer.layer: gr.Slider(maximum=layers - 1, value=current)}

@@ -1,0 +1,36 @@
+"""A user opens What causes it: patches the Eiffel fact, explains a prediction, steers an answer, and gets a
+clear message for prompts of different lengths."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
+    page.get_by_role("tab", name="What causes it").click()
+    page.locator("#causes-patch").click()
+    expect(page.locator("#causes-patch-summary")).to_contain_text("clean run +2.857", timeout=90_000)
+    expect(page.locator("#causes-patch-summary")).to_contain_text("rank correlation")
+    expect(page.locator("#causes-patch-plot .gtitle")).to_contain_text("Activation patching: residual stream")
+    expect(page.locator("#causes-estimate-plot .gtitle")).to_contain_text("Attribution patching (estimate)")
+    expect(page.locator("#causes-patch-plot .xtick", has_text="iffel")).to_have_count(1)
+
+    page.locator("#causes-corrupted textarea").fill("Rome is in the city of")
+    page.locator("#causes-patch").click()
+    expect(page.get_by_text("patching copies position i onto position i").first).to_be_visible(timeout=30_000)
+
+    page.get_by_role("tab", name="Input salience").click()
+    page.locator("#causes-salience").click()
+    expect(page.locator("#causes-salience-plot .gtitle")).to_contain_text("Berlin", timeout=90_000)
+    expect(page.locator("#causes-salience-summary")).to_contain_text("gap")
+
+    page.get_by_role("tab", name="Steering").click()
+    page.locator("#causes-steer").click()
+    expect(page.locator("#causes-steer-summary")).to_contain_text("after block 10, at every position",
+                                                                   timeout=90_000)
+    steered = page.locator("#causes-steered textarea").input_value()
+    unsteered = page.locator("#causes-unsteered textarea").input_value()
+    assert steered and unsteered and steered != unsteered
