@@ -39,6 +39,11 @@ class TrainingMethod:
     teacher: bool = False
     """It learns from a teacher model's distributions (the base, when no teacher is named)."""
 
+    @property
+    def lora_settings(self) -> bool:
+        """The LoRA settings (rank, alpha, dropout, adapted layers) apply: the page shows them only then."""
+        return self.trains == "adapter"
+
     def load(self) -> Callable[..., Any]:
         module, _, function = self.builder.partition(":")
         return getattr(importlib.import_module(module), function)

@@ -4,59 +4,39 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
-from playground.finetune.adapters import push_trained, side_by_side, what, zip_trained
-from playground.finetune.config import FinetuneConfig
-from playground.generation.sampling import SamplingSettings
+from playground.finetune.adapters import push_trained, what, zip_trained
+from playground.finetune.trained import TryRequest, chosen_run, merge_run, try_both
 from playground.generation.side_by_side import Variant, VariantRun
 from playground.workspace import Workspace
 from tabs.shared import generation_view
 from tabs.shared.common import event_handler
 
-TRY_TOKENS = 64
 COLUMN_TITLES = ["Base model", "Fine-tuned"]
 
 
-def adapter_of(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, Path]:
-    if not run_id:
-        raise gr.Error("Choose a run first.")
-    folder = ws.finetune.run_dir(run_id)
-    return FinetuneConfig.load(folder / "config.json"), folder / "adapter"
-
-
-def tuned_model(ws: Workspace, run_id: str | None) -> tuple[FinetuneConfig, object]:
-    """The run's trained model: base + adapter (LoRA, QLoRA, DPO), or its whole saved weights (full, distill)."""
-    config, adapter = adapter_of(ws, run_id)
-    if config.training_method.saves == "adapter":
-        return config, ws.adapters.model(config.base_model, adapter)
-    whole = adapter.parent / "model"
-    if not (whole / "config.json").is_file():
-        raise gr.Error(f"Run {run_id} has no saved model yet: it is saved when the run finishes or is stopped.")
-    return config, ws.generation.load(str(whole))[0]
-
-
-def try_both(ws: Workspace, run_id: str | None, text: str, max_new_tokens: int = TRY_TOKENS) -> Iterator[str]:
-    """Both columns as they grow; the pair waits in the base model's line like any generation."""
-    config, tuned = tuned_model(ws, run_id)
-    settings = SamplingSettings(max_new_tokens=max_new_tokens)
-    runs = [VariantRun(Variant("base", config.base_model)), VariantRun(Variant("fine-tuned", config.base_model))]
-    for pair in side_by_side(ws.generation, tuned, config.base_model, text, settings, label=str(run_id)):
-        for run, generation in zip(runs, pair, strict=True):
-            run.generation = generation
+def try_columns(ws: Workspace, run_id: str | None, text: str) -> Iterator[str]:
+    """Both columns as they grow, rendered; the library runs the pair in the base model's line."""
+    for base, tuned in try_both(ws.finetune, ws.generation, ws.adapters, TryRequest(chosen_run(run_id), text)):
+        runs = [VariantRun(Variant("base", base.model), base), VariantRun(Variant("fine-tuned", base.model), tuned)]
         yield generation_view.render_columns(runs, COLUMN_TITLES)
 
 
-def merge_run(ws: Workspace, run_id: str | None) -> str:
-    """Merge once per saved adapter, into ``merged/`` beside it (published whole, one merge at a time); a
-    run that trained whole weights says there is nothing to merge and where its model is."""
-    config, _ = adapter_of(ws, run_id)
-    adapter = ws.finetune.adapter(str(run_id))
-    destination = ws.adapters.merge(config.base_model, adapter, adapter.parent / "merged")
-    return (f"Merged weights saved in `{destination}`: load them like any model (the Prompt lab takes the "
-            "folder as a model name).")
+def download(ws: Workspace, run_id: str | None) -> gr.File:
+    """What the run trained, zipped into a fresh temporary folder for the browser to fetch."""
+    folder = ws.finetune.trained_folder(chosen_run(run_id))
+    name = "adapter" if what(folder) == "LoRA adapter" else "model"
+    archive = zip_trained(folder, Path(tempfile.mkdtemp(prefix="trained-")) / f"{run_id}-{name}")
+    return gr.File(str(archive), visible=True, label=what(folder).capitalize())
+
+
+def push(ws: Workspace, run_id: str | None, repo: str, secret: str) -> str:
+    folder = ws.finetune.trained_folder(chosen_run(run_id))
+    return f"Pushed the {what(folder)}: {push_trained(folder, repo.strip(), secret)}"
 
 
 def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
@@ -79,33 +59,10 @@ def build_after(ws: Workspace, run_choice: gr.Dropdown) -> None:
             push_button = gr.Button("Push to the Hub")
         pushed = gr.Markdown()
 
-    @event_handler
-    def try_run(run_id: str | None, text: str) -> Iterator[str]:
-        yield from try_both(ws, run_id, text)
-
-    @event_handler
-    def download(run_id: str | None) -> gr.File:
-        if not run_id:
-            raise gr.Error("Choose a run first.")
-        folder = ws.finetune.trained_folder(run_id)
-        name = "adapter" if what(folder) == "LoRA adapter" else "model"
-        archive = zip_trained(folder, Path(tempfile.mkdtemp(prefix="trained-")) / f"{run_id}-{name}")
-        return gr.File(str(archive), visible=True, label=what(folder).capitalize())
-
-    @event_handler
-    def merge(run_id: str | None) -> str:
-        return merge_run(ws, run_id)
-
-    @event_handler
-    def push(run_id: str | None, repo: str, secret: str) -> str:
-        if not run_id:
-            raise gr.Error("Choose a run first.")
-        folder = ws.finetune.trained_folder(run_id)
-        return f"Pushed the {what(folder)}: {push_trained(folder, repo.strip(), secret)}"
-
     hidden = dict(api_visibility="undocumented")
-    try_button.click(try_run, [run_choice, prompt], both, api_name="finetune_page_try", **hidden)
-    download_button.click(download, run_choice, exported, **hidden)
-    merge_button.click(merge, run_choice, merged, **hidden)
-    push_button.click(push, [run_choice, repo_id, token], pushed, **hidden)
+    try_button.click(event_handler(partial(try_columns, ws)), [run_choice, prompt], both,
+                     api_name="finetune_page_try", **hidden)
+    download_button.click(event_handler(partial(download, ws)), run_choice, exported, **hidden)
+    merge_button.click(event_handler(partial(merge_run, ws.finetune, ws.adapters)), run_choice, merged, **hidden)
+    push_button.click(event_handler(partial(push, ws)), [run_choice, repo_id, token], pushed, **hidden)
 

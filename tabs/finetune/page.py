@@ -4,18 +4,36 @@ merged or pushed.
 
 Endpoints: ``/finetune_start`` (config) -> {run_id}; ``/finetune_status`` (run_id); ``/finetune_cancel``
 (run_id); ``/finetune_runs`` (). The page polls the run folder, so a reload or a restart re-attaches.
+
+In three parts: layout (``layout_form``, ``layout_runs``), translation (module-level functions from values
+keyed by component to a ``FinetuneConfig`` or a ``WatchRequest``, and from results to ``{component: value}``)
+and wiring (``wire_form``, ``wire_runs``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import gradio as gr
 
+from playground.core.errors import InvalidInputError
 from playground.finetune.adapters import push_trained
-from playground.finetune.config import ADAPTER_METHODS, METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
+from playground.finetune.config import METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
+from playground.finetune.method_registry import training_method
+from playground.finetune.progress import (
+    WatchRequest,
+    diff_note,
+    probe_rows,
+    run_rows,
+    runs_fingerprint,
+    status_markdown,
+    watch_runs,
+)
+from playground.finetune.runner import JobRunner
 from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
@@ -23,137 +41,264 @@ from tabs.finetune.tradeoffs import build_tradeoffs
 from tabs.shared.common import event_handler, read_asset, uploaded_path
 
 UPLOAD = "upload"
-FORM_FIELDS = ("method", "max_steps", "learning_rate", "batch_size", "max_seq_length", "lora_r", "lora_alpha",
-               "lora_dropout", "target_modules", "eval_every", "save_every", "eval_size", "config_name", "split",
-               "messages_column", "chosen_column", "rejected_column", "dpo_beta", "teacher", "student",
-               "distill_alpha", "distill_temperature")
-WHOLE_FIELDS = ("max_steps", "batch_size", "max_seq_length", "lora_r", "lora_alpha", "eval_every", "save_every",
-                "eval_size")
-TEXT_FIELDS = ("config_name", "split", "messages_column", "chosen_column", "rejected_column", "teacher", "student")
 RUN_HEADERS = ["Run", "Status", "Step", "Last loss", "Last eval loss", "Message"]
-STATUS_ICONS = {"running": "⏳", "finished": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+SETTINGS = frozenset(f.name for f in fields(FinetuneConfig))
+"""The config's settings: a form widget named like one edits it."""
+KEPT_BY_PRESETS = frozenset({"base_model", "prompt_column", "response_column", "run_name"})
+"""What a preset leaves as the user set it: the model, the column names and the run's name."""
 
 
-def runs_fingerprint(runs: list[Any], *controls: Any) -> str:
-    """What the page shows, in brief: a poll that finds it unchanged sends nothing to the browser."""
-    return repr([(r.run_id, r.status, r.step, len(r.losses), len(r.eval_losses), r.message) for r in runs]
-                + [controls])
+@dataclass(frozen=True)
+class SettingsForm:
+    """The run's settings (each widget named like the ``FinetuneConfig`` setting it edits) and its buttons."""
+
+    preset: gr.Dropdown
+    method: gr.Radio
+    base_model: gr.Dropdown
+    dataset: gr.Dropdown
+    upload: gr.File
+    prompt_column: gr.Textbox
+    response_column: gr.Textbox
+    max_steps: gr.Number
+    learning_rate: gr.Number
+    batch_size: gr.Number
+    max_seq_length: gr.Number
+    lora_settings: gr.Row
+    lora_r: gr.Number
+    lora_alpha: gr.Number
+    lora_dropout: gr.Number
+    target_modules: gr.Dropdown
+    eval_every: gr.Number
+    save_every: gr.Number
+    run_name: gr.Textbox
+    config_name: gr.Textbox
+    split: gr.Textbox
+    messages_column: gr.Textbox
+    eval_size: gr.Number
+    chosen_column: gr.Textbox
+    rejected_column: gr.Textbox
+    dpo_beta: gr.Number
+    teacher: gr.Textbox
+    student: gr.Textbox
+    distill_alpha: gr.Number
+    distill_temperature: gr.Number
+    estimate: gr.Markdown
+    start_button: gr.Button
+    stop_button: gr.Button
+    resume_button: gr.Button
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The widgets by the setting each edits."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SETTINGS}
+
+    @property
+    def inputs(self) -> set[Any]:
+        return {*self.settings.values(), self.upload}
+
+    @property
+    def preset_targets(self) -> set[Any]:
+        """The widgets a preset fills: every setting but those it keeps."""
+        return {widget for name, widget in self.settings.items() if name not in KEPT_BY_PRESETS}
 
 
-NO_RUN = ("No run yet in this visit: choose settings and press **Start** (earlier runs stay under "
-          "**Run shown** and in the run history).")
+@dataclass(frozen=True)
+class RunsView:
+    """The run shown (status, curves, probe answers), the run history and the comparison of picked runs."""
+
+    status: gr.Markdown
+    run_choice: gr.Dropdown
+    log_scale: gr.Checkbox
+    smoothing: gr.Slider
+    loss_plot: gr.Plot
+    schedule_plot: gr.Plot
+    probes: gr.Dataframe
+    history: gr.Dataframe
+    compare_runs: gr.Dropdown
+    overlay: gr.Plot
+    diff_text: gr.Markdown
+    diff: gr.Dataframe
+    shown: gr.State
+    """This page's last fingerprint: ticks that change nothing send nothing."""
+
+    @property
+    def controls(self) -> tuple[Any, ...]:
+        """What the user changes to redraw (a tuple: listeners attach in a stable order)."""
+        return self.run_choice, self.log_scale, self.smoothing, self.compare_runs
+
+    @property
+    def outputs(self) -> set[Any]:
+        return {self.run_choice, self.status, self.loss_plot, self.schedule_plot, self.probes, self.history,
+                self.compare_runs, self.overlay, self.diff_text, self.diff, self.shown}
 
 
-def status_markdown(summary: Any) -> str:
-    if summary is None:
-        return NO_RUN
-    eta = f" · about {summary.eta_seconds / 60:.1f} min left" if summary.eta_seconds else ""
-    pace = f" · {summary.seconds_per_step:.1f} s/step" if summary.seconds_per_step else ""
-    icon = STATUS_ICONS.get(summary.status, "⏳")
-    message = f"<br>{summary.message}" if summary.message else ""
-    notes = "".join(f"<br>ℹ️ {note}" for note in summary.notes)
-    doing = ""
-    if summary.evaluating and summary.status == "running":
-        doing = (" · 🔎 probing the base model before step 1" if summary.step == 0 else
-                 " · 🔎 scoring the base and the trained model before the run finishes"
-                 if summary.max_steps and summary.step >= summary.max_steps else
-                 " · 🔎 evaluating (eval loss and probe answers; steps resume after it)")
-    return (f"{icon} **{summary.run_id}**: {summary.status} · step {summary.step} of {summary.max_steps}"
-            f"{doing}{pace}{eta}{message}{notes}")
+# Translation: values keyed by component -> a config or a request -> {component: value}.
+
+def config_from(form: SettingsForm, values: dict[Any, Any]) -> FinetuneConfig:
+    """The config the form describes: whole numbers as ints, text stripped, an upload as the dataset."""
+    settings = {}
+    for name, widget in form.settings.items():
+        value = values[widget]
+        if isinstance(widget, gr.Number) and widget.precision == 0 and value is not None:
+            value = int(value)
+        elif isinstance(widget, gr.Textbox):
+            value = (value or "").strip()
+        settings[name] = value
+    source = uploaded_file(form, values) if values[form.dataset] == UPLOAD else values[form.dataset]
+    if not source:
+        raise InvalidInputError("Upload a JSONL, JSON, CSV, Parquet or Arrow file first.")
+    return FinetuneConfig(**{**settings, "dataset": str(source)})
 
 
-def shown_run(run_id: str | None, runs: list[Any]) -> str | None:
-    """The run the page shows: the user's choice, else the newest one still running, else none.
-
-    A fresh visit must not open on a leftover run ("cancelled · step 4 of 40") the user never started.
-    """
-    if run_id in [r.run_id for r in runs]:
-        return run_id
-    return next((r.run_id for r in runs if r.status in ("queued", "running")), None)
+def uploaded_file(form: SettingsForm, values: dict[Any, Any]) -> str | None:
+    """The uploaded file, when the dataset chosen is an upload."""
+    return uploaded_path(values[form.upload]) if values[form.dataset] == UPLOAD else None
 
 
-def run_rows(runs: list[Any]) -> list[list[Any]]:
-    return [[r.run_id, r.status, f"{r.step}/{r.max_steps}", round(r.losses[-1][1], 4) if r.losses else None,
-             round(r.eval_losses[-1][1], 4) if r.eval_losses else None, r.message] for r in runs]
+def estimate_outputs(ws: Workspace, form: SettingsForm, values: dict[Any, Any]) -> dict[Any, str]:
+    """The run's memory and time, or what is wrong with the settings, shown in place while the user edits."""
+    try:
+        config = config_from(form, values)
+        ws.finetune.check_allowed(config, uploaded=values[form.dataset] == UPLOAD)  # demo caps show before Start
+        text = "**Estimate:** " + estimate(config, ws.store.config(config.base_model), ws.settings.device).describe()
+    except Exception as error:  # noqa: BLE001 - shown in place while the user edits
+        text = f"⚠️ {error}"
+    return {form.estimate: text}
 
 
-def probe_rows(summary: Any) -> list[list[Any]]:
-    if summary is None:
-        return []
-    return [[probe["step"] or "0 (base)", sample["prompt"], sample["output"]]
-            for probe in reversed(summary.probes) for sample in probe["samples"]]
+def start_outputs(runner: JobRunner, form: SettingsForm, view: RunsView, values: dict[Any, Any]) -> dict[Any, Any]:
+    run_id = runner.start(config_from(form, values), dataset_file=uploaded_file(form, values))
+    return {view.run_choice: gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id),
+            view.status: f"⏳ Started {run_id}."}
 
 
-def config_diff(configs: dict[str, dict[str, Any]]) -> list[list[Any]]:
-    """Only the settings that differ between the chosen runs."""
-    if len(configs) < 2:
-        return []
-    keys = sorted(set().union(*configs.values()))
-    return [[key, *[str(config.get(key)) for config in configs.values()]]
-            for key in keys if len({str(config.get(key)) for config in configs.values()}) > 1]
+def stop_status(runner: JobRunner, run_id: str | None) -> str:
+    if not run_id:
+        raise InvalidInputError("No run selected.")
+    return status_markdown(runner.cancel(run_id))
 
 
-def diff_note(picked: int, rows: list[list[Any]]) -> str:
-    """What the comparison says in words, where a table would be empty."""
-    if picked < 2:
-        return "*Pick two or more runs under **Overlay runs** to list the settings that differ.*"
-    return "" if rows else "**No differences:** the chosen runs used the same settings."
+def resume_outputs(runner: JobRunner, view: RunsView, run_id: str | None) -> dict[Any, Any]:
+    if not run_id:
+        raise InvalidInputError("Choose the run to resume.")
+    runner.start(FinetuneConfig(), resume=run_id)
+    return {view.run_choice: gr.Dropdown(value=run_id), view.status: f"⏳ Resuming {run_id}."}
 
 
-def build(ws: Workspace, app: gr.Blocks) -> None:
-    runner = ws.finetune
-    device = ws.settings.device  # the app's one decision, as the worker is told
+def preset_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
+    """The preset's settings over the defaults, in every widget a preset sets (adapted layers by their name)."""
+    chosen = {**FinetuneConfig().to_dict(), **PRESETS[name]}
+    chosen["target_modules"] = next((k for k, v in TARGET_PRESETS.items()
+                                     if tuple(v) == tuple(chosen["target_modules"])),
+                                    ",".join(chosen["target_modules"]))
+    return {widget: chosen[setting] for setting, widget in form.settings.items() if widget in form.preset_targets}
+
+
+def method_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
+    """The adapter's settings show only for a method that trains one (the registry says which)."""
+    return {form.lora_settings: gr.Row(visible=training_method(name).lora_settings)}
+
+
+def dataset_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
+    return {form.upload: gr.File(visible=name == UPLOAD)}
+
+
+def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -> dict[Any, Any]:
+    """Redraw the run, its curves and the history; on a timer tick, only if something changed."""
+    request = WatchRequest(values[view.run_choice], tuple(values[view.compare_runs] or ()))
+    log, weight = values[view.log_scale], values[view.smoothing]
+    runs = runner.runs()
+    mark = runs_fingerprint(runs, request.run_id, log, weight, values[view.compare_runs])
+    if mark == values.get(view.shown):
+        return {view.shown: mark}
+    state = watch_runs(runner, request, runs)
+    shown = [state.shown] if state.shown else []
+    overlay = (plots.loss_figure(state.picked, log, weight) if state.picked else
+               plots.message_figure("Pick runs under “Overlay runs” to draw their loss curves together."))
+    return {view.run_choice: gr.Dropdown(choices=state.ids, value=state.shown.run_id if state.shown else None),
+            view.status: status_markdown(state.shown), view.loss_plot: plots.loss_figure(shown, log, weight),
+            view.schedule_plot: plots.schedule_figure(state.shown), view.probes: probe_rows(state.shown),
+            view.history: run_rows(state.runs), view.compare_runs: gr.Dropdown(choices=state.ids),
+            view.overlay: overlay, view.diff_text: diff_note(len(state.picked), state.diff_rows),
+            view.diff: gr.Dataframe(value=state.diff_rows, visible=bool(state.diff_rows),
+                                    headers=["Setting", *state.configs] if state.configs else ["Setting", "Runs…"]),
+            view.shown: mark}
+
+
+# Layout: one function per panel.
+
+def layout_model_and_data(ws: Workspace, defaults: FinetuneConfig) -> dict[str, Any]:
+    with gr.Row():
+        preset = gr.Dropdown(list(PRESETS), value="quick demo on CPU", label="Preset", elem_id="ft-preset")
+        method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method", label="Method",
+                          info="full: every weight · qlora: 4-bit base · dpo: preference pairs · "
+                               "distill: a half-depth student")
+        base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
+                                 allow_custom_value=True, label="Base model")
+    with gr.Row():
+        dataset = gr.Dropdown(shipped_datasets() + [UPLOAD], value=defaults.dataset, label="Dataset "
+                              "(or a Hub dataset id, with a network)", allow_custom_value=True, elem_id="ft-dataset")
+        upload = gr.File(label="JSONL, JSON, CSV, Parquet or Arrow", visible=False,
+                         file_types=[".jsonl", ".json", ".csv", ".parquet", ".arrow"])
+        prompt_column = gr.Textbox(defaults.prompt_column, label="Prompt column")
+        response_column = gr.Textbox(defaults.response_column, label="Response column")
+    return dict(preset=preset, method=method, base_model=base_model, dataset=dataset, upload=upload,
+                prompt_column=prompt_column, response_column=response_column)
+
+
+def layout_training(defaults: FinetuneConfig) -> dict[str, Any]:
+    with gr.Row():
+        max_steps = gr.Number(defaults.max_steps, precision=0, label="Steps", elem_id="ft-steps")
+        learning_rate = gr.Number(defaults.learning_rate, label="Learning rate")
+        batch_size = gr.Number(defaults.batch_size, precision=0, label="Batch size")
+        max_seq_length = gr.Number(defaults.max_seq_length, precision=0, label="Max sequence length")
+    with gr.Row(visible=training_method(defaults.method).lora_settings,
+                elem_id="ft-lora-settings") as lora_settings:
+        lora_r = gr.Number(defaults.lora_r, precision=0, label="LoRA rank r")
+        lora_alpha = gr.Number(defaults.lora_alpha, precision=0, label="LoRA alpha")
+        lora_dropout = gr.Number(defaults.lora_dropout, label="LoRA dropout")
+        target_modules = gr.Dropdown(list(TARGET_PRESETS), value="attention", label="Adapted layers",
+                                     allow_custom_value=True)
+    with gr.Row():
+        eval_every = gr.Number(defaults.eval_every, precision=0, label="Evaluate every (steps)",
+                               elem_id="ft-eval-every")
+        save_every = gr.Number(defaults.save_every, precision=0, label="Checkpoint every (steps)")
+        run_name = gr.Textbox("", label="Run name (optional)", elem_id="ft-run-name")
+    return dict(max_steps=max_steps, learning_rate=learning_rate, batch_size=batch_size,
+                max_seq_length=max_seq_length, lora_settings=lora_settings, lora_r=lora_r, lora_alpha=lora_alpha,
+                lora_dropout=lora_dropout, target_modules=target_modules, eval_every=eval_every,
+                save_every=save_every, run_name=run_name)
+
+
+def layout_method_settings(defaults: FinetuneConfig) -> dict[str, Any]:
+    with gr.Accordion("Data mapping and method settings (Hub config and split, chat turns, DPO, distillation)",
+                      open=False):
+        with gr.Row():
+            config_name = gr.Textbox(defaults.config_name, label="Hub config (subset)")
+            split = gr.Textbox(defaults.split, label="Split (e.g. train[:500])")
+            messages_column = gr.Textbox(defaults.messages_column, label="Chat-turns column (SFT; "
+                                         "replaces prompt/response)")
+            eval_size = gr.Number(defaults.eval_size, precision=0, label="Held-out rows")
+        with gr.Row():
+            chosen_column = gr.Textbox(defaults.chosen_column, label="DPO: chosen column")
+            rejected_column = gr.Textbox(defaults.rejected_column, label="DPO: rejected column")
+            dpo_beta = gr.Number(defaults.dpo_beta, label="DPO beta")
+        with gr.Row():
+            teacher = gr.Textbox(defaults.teacher, label="Distill: teacher (empty: the base; or a run id)")
+            student = gr.Textbox(defaults.student, label="Distill: student ('half' or a model id)")
+            distill_alpha = gr.Number(defaults.distill_alpha, label="Distill: KL weight alpha")
+            distill_temperature = gr.Number(defaults.distill_temperature, label="Distill: temperature")
+    return dict(config_name=config_name, split=split, messages_column=messages_column, eval_size=eval_size,
+                chosen_column=chosen_column, rejected_column=rejected_column, dpo_beta=dpo_beta, teacher=teacher,
+                student=student, distill_alpha=distill_alpha, distill_temperature=distill_temperature)
+
+
+def layout_form(ws: Workspace) -> SettingsForm:
     defaults = FinetuneConfig()
     with gr.Row():
         with gr.Column(scale=3):
-            with gr.Row():
-                preset = gr.Dropdown(list(PRESETS), value="quick demo on CPU", label="Preset", elem_id="ft-preset")
-                method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method", label="Method",
-                                  info="full: every weight · qlora: 4-bit base · dpo: preference pairs · "
-                                       "distill: a half-depth student")
-                base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
-                                         allow_custom_value=True, label="Base model")
-            with gr.Row():
-                dataset = gr.Dropdown(shipped_datasets() + [UPLOAD], value=defaults.dataset, label="Dataset "
-                                      "(or a Hub dataset id, with a network)", allow_custom_value=True,
-                                      elem_id="ft-dataset")
-                upload = gr.File(label="JSONL, JSON, CSV, Parquet or Arrow", visible=False,
-                                 file_types=[".jsonl", ".json", ".csv", ".parquet", ".arrow"])
-                prompt_column = gr.Textbox(defaults.prompt_column, label="Prompt column")
-                response_column = gr.Textbox(defaults.response_column, label="Response column")
-            with gr.Row():
-                max_steps = gr.Number(defaults.max_steps, precision=0, label="Steps", elem_id="ft-steps")
-                learning_rate = gr.Number(defaults.learning_rate, label="Learning rate")
-                batch_size = gr.Number(defaults.batch_size, precision=0, label="Batch size")
-                max_seq_length = gr.Number(defaults.max_seq_length, precision=0, label="Max sequence length")
-            with gr.Row(visible=defaults.method in ADAPTER_METHODS, elem_id="ft-lora-settings") as lora_settings:
-                lora_r = gr.Number(defaults.lora_r, precision=0, label="LoRA rank r")
-                lora_alpha = gr.Number(defaults.lora_alpha, precision=0, label="LoRA alpha")
-                lora_dropout = gr.Number(defaults.lora_dropout, label="LoRA dropout")
-                target_modules = gr.Dropdown(list(TARGET_PRESETS), value="attention", label="Adapted layers",
-                                             allow_custom_value=True)
-            with gr.Row():
-                eval_every = gr.Number(defaults.eval_every, precision=0, label="Evaluate every (steps)",
-                                       elem_id="ft-eval-every")
-                save_every = gr.Number(defaults.save_every, precision=0, label="Checkpoint every (steps)")
-                run_name = gr.Textbox("", label="Run name (optional)", elem_id="ft-run-name")
-            with gr.Accordion("Data mapping and method settings (Hub config and split, chat turns, DPO, "
-                              "distillation)", open=False):
-                with gr.Row():
-                    config_name = gr.Textbox(defaults.config_name, label="Hub config (subset)")
-                    split = gr.Textbox(defaults.split, label="Split (e.g. train[:500])")
-                    messages_column = gr.Textbox(defaults.messages_column, label="Chat-turns column (SFT; "
-                                                 "replaces prompt/response)")
-                    eval_size = gr.Number(defaults.eval_size, precision=0, label="Held-out rows")
-                with gr.Row():
-                    chosen_column = gr.Textbox(defaults.chosen_column, label="DPO: chosen column")
-                    rejected_column = gr.Textbox(defaults.rejected_column, label="DPO: rejected column")
-                    dpo_beta = gr.Number(defaults.dpo_beta, label="DPO beta")
-                with gr.Row():
-                    teacher = gr.Textbox(defaults.teacher, label="Distill: teacher (empty: the base; or a run id)")
-                    student = gr.Textbox(defaults.student, label="Distill: student ('half' or a model id)")
-                    distill_alpha = gr.Number(defaults.distill_alpha, label="Distill: KL weight alpha")
-                    distill_temperature = gr.Number(defaults.distill_temperature, label="Distill: temperature")
+            widgets = {**layout_model_and_data(ws, defaults), **layout_training(defaults),
+                       **layout_method_settings(defaults)}
             estimate_box = gr.Markdown(elem_id="ft-estimate")
             with gr.Row():
                 start_button = gr.Button("Start", variant="primary", elem_id="ft-start")
@@ -162,6 +307,11 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Column(scale=2):
             with gr.Accordion("What each method changes, and when to pick it", open=True):
                 gr.Markdown(read_asset("notes", "finetune.md"))
+    return SettingsForm(**widgets, estimate=estimate_box, start_button=start_button, stop_button=stop_button,
+                        resume_button=resume_button)
+
+
+def layout_runs() -> RunsView:
     status = gr.Markdown(elem_id="ft-status")
     with gr.Row():
         run_choice = gr.Dropdown([], label="Run shown", elem_id="ft-run", scale=3)
@@ -181,106 +331,48 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         diff_text = gr.Markdown(elem_id="ft-diff-note")
         diff = gr.Dataframe(headers=["Setting", "Runs…"], interactive=False, label="Settings that differ",
                             visible=False, elem_id="ft-diff")
-    build_tradeoffs(ws, compare_runs, run_choice)
-    build_after(ws, run_choice)
-    timer = gr.Timer(2.0)
+    return RunsView(status, run_choice, log_scale, smoothing, loss_plot, schedule_plot, probes, history,
+                    compare_runs, overlay, diff_text, diff, gr.State(None))
 
-    form = [method, max_steps, learning_rate, batch_size, max_seq_length, lora_r, lora_alpha, lora_dropout,
-            target_modules, eval_every, save_every, eval_size, config_name, split, messages_column, chosen_column,
-            rejected_column, dpo_beta, teacher, student, distill_alpha, distill_temperature]
 
-    def config_from(base: str, data: str, upload_file: str | None, prompt_col: str, response_col: str, name: str,
-                    *values: Any) -> FinetuneConfig:
-        settings = dict(zip(FORM_FIELDS, values, strict=True))
-        for key in WHOLE_FIELDS:
-            settings[key] = int(settings[key]) if settings[key] is not None else settings[key]
-        for key in TEXT_FIELDS:
-            settings[key] = (settings[key] or "").strip()
-        source = upload_file if data == UPLOAD else data
-        if not source:
-            raise gr.Error("Upload a JSONL, JSON, CSV, Parquet or Arrow file first.")
-        return FinetuneConfig(base_model=base, dataset=str(source), prompt_column=prompt_col.strip(),
-                              response_column=response_col.strip(), run_name=name.strip(), **settings)
+# Wiring.
 
-    inputs = [base_model, dataset, upload, prompt_column, response_column, run_name, *form]
-
-    def show_estimate(*values: Any) -> str:
-        try:
-            config = config_from(*values)
-            runner.check_allowed(config, uploaded=values[1] == UPLOAD)  # demo caps show before Start
-            return "**Estimate:** " + estimate(config, ws.store.config(config.base_model), device).describe()
-        except Exception as error:  # noqa: BLE001 - shown in place while the user edits
-            return f"⚠️ {error}"
-
-    @event_handler
-    def start(*values: Any) -> tuple[Any, str]:
-        uploaded = values[2] if values[1] == UPLOAD else None
-        run_id = runner.start(config_from(*values), dataset_file=uploaded)
-        return gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id), f"⏳ Started {run_id}."
-
-    @event_handler
-    def stop(run_id: str | None) -> str:
-        if not run_id:
-            raise gr.Error("No run selected.")
-        return status_markdown(runner.cancel(run_id))
-
-    @event_handler
-    def resume(run_id: str | None) -> tuple[Any, str]:
-        if not run_id:
-            raise gr.Error("Choose the run to resume.")
-        runner.start(FinetuneConfig(), resume=run_id)
-        return gr.Dropdown(value=run_id), f"⏳ Resuming {run_id}."
-
-    def refresh(run_id: str | None, log: bool, weight: float, chosen: list[str] | None,
-                seen: str | None = None) -> tuple[Any, ...]:
-        """Redraw the run, its curves and the history; on a timer tick, only if something changed."""
-        runs = runner.runs()
-        mark = runs_fingerprint(runs, run_id, log, weight, chosen)
-        if mark == seen:
-            return (*[gr.skip()] * len(outputs), mark)
-        ids = [r.run_id for r in runs]
-        current = shown_run(run_id, runs)
-        summary = next((r for r in runs if r.run_id == current), None)
-        picked = [r for r in runs if r.run_id in (chosen or [])]
-        configs = {r.run_id: runner.config(r.run_id) for r in picked}
-        diff_rows = config_diff(configs)
-        return (gr.Dropdown(choices=ids, value=current), status_markdown(summary),
-                plots.loss_figure([summary] if summary else [], log, weight), plots.schedule_figure(summary),
-                probe_rows(summary), run_rows(runs), gr.Dropdown(choices=ids),
-                plots.loss_figure(picked, log, weight) if picked else plots.message_figure(
-                    "Pick runs under “Overlay runs” to draw their loss curves together."),
-                diff_note(len(picked), diff_rows),
-                gr.Dataframe(value=diff_rows, headers=["Setting", *configs] if configs else ["Setting", "Runs…"],
-                             visible=bool(diff_rows)),
-                mark)
-
-    def apply_preset(name: str) -> list[Any]:
-        chosen = {**FinetuneConfig().to_dict(), **PRESETS[name]}
-        target = next((k for k, v in TARGET_PRESETS.items() if tuple(v) == tuple(chosen["target_modules"])),
-                      ",".join(chosen["target_modules"]))
-        return [chosen[key] if key != "target_modules" else target for key in FORM_FIELDS] + [chosen["dataset"]]
-
-    outputs = [run_choice, status, loss_plot, schedule_plot, probes, history, compare_runs, overlay, diff_text,
-               diff]
-    shown = gr.State(None)  # this page's last fingerprint: ticks that change nothing send nothing
-    refresh_inputs = [run_choice, log_scale, smoothing, compare_runs]
-    undocumented = dict(api_visibility="undocumented")
-    preset.change(apply_preset, preset, [*form, dataset], **undocumented)
-    dataset.change(lambda d: gr.File(visible=d == UPLOAD), dataset, upload, **undocumented)
+def wire_form(ws: Workspace, app: gr.Blocks, form: SettingsForm, view: RunsView) -> None:
+    runner, hidden = ws.finetune, dict(api_visibility="undocumented")
+    form.preset.change(partial(preset_outputs, form), form.preset, form.preset_targets, **hidden)
+    form.dataset.change(partial(dataset_outputs, form), form.dataset, form.upload, **hidden)
     # full and distillation train whole weights: the adapter's settings would be read by nothing
-    method.change(lambda m: gr.Row(visible=m in ADAPTER_METHODS), method, lora_settings, **undocumented)
-    for component in inputs:
-        component.change(show_estimate, inputs, estimate_box, trigger_mode="always_last", show_progress="hidden",
-                         **undocumented)
-    start_button.click(start, inputs, [run_choice, status], api_name="finetune_page_start", **undocumented)
-    stop_button.click(stop, run_choice, status, api_name="finetune_page_stop", **undocumented)
-    resume_button.click(resume, run_choice, [run_choice, status], api_name="finetune_page_resume", **undocumented)
-    timer.tick(refresh, [*refresh_inputs, shown], [*outputs, shown], show_progress="hidden",
-               api_name="finetune_page_poll", **undocumented)
-    for control in (run_choice, log_scale, smoothing, compare_runs):
-        control.change(refresh, refresh_inputs, [*outputs, shown], show_progress="hidden", **undocumented)
-    app.load(refresh, refresh_inputs, [*outputs, shown], **undocumented)
-    app.load(show_estimate, inputs, estimate_box, **undocumented)
+    form.method.change(partial(method_outputs, form), form.method, form.lora_settings, **hidden)
+    show_estimate = partial(estimate_outputs, ws, form)
+    for component in (*form.settings.values(), form.upload):  # in a stable order
+        component.change(show_estimate, form.inputs, form.estimate, trigger_mode="always_last",
+                         show_progress="hidden", **hidden)
+    app.load(show_estimate, form.inputs, form.estimate, **hidden)
+    form.start_button.click(event_handler(partial(start_outputs, runner, form, view)), form.inputs,
+                            [view.run_choice, view.status], api_name="finetune_page_start", **hidden)
+    form.stop_button.click(event_handler(partial(stop_status, runner)), view.run_choice, view.status,
+                           api_name="finetune_page_stop", **hidden)
+    form.resume_button.click(event_handler(partial(resume_outputs, runner, view)), view.run_choice,
+                             [view.run_choice, view.status], api_name="finetune_page_resume", **hidden)
+
+
+def wire_runs(ws: Workspace, app: gr.Blocks, view: RunsView) -> None:
+    refresh, hidden = partial(refresh_outputs, ws.finetune, view), dict(api_visibility="undocumented")
+    timer = gr.Timer(2.0)
+    timer.tick(refresh, {*view.controls, view.shown}, view.outputs, show_progress="hidden",
+               api_name="finetune_page_poll", **hidden)
+    for control in view.controls:
+        control.change(refresh, set(view.controls), view.outputs, show_progress="hidden", **hidden)
+    app.load(refresh, set(view.controls), view.outputs, **hidden)
+
+
+def build(ws: Workspace, app: gr.Blocks) -> None:
+    form = layout_form(ws)
+    view = layout_runs()
+    build_tradeoffs(ws, view.compare_runs, view.run_choice)
+    build_after(ws, view.run_choice)
+    wire_form(ws, app, form, view)
+    wire_runs(ws, app, view)
     register_api(ws)
 
 

@@ -138,7 +138,7 @@ def test_lora_learns_a_small_adapter(tmp_path, tiny_folder, tiny_lm, tokenizer):
     evaluation = json.loads((run_dir / "evaluation.json").read_text())  # scored at the run's end, before "finished"
     assert evaluation["labelled"]["task"] == "arithmetic" and evaluation["labelled"]["tuned"]["scored"] == 20
     assert any("arithmetic: accuracy" in note for note in summary.notes)  # what the page and /finetune_status show
-    from tabs.finetune.page import status_markdown
+    from playground.finetune.progress import status_markdown
 
     assert "ℹ️ arithmetic: accuracy" in status_markdown(summary)
     assert fell(summary)

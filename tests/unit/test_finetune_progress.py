@@ -8,8 +8,8 @@ from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.events import RunSummary, read_events, summarize
+from playground.finetune.progress import NO_RUN, diff_note, probe_rows, shown_run, status_markdown
 from playground.finetune.train import make_callback
-from tabs.finetune.page import NO_RUN, diff_note, probe_rows, shown_run, status_markdown
 
 CONFIG = FinetuneConfig(max_steps=8, eval_every=4, probe_prompts=("What is 2 + 2?", "Name a colour."),
                         probe_tokens=3)

@@ -78,6 +78,13 @@ def in_threads(count: int, target) -> list:
     return results
 
 
+def columns(*pair) -> str:
+    """What each column says when the pair is yielded (the stream grows the same objects): waiting in line for
+    a model, or its tokens in and out."""
+    return " | ".join(f"Waiting for {g.model}" if g.queue_position else f"{g.tokens_in} tokens in, {g.tokens_out} out"
+                      for g in pair)
+
+
 def test_two_users_asking_for_a_runs_model_load_it_once(ws, runs):
     adapter = runs / RUN / "adapter"
     models = in_threads(2, lambda: ws.adapters.model(MODEL, adapter))
@@ -88,9 +95,9 @@ def test_two_users_asking_for_a_runs_model_load_it_once(ws, runs):
 def test_concurrent_merges_of_one_run_make_one_complete_folder(ws, runs):
     from transformers import AutoModelForCausalLM
 
-    from tabs.finetune.after import merge_run
+    from playground.finetune.trained import merge_run
 
-    messages = in_threads(2, lambda: merge_run(ws, RUN))
+    messages = in_threads(2, lambda: merge_run(ws.finetune, ws.adapters, RUN))
     merged = runs / RUN / "merged"
     assert all(str(merged) in message for message in messages)
     assert ws.adapters.store.private_loads == 1  # the second merge found the first one's folder
@@ -102,14 +109,15 @@ def test_concurrent_merges_of_one_run_make_one_complete_folder(ws, runs):
 
 
 def test_base_and_fine_tuned_chat_waits_in_the_models_line(ws):
-    from tabs.finetune.after import try_both
+    from playground.finetune.trained import TryRequest, try_both
 
     gate = ws.generation.gate(MODEL)
     ws.adapters.model(MODEL, ws.finetune.run_dir(RUN) / "adapter")  # loaded before the line fills
     held = [gate.join() for _ in range(gate.limit)]  # every place taken: the fine-tuned column must wait
     seen: list[str] = []
-    worker = threading.Thread(target=lambda: seen.extend(try_both(ws, RUN, "What is the capital of France?",
-                                                                  max_new_tokens=6)))
+    request = TryRequest(RUN, "What is the capital of France?", max_new_tokens=6)
+    worker = threading.Thread(target=lambda: seen.extend(
+        columns(*pair) for pair in try_both(ws.finetune, ws.generation, ws.adapters, request)))
     try:
         worker.start()
         deadline = time.monotonic() + 60

@@ -1,8 +1,4 @@
-"""Tabs stay layout, translation and wiring (docs/architecture.md): short functions, no tab importing another.
-
-The builders still over the limit are listed with their current length: each may only shrink, and the
-list only lose entries (issue 32 says what is left). A new long function fails at once.
-"""
+"""Tabs stay layout, translation and wiring (docs/architecture.md): short functions, no tab importing another."""
 
 from __future__ import annotations
 
@@ -11,9 +7,6 @@ from pathlib import Path
 
 TABS = Path(__file__).resolve().parents[2] / "tabs"
 MAX_LINES = 60
-NOT_YET_SPLIT = {
-    ("finetune/page.py", "build"): 182,
-}
 
 
 def function_lengths() -> dict[tuple[str, str], int]:
@@ -27,15 +20,8 @@ def function_lengths() -> dict[tuple[str, str], int]:
 
 
 def test_no_function_in_tabs_is_longer_than_the_limit():
-    too_long = {key: length for key, length in function_lengths().items()
-                if length > NOT_YET_SPLIT.get(key, MAX_LINES)}
+    too_long = {key: length for key, length in function_lengths().items() if length > MAX_LINES}
     assert not too_long, f"functions in tabs/ over {MAX_LINES} lines (split layout, translation, wiring): {too_long}"
-
-
-def test_the_list_of_builders_not_yet_split_only_shrinks():
-    lengths = function_lengths()
-    stale = {key: lengths.get(key) for key in NOT_YET_SPLIT if lengths.get(key, 0) <= MAX_LINES}
-    assert not stale, f"now within {MAX_LINES} lines: remove from NOT_YET_SPLIT: {stale}"
 
 
 def test_no_tab_imports_another_tabs_modules():
