@@ -49,7 +49,7 @@ class SalienceRequest:
     text: str
     model: str
     token: str = ""
-    steps: int = 64
+    steps: int = 128
 
     def __post_init__(self) -> None:
         if not (self.text or "").strip():
