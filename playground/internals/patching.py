@@ -113,10 +113,11 @@ class Experiment:
     def corrupted_metric(self) -> float:
         return float(self.metric(self.corrupted.logits))
 
-    def normalised(self, metric: torch.Tensor) -> list[float]:
-        """0 = the corrupted run, 1 = the clean one; an experiment where both agree has no scale."""
+    def normalised(self, metrics: list[list[float]]) -> list[list[float]]:
+        """Raw metrics as 0 = the corrupted run, 1 = the clean one (:func:`check_experiment` makes sure the two
+        differ)."""
         gap = self.clean_metric - self.corrupted_metric
-        return ((metric.double() - self.corrupted_metric) / gap).tolist()
+        return ((torch.tensor(metrics, dtype=torch.float64) - self.corrupted_metric) / gap).tolist()
 
 
 def answer_token(tokenizer: Any, text: str) -> int:
@@ -145,7 +146,8 @@ def check_experiment(experiment: Experiment) -> None:
 
 
 def patch_residual(experiment: Experiment, progress: ProgressFn | None = None) -> list[list[float]]:
-    """Each layer's input stream, one position at a time: a batched pass per layer, a row per position."""
+    """Each layer's input stream, one position at a time: a batched pass per layer, a row per position.
+    Like the other sweeps it returns the raw metric of each patched run (:func:`normalised_grid` scales it)."""
     view, clean, corrupted = experiment.view, experiment.clean, experiment.corrupted
     positions = corrupted.num_tokens
     rows = torch.arange(positions)
@@ -154,7 +156,7 @@ def patch_residual(experiment: Experiment, progress: ProgressFn | None = None) -
         _report(progress, layer, view, "Patching the residual stream entering layer")
         hidden = corrupted.residual[layer][None].repeat(positions, 1, 1)
         hidden[rows, rows] = clean.residual[layer][rows]
-        effects.append(experiment.normalised(experiment.metric(view.resume(corrupted, layer, hidden, Run()))))
+        effects.append(experiment.metric(view.resume(corrupted, layer, hidden, Run())).tolist())
     return effects
 
 
@@ -167,7 +169,7 @@ def patch_heads(experiment: Experiment, progress: ProgressFn | None = None) -> l
         _report(progress, layer, view, "Patching each head of layer")
         hidden = corrupted.residual[layer][None].repeat(heads, 1, 1)
         run = Run(head_patch={layer: (torch.eye(heads, dtype=torch.bool), clean.heads_in[layer])})
-        effects.append(experiment.normalised(experiment.metric(view.resume(corrupted, layer, hidden, run))))
+        effects.append(experiment.metric(view.resume(corrupted, layer, hidden, run)).tolist())
     return effects
 
 
@@ -181,7 +183,7 @@ def patch_mlps(experiment: Experiment, progress: ProgressFn | None = None) -> li
         _report(progress, layer, view, "Patching the MLP of layer")
         hidden = corrupted.residual[layer][None].repeat(positions, 1, 1)
         run = Run(mlp_patch={layer: (torch.eye(positions, dtype=torch.bool), clean_mlps[layer])})
-        effects.append(experiment.normalised(experiment.metric(view.resume(corrupted, layer, hidden, run))))
+        effects.append(experiment.metric(view.resume(corrupted, layer, hidden, run)).tolist())
     return effects
 
 
@@ -196,7 +198,7 @@ def mlp_outputs(view: ModelView, trace: Trace) -> list[torch.Tensor]:
 
 
 def attribution_patch(experiment: Experiment, what: str) -> list[list[float]]:
-    """Every cell's estimated effect from one forward and one backward pass on the corrupted run."""
+    """Every cell's estimated metric from one forward and one backward pass on the corrupted run."""
     view, clean, corrupted = experiment.view, experiment.clean, experiment.corrupted
     layers = range(view.parts.num_layers)
     run = Run(record=True, live=True)
@@ -217,7 +219,7 @@ def attribution_patch(experiment: Experiment, what: str) -> list[list[float]]:
             step = step.reshape(step.shape[0], view.parts.num_heads, view.parts.head_dim).sum(dim=(0, 2))
         else:
             step = step.sum(dim=-1)
-        effects.append(experiment.normalised(step + experiment.corrupted_metric))
+        effects.append((step + experiment.corrupted_metric).tolist())
     return effects
 
 
@@ -264,15 +266,16 @@ def experiment_for(inspector: ModelInspector, request: PatchRequest,
 def patch(inspector: ModelInspector, request: PatchRequest, progress: ProgressFn | None = None) -> PatchResult:
     """The real sweep: one patched forward per cell (batched per layer)."""
     experiment = experiment_for(inspector, request, progress)
-    return result_of(experiment, request.what, SWEEPS[request.what](experiment, progress), inspector, request)
+    effects = experiment.normalised(SWEEPS[request.what](experiment, progress))
+    return result_of(experiment, request.what, effects, inspector, request)
 
 
 def attribution_patching(inspector: ModelInspector, request: PatchRequest,
                          progress: ProgressFn | None = None) -> PatchResult:
     """The gradient estimate of every cell, with the real sweep beside it and their rank agreement."""
     experiment = experiment_for(inspector, request, progress)
-    estimated = attribution_patch(experiment, request.what)
-    exact = SWEEPS[request.what](experiment, progress)
+    estimated = experiment.normalised(attribution_patch(experiment, request.what))
+    exact = experiment.normalised(SWEEPS[request.what](experiment, progress))
     return result_of(experiment, request.what, estimated, inspector, request,
                      agreement=rank_agreement(estimated, exact), exact=exact)
 

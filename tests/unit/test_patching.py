@@ -57,7 +57,7 @@ def clean_inputs(model, modules) -> list[torch.Tensor]:
 
 
 def test_residual_cells_equal_the_model_with_that_position_of_the_stream_overwritten(tiny_lm, experiment):
-    effects = patching.patch_residual(experiment)
+    effects = experiment.normalised(patching.patch_residual(experiment))
     layers = tiny_lm.model.layers
     entering = clean_inputs(tiny_lm, layers)
     assert np.array(effects).shape == (len(layers), len(CLEAN))
@@ -74,7 +74,7 @@ def test_residual_cells_equal_the_model_with_that_position_of_the_stream_overwri
 
 def test_head_cells_equal_the_model_with_that_heads_slice_of_the_output_projection_input_overwritten(
         tiny_lm, experiment):
-    effects = patching.patch_heads(experiment)
+    effects = experiment.normalised(patching.patch_heads(experiment))
     projections = [layer.self_attn.o_proj for layer in tiny_lm.model.layers]
     clean = clean_inputs(tiny_lm, projections)
     width = tiny_lm.config.hidden_size // tiny_lm.config.num_attention_heads
@@ -89,7 +89,7 @@ def test_head_cells_equal_the_model_with_that_heads_slice_of_the_output_projecti
 
 
 def test_mlp_cells_equal_the_model_with_that_mlp_output_overwritten(tiny_lm, experiment):
-    effects = patching.patch_mlps(experiment)
+    effects = experiment.normalised(patching.patch_mlps(experiment))
     mlps = [layer.mlp for layer in tiny_lm.model.layers]
     outputs = []
     handles = [m.register_forward_hook(lambda m, args, out: outputs.append(out.detach().clone())) for m in mlps]
@@ -129,7 +129,7 @@ def metric_moved_toward_clean(view, experiment, what: str, layer: int, column: i
 def test_attribution_patching_is_the_metrics_derivative_along_each_patch(view, experiment, what):
     """Each estimate is metric(corrupted) + the directional derivative toward the clean activation: checked
     against a central difference of the real patched metric for a few cells."""
-    estimated = patching.attribution_patch(experiment, what)
+    estimated = experiment.normalised(patching.attribution_patch(experiment, what))
     exact = patching.SWEEPS[what](experiment, None)
     assert np.array(estimated).shape == np.array(exact).shape
     step = 1e-3
@@ -138,6 +138,19 @@ def test_attribution_patching_is_the_metrics_derivative_along_each_patch(view, e
                       - metric_moved_toward_clean(view, experiment, what, layer, column, -step)) / (2 * step)
         expected = normalised(experiment, experiment.corrupted_metric + derivative)
         assert estimated[layer][column] == pytest.approx(expected, abs=2e-3)
+
+
+@pytest.mark.parametrize("what", patching.WHATS)
+def test_patching_the_clean_run_into_itself_changes_nothing(view, experiment, what):
+    itself = patching.Experiment(view, experiment.clean, experiment.clean, ANSWER, WRONG)
+    for grid in (patching.SWEEPS[what](itself, None), patching.attribution_patch(itself, what)):
+        np.testing.assert_allclose(grid, np.full_like(np.array(grid), itself.clean_metric), atol=1e-5)
+
+
+def test_patching_every_position_at_a_layer_gives_the_clean_metric_exactly(view, experiment):
+    for layer in range(view.parts.num_layers):
+        logits = view.resume(experiment.corrupted, layer, experiment.clean.residual[layer][None], Run())
+        assert float(experiment.metric(logits)[0]) == pytest.approx(experiment.clean_metric, abs=1e-5)
 
 
 def test_rank_agreement_is_spearmans_correlation_with_ties_sharing_their_rank():
