@@ -36,6 +36,9 @@ class ModelInspector:
         self._views: KeyedCache[ModelView] = KeyedCache()
         self._traces: LRUCache[Trace] = LRUCache(cache_size)
         self._cards: KeyedCache[dict[str, Any]] = KeyedCache()
+        self._other_views: KeyedCache[tuple[Any, ModelView]] = KeyedCache(maxsize=1)
+        """Views of models the store did not load (a fine-tuned run's), kept with the model itself so its
+        id cannot be reused while cached; one at a time, since each holds a private copy of the weights."""
 
     # loading -------------------------------------------------------------------------------------------
     def view(self, model: str, progress: ProgressFn | None = None) -> ModelView:
@@ -46,6 +49,14 @@ class ModelInspector:
                                     "predicts no next token, so this view needs a causal (decoder) model such "
                                     "as smollm2-135m-instruct. Its architecture is in the model card.")
         return self._views.get_or_load(name, lambda: ModelView(self.store.causal_lm(name, progress=progress), name))
+
+    def view_of_model(self, model: Any, name: str) -> ModelView:
+        """The hookable view of a model object the store did not load (a PEFT model is unwrapped: its LoRA
+        layers stay in place, so every view reads base + adapter)."""
+        unwrapped = model.get_base_model() if hasattr(model, "get_base_model") else model
+        cached = self._other_views.get_or_load((name, id(unwrapped)),
+                                               lambda: (unwrapped, ModelView(unwrapped.eval(), name)))
+        return cached[1]
 
     def decode(self, model: str, token_id: int) -> str:
         return self.store.hf_tokenizer(model.strip()).decode([int(token_id)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from playground.core.iterutil import last
-from playground.internals import patching, salience, steering
+from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
 from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
@@ -15,7 +15,7 @@ QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)
 
 
 def register_api(ws: Workspace) -> None:
-    """``/patch``, ``/attribution_patch``, ``/salience``, ``/steer``."""
+    """``/patch``, ``/attribution_patch``, ``/salience``, ``/steer``, ``/compare_internals``."""
     inside = ws.inside
 
     @event_handler
@@ -47,7 +47,16 @@ def register_api(ws: Workspace) -> None:
         request = steering.SteerRequest(prompt, model, layer, coefficient, pairs, max_new_tokens)
         return last(steering.steer(inside, request)).to_dict()
 
+    @event_handler
+    def compare_internals(run_id: str, text: str, token: str = "") -> dict:
+        """A fine-tuning run's model against its base on `text`: both next-token distributions and their KL,
+        the logit lens's KL per layer and position, and each head's attribution to `token` (empty: the base's
+        top prediction) in both, with the difference."""
+        request = base_vs_tuned.InternalsRequest(run_id, text, token or "")
+        return base_vs_tuned.compare_run(inside, ws.finetune, ws.generation, ws.adapters, request).to_dict()
+
     gr.api(patch, api_name="patch", **QUEUE)
     gr.api(attribution_patch, api_name="attribution_patch", **QUEUE)
     gr.api(salience_scores, api_name="salience", **QUEUE)
     gr.api(steer, api_name="steer", **QUEUE)
+    gr.api(compare_internals, api_name="compare_internals", **QUEUE)

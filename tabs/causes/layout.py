@@ -70,11 +70,29 @@ class SteerPanel:
 
 
 @dataclass(frozen=True)
+class TunedPanel:
+    run: gr.Dropdown
+    refresh: gr.Button
+    text: gr.Textbox
+    token: gr.Textbox
+    button: gr.Button
+    summary: gr.Markdown
+    distribution_plot: gr.Plot
+    lens_plot: gr.Plot
+    heads_plot: gr.Plot
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.summary, self.distribution_plot, self.lens_plot, self.heads_plot]
+
+
+@dataclass(frozen=True)
 class CausesView:
     model: gr.Dropdown
     patch: PatchPanel
     salience: SaliencePanel
     steer: SteerPanel
+    tuned: TunedPanel
 
 
 def layout_patch() -> PatchPanel:
@@ -131,6 +149,24 @@ def layout_steer() -> SteerPanel:
                       unsteered)
 
 
+def layout_tuned() -> TunedPanel:
+    with gr.Row():
+        run = gr.Dropdown([], label="Fine-tuning run (trained in the Fine-tuning tab)", allow_custom_value=True,
+                          scale=3, elem_id="causes-run")
+        refresh = gr.Button("↻ Runs", scale=0, min_width=80)
+    with gr.Row():
+        text = gr.Textbox(SALIENCE_TEXT, label="Text (both models read it)", scale=3, elem_id="causes-tuned-text")
+        token = gr.Textbox("", label="Token for head attribution (empty: the base's top prediction)", scale=1)
+    button = gr.Button("Compare base and fine-tuned", variant="primary", elem_id="causes-compare")
+    summary = gr.Markdown(elem_id="causes-tuned-summary")
+    with gr.Row():
+        distribution_plot = gr.Plot(elem_id="causes-tuned-dist", show_label=False)
+        lens_plot = gr.Plot(elem_id="causes-tuned-lens", show_label=False)
+    heads_plot = gr.Plot(elem_id="causes-tuned-heads", show_label=False)
+    note("base_vs_tuned")
+    return TunedPanel(run, refresh, text, token, button, summary, distribution_plot, lens_plot, heads_plot)
+
+
 def layout() -> CausesView:
     with gr.Row():
         model = gr.Dropdown(list(EMBEDDED_MODELS), value=DEFAULT_CAUSAL_MODEL, allow_custom_value=True,
@@ -144,4 +180,6 @@ def layout() -> CausesView:
         panel = layout_salience()
     with gr.Tab("Steering"):
         steer = layout_steer()
-    return CausesView(model, patch, panel, steer)
+    with gr.Tab("Base vs fine-tuned"):
+        tuned = layout_tuned()
+    return CausesView(model, patch, panel, steer, tuned)

@@ -1,9 +1,9 @@
 """What causes the answer: activation patching, input salience and steering, on any causal model the app
-loads, with the same private weight-sharing view as Inside the model.
+loads, with the same private weight-sharing view as Inside the model; and what a fine-tuning run changed inside.
 
 Three parts (docs/architecture.md): the layout (``tabs/causes/layout.py``), the translation
 (``tabs/causes/translation.py``) and the wiring below. Endpoints (``tabs/causes/api.py``): ``/patch``,
-``/attribution_patch``, ``/salience``, ``/steer``.
+``/attribution_patch``, ``/salience``, ``/steer``, ``/compare_internals``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,17 @@ def wire(ws: Workspace, view: CausesView) -> None:
                       [push.layer], api_name="causes_layers", **HIDDEN)
 
 
+def wire_tuned(ws: Workspace, app: gr.Blocks, view: CausesView) -> None:
+    panel = view.tuned
+    runs = event_handler(partial(translation.run_choices, ws.finetune, view))
+    gr.on([app.load, panel.refresh.click], runs, {panel.run}, [panel.run], api_name="causes_runs",
+          api_visibility="undocumented")
+    panel.button.click(event_handler(partial(translation.tuned_outputs, ws, view)),
+                       {panel.run, panel.text, panel.token}, panel.outputs, api_name="causes_compare", **HIDDEN)
+
+
 def build(ws: Workspace, app: gr.Blocks) -> None:
-    wire(ws, layout())
+    view = layout()
+    wire(ws, view)
+    wire_tuned(ws, app, view)
     register_api(ws)

@@ -51,3 +51,43 @@ def salience_figure(result: dict[str, Any]) -> go.Figure:
     figure.update_layout(title=f"What the prediction {visible_whitespace(result['target'])!r} depends on",
                          height=520, margin=dict(l=10, r=10, t=70, b=10))
     return figure
+
+
+def tuned_distribution_figure(result: dict[str, Any]) -> go.Figure:
+    """The union of both models' top tokens, base and fine-tuned probabilities side by side."""
+    tokens = result["distribution"]["tokens"]
+    labels = [visible_whitespace(t["text"] or "∅") for t in tokens]
+    figure = go.Figure()
+    figure.add_bar(y=labels, x=[t["base_prob"] for t in tokens], orientation="h", name="base", marker_color="#94a3b8")
+    figure.add_bar(y=labels, x=[t["tuned_prob"] for t in tokens], orientation="h", name="fine-tuned",
+                   marker_color="#4f46e5")
+    figure.update_layout(title=f"Next token: KL(base || tuned) = {result['distribution']['kl_bits']:.3f} bits",
+                         barmode="group", height=520, margin=dict(l=10, r=10, t=60, b=10),
+                         yaxis=dict(autorange="reversed"), xaxis_title="probability")
+    return figure
+
+
+def lens_difference_figure(result: dict[str, Any]) -> go.Figure:
+    """Where in depth the two models' predictions part: KL per lens row and position."""
+    kl = result["lens_kl_bits"]
+    positions = result["lens_positions"]
+    labels = _labels(result["tokens"])
+    figure = go.Figure(go.Heatmap(z=kl, x=[labels[p] for p in positions],
+                                  y=["embeddings", *(f"layer {i}" for i in range(len(kl) - 1))],
+                                  colorscale="Reds", zmin=0, colorbar=dict(title="bits"),
+                                  hovertemplate="%{y}, %{x}<br>KL %{z:.4f} bits<extra></extra>"))
+    figure.update_layout(title="Logit lens, base against fine-tuned: KL(base || tuned) per layer and position",
+                         height=560, margin=dict(l=10, r=10, t=60, b=10))
+    return figure
+
+
+def heads_difference_figure(result: dict[str, Any]) -> go.Figure:
+    """Each head's direct contribution to the token's logit, fine-tuned minus base."""
+    difference = result["heads_difference"]
+    figure = go.Figure(go.Heatmap(z=difference, x=[f"head {h}" for h in range(len(difference[0]))],
+                                  y=list(range(len(difference))), colorscale="RdBu", zmid=0,
+                                  colorbar=dict(title="logit"),
+                                  hovertemplate="layer %{y}, %{x}<br>tuned - base %{z:+.4f}<extra></extra>"))
+    figure.update_layout(title=f"Head attribution to {visible_whitespace(result['token'])!r}: fine-tuned - base",
+                         height=560, margin=dict(l=10, r=10, t=60, b=10), yaxis_title="layer")
+    return figure

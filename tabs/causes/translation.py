@@ -10,7 +10,8 @@ import gradio as gr
 
 from playground.core.errors import InvalidInputError
 from playground.core.progress import ProgressFn
-from playground.internals import patching, salience, steering
+from playground.finetune.runner import JobRunner
+from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.internals.inspector import ModelInspector
 from tabs.causes import plots
 from tabs.causes.layout import CausesView
@@ -104,3 +105,37 @@ def layer_range(inside: ModelInspector, view: CausesView, values: dict[Any, Any]
     layers = inside.view(values[view.model]).parts.num_layers
     current = min(int(values[view.steer.layer]), layers - 1)
     return {view.steer.layer: gr.Slider(maximum=layers - 1, value=current)}
+
+
+def run_choices(runner: JobRunner, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
+    """Every run that has saved a model or an adapter, newest first; the chosen one kept if it still exists."""
+    ids = [run.run_id for run in runner.runs()
+           if (runner.run_dir(run.run_id) / "adapter" / "adapter_config.json").is_file()
+           or (runner.run_dir(run.run_id) / "model" / "config.json").is_file()]
+    chosen = values[view.tuned.run]
+    return {view.tuned.run: gr.Dropdown(choices=ids, value=chosen if chosen in ids else (ids[0] if ids else None))}
+
+
+def tuned_summary(result: dict[str, Any]) -> str:
+    distribution = result["distribution"]
+    change = ("the top prediction stays " + repr(distribution["top_base"]) if not distribution["top_changed"] else
+              f"the top prediction moves from {distribution['top_base']!r} to {distribution['top_tuned']!r}")
+    lines = [f"Run **{result['run_id']}** against its base **{result['base_model']}**: {change}; "
+             f"KL(base || tuned) = **{distribution['kl_bits']:.4f} bits** on the next token."]
+    if result["lens_kl_bits"]:
+        by_layer = [max(row) for row in result["lens_kl_bits"]]
+        first = next((index for index, value in enumerate(by_layer) if value > 0.01), None)
+        lines.append("The lens differs by more than 0.01 bits from " + ("nowhere" if first is None else
+                     ("the embeddings" if first == 0 else f"layer {first - 1}")) + " up.")
+    lines += [f"ℹ️ {result['note']}"] if result["note"] else []
+    return "\n\n".join(lines)
+
+
+def tuned_outputs(ws: Any, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
+    """Both models on the same text: distribution, lens divergence, head attribution difference."""
+    panel = view.tuned
+    request = base_vs_tuned.InternalsRequest(values[panel.run], values[panel.text], values[panel.token] or "")
+    result = base_vs_tuned.compare_run(ws.inside, ws.finetune, ws.generation, ws.adapters, request).to_dict()
+    return {panel.summary: tuned_summary(result), panel.distribution_plot: plots.tuned_distribution_figure(result),
+            panel.lens_plot: plots.lens_difference_figure(result) if result["lens_kl_bits"] else None,
+            panel.heads_plot: plots.heads_difference_figure(result) if result["heads_difference"] else None}

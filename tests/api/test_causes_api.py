@@ -38,3 +38,27 @@ def test_salience_and_steering_endpoints(client):
     assert steered["layer"] == 10 and steered["norm"] > 0 and steered["steered"] != steered["unsteered"]
     with pytest.raises(AppError, match="No pair set named"):
         client.predict("Hi", MODEL, 10, 4.0, "happy vs sad", 4, api_name="/steer")
+
+
+@pytest.fixture
+def untrained_run(workspace):
+    """A run of the app's own runs folder with an untrained LoRA adapter on the embedded model, removed after."""
+    import shutil
+
+    from tests.tuned_runs import save_run
+
+    run_id = "20261206-000000-causes-api"
+    save_run(workspace.finetune.runs_dir, run_id, MODEL, workspace.store.private_causal_lm(MODEL), nudge=False)
+    yield run_id
+    shutil.rmtree(workspace.finetune.runs_dir / run_id, ignore_errors=True)
+
+
+def test_compare_internals_of_an_untrained_adapter_is_zero(client, untrained_run):
+    result = client.predict(untrained_run, "The capital of France is Paris. The capital of Germany is", "",
+                            api_name="/compare_internals")
+    assert result["base_model"] == MODEL and result["token"] == " Berlin"
+    assert result["distribution"]["kl_bits"] == pytest.approx(0, abs=1e-6)
+    assert len(result["lens_kl_bits"]) == 31 and max(map(max, result["lens_kl_bits"])) == pytest.approx(0, abs=1e-6)
+    assert np.abs(np.array(result["heads_difference"])).max() < 1e-4  # float rounding through the LoRA wrapper
+    with pytest.raises(AppError, match="Choose a run"):
+        client.predict("", "text", "", api_name="/compare_internals")

@@ -34,3 +34,31 @@ def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
     steered = page.locator("#causes-steered textarea").input_value()
     unsteered = page.locator("#causes-unsteered textarea").input_value()
     assert steered and unsteered and steered != unsteered
+
+
+@pytest.fixture
+def untrained_run(workspace):
+    """A finished run in the app's runs folder (an untrained LoRA adapter on the embedded model), removed after."""
+    import shutil
+
+    from tests.tuned_runs import save_run
+
+    run_id = "20261206-000000-causes-page"
+    save_run(workspace.finetune.runs_dir, run_id, "smollm2-135m-instruct",
+             workspace.store.private_causal_lm("smollm2-135m-instruct"), nudge=False)
+    yield run_id
+    shutil.rmtree(workspace.finetune.runs_dir / run_id, ignore_errors=True)
+
+
+def test_base_against_fine_tuned_draws_for_a_finished_run(untrained_run, page):
+    page.get_by_role("tab", name="What causes it").click()
+    page.get_by_role("tab", name="Base vs fine-tuned").click()
+    page.get_by_role("button", name="↻ Runs").click()
+    page.locator("#causes-run input").fill(untrained_run)
+    page.locator("#causes-run input").press("Enter")
+    page.locator("#causes-compare").click()
+    expect(page.locator("#causes-tuned-summary")).to_contain_text("the top prediction stays ' Berlin'",
+                                                                  timeout=90_000)
+    expect(page.locator("#causes-tuned-summary")).to_contain_text("0.0000 bits")
+    expect(page.locator("#causes-tuned-lens .gtitle")).to_contain_text("Logit lens, base against fine-tuned")
+    expect(page.locator("#causes-tuned-heads .gtitle")).to_contain_text("fine-tuned - base")

@@ -1,0 +1,70 @@
+"""What causes it: the tab's translation called with dicts keyed by component, on the real embedded model
+and a tiny run, without launching Gradio."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gradio as gr
+import pytest
+
+from playground.core.errors import InvalidInputError
+from playground.finetune.runner import JobRunner
+from playground.internals import patching
+from tabs.causes import translation
+from tabs.causes.layout import CausesView, PatchPanel, SaliencePanel, SteerPanel, TunedPanel
+from tests.tuned_runs import save_run
+
+RUN = "20261206-030000-lora"
+TEXT = "The capital of France is Paris. The capital of Germany is"
+
+
+@pytest.fixture(scope="module")
+def view() -> CausesView:
+    return CausesView(
+        gr.Dropdown(),
+        PatchPanel(gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Textbox(), gr.Radio(), gr.Checkbox(), gr.Button(),
+                   gr.Markdown(), gr.Plot(), gr.Plot()),
+        SaliencePanel(gr.Textbox(), gr.Textbox(), gr.Slider(), gr.Button(), gr.Markdown(), gr.Plot()),
+        SteerPanel(gr.Textbox(), gr.Dropdown(), gr.Textbox(), gr.Slider(), gr.Slider(), gr.Slider(), gr.Button(),
+                   gr.Markdown(), gr.Textbox(), gr.Textbox()),
+        TunedPanel(gr.Dropdown(), gr.Button(), gr.Textbox(), gr.Textbox(), gr.Button(), gr.Markdown(), gr.Plot(),
+                   gr.Plot(), gr.Plot()))
+
+
+def test_patching_fills_the_summary_and_both_grids(workspace, view):
+    panel = view.patch
+    clean, corrupted, answer, wrong = patching.EXAMPLE
+    values = {view.model: "smollm2-135m-instruct", panel.clean: clean, panel.corrupted: corrupted,
+              panel.answer: answer, panel.wrong: wrong, panel.what: "heads", panel.estimate: True}
+    outputs = translation.patch_outputs(workspace.inside, view, values)
+    assert "rank correlation" in outputs[panel.summary] and "clean run **+2.857**" in outputs[panel.summary]
+    assert outputs[panel.exact_plot].layout.title.text == "Activation patching: each head's output"
+    assert outputs[panel.estimate_plot].layout.title.text.startswith("Attribution patching (estimate)")
+    assert translation.patch_outputs(workspace.inside, view, {**values, panel.estimate: False})[
+        panel.estimate_plot] is None
+
+
+def test_steering_reads_own_pairs_before_the_shipped_set(view):
+    panel = view.steer
+    values = {view.model: "m", panel.prompt: "Hi", panel.pair_set: "formal vs casual", panel.layer: 3,
+              panel.coefficient: 2.0, panel.max_new_tokens: 5.0,
+              panel.own_pairs: "I am glad | I am sad\n\n Lovely day |Awful day "}
+    request = translation.steer_request(view, values)
+    assert request.pairs == (("I am glad", "I am sad"), ("Lovely day", "Awful day")) and request.max_new_tokens == 5
+    assert translation.steer_request(view, {**values, panel.own_pairs: "  "}).pairs[0][0].startswith("I would be")
+    with pytest.raises(InvalidInputError, match="Line 2 of your pairs has no '|'"):
+        translation.own_pairs("a | b\nno bar here")
+
+
+def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_lm, tiny_folder, tmp_path):
+    save_run(tmp_path, RUN, str(tiny_folder), tiny_lm, nudge=True)
+    (tmp_path / "20261206-040000-nothing-saved").mkdir()
+    ws = dataclasses.replace(workspace, finetune=JobRunner(tmp_path))
+    panel = view.tuned
+    choices = translation.run_choices(ws.finetune, view, {panel.run: None})[panel.run]
+    assert choices.value == RUN and [c[0] for c in choices.choices] == [RUN]
+    outputs = translation.tuned_outputs(ws, view, {panel.run: RUN, panel.text: TEXT, panel.token: ""})
+    assert f"Run **{RUN}**" in outputs[panel.summary] and "KL(base || tuned)" in outputs[panel.summary]
+    assert outputs[panel.lens_plot].layout.title.text.startswith("Logit lens, base against fine-tuned")
+    assert outputs[panel.heads_plot] is not None and outputs[panel.distribution_plot] is not None
