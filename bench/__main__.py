@@ -13,6 +13,7 @@ BENCHMARKS = {
     "startup": "bench.startup_bench",
     "attention": "bench.attention_bench",
     "inside": "bench.inside_bench",
+    "causes": "bench.causes_bench",
     "generate": "bench.generate_bench",
     "backends": "bench.backends_bench",
     "evaluate": "bench.eval_bench",

@@ -185,9 +185,12 @@ class ModelView:
                 written = torch.where(cells, values.to(written.dtype).to(written.device), written)
             if run.record:
                 run.mlp_outputs[layer] = run.keep(written)
-            if layer not in run.mlp_patch:
+            elif layer not in run.mlp_patch:
                 return None
-            return (written, *output[1:]) if isinstance(output, tuple) else written
+            # the block gets a copy: Falcon adds the attention output to its MLP's output in place
+            # (``mlp_output += attention_output``), which would change the kept tensor (and a live one's value)
+            onward = written.clone()
+            return (onward, *output[1:]) if isinstance(output, tuple) else onward
         return hook
 
     def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:

@@ -51,12 +51,13 @@ def test_integrated_gradients_are_the_path_average_and_close_completeness_as_ste
     with torch.no_grad():
         change = float(own_logit(tiny_lm, embeddings[None]) - own_logit(tiny_lm, baseline[None].clone()))
     gaps = []
-    for steps in (2, 64):  # 64 steps: more than one chunk of path points
+    default = salience.SalienceRequest("text", "model").steps
+    for steps in (2, default):  # the default: more than one chunk of path points
         scores, gap, measured_change = salience.integrated_gradients(view, traced, TARGET, steps, baseline)
         assert measured_change == pytest.approx(change, abs=1e-4)
         assert gap == pytest.approx(sum(scores) - change, abs=1e-6)
         gaps.append(abs(gap))
-    assert gaps[1] < 0.02 * abs(change) + 1e-4 and gaps[1] <= gaps[0]
+    assert gaps[1] < 0.05 * abs(change) and gaps[1] <= gaps[0]  # under 5% at the default, as issue 33 asks
 
 
 def test_attention_rollout_rolls_the_models_own_attention_weights(tiny_lm, view, traced):
