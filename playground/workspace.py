@@ -11,6 +11,7 @@ from playground.finetune.runner import JobRunner
 from playground.generation.engine import GenerationEngine
 from playground.internals.inspector import ModelInspector
 from playground.models.store import ModelStore
+from playground.preferences.votes import VoteStore
 from playground.quantization.lab import QuantLab
 from playground.rag.embeddings import Embedder
 from playground.rag.pipeline import RagPipeline
@@ -31,6 +32,8 @@ class Workspace:
     finetune: JobRunner
     adapters: AdapterModels
     inside: ModelInspector
+    votes: VoteStore
+    """The class's blind votes between two answers: one preference dataset per server."""
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":
@@ -44,4 +47,5 @@ class Workspace:
                    rag=RagPipeline(generation, Embedder(store), settings.default_model),
                    finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
                                     local_paths=settings.local_paths, device=settings.device),
-                   adapters=AdapterModels(store), inside=ModelInspector(store, tokenizers))
+                   adapters=AdapterModels(store), inside=ModelInspector(store, tokenizers),
+                   votes=VoteStore(settings.cache_dir / "preferences"))

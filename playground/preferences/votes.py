@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from playground.preferences.ranking import Outcome, Standing, bradley_terry
 log = logging.getLogger(__name__)
 CHOICES = ("A", "B", "tie", "both bad")
 FILE = "votes.jsonl"
+PENDING = 1000
+"""Ballots handed out and not yet voted on, kept per server: a class of 30 leaves far fewer open."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,25 @@ class Ballot:
     def blind(cls, prompt: str, first: tuple[str, str], second: tuple[str, str],
               rng: random.Random | None = None) -> Ballot:
         """``first`` and ``second`` are (system, answer); which one is shown as A is drawn at random."""
-        if not prompt.strip() or not first[1].strip() or not second[1].strip():
-            raise InvalidInputError("A ballot needs a prompt and two non-empty answers.")
-        shown = [first, second]
-        (rng or random.SystemRandom()).shuffle(shown)
-        return cls(uuid.uuid4().hex, prompt, (shown[0][1], shown[1][1]), (shown[0][0], shown[1][0]))
+        shown = [first, second][::-1] if swapped(rng) else [first, second]
+        return cls.shown(prompt, shown[0], shown[1])
+
+    @classmethod
+    def shown(cls, prompt: str, a: tuple[str, str], b: tuple[str, str]) -> Ballot:
+        """A ballot with (system, answer) ``a`` shown as A and ``b`` as B, order already drawn. An empty answer
+        (a model that stopped at once) is a real answer to vote against, so it is allowed."""
+        if not prompt.strip():
+            raise InvalidInputError("A ballot needs the prompt both answers are to.")
+        return cls(uuid.uuid4().hex, prompt, (a[1], b[1]), (a[0], b[0]))
 
     def to_dict(self) -> dict[str, Any]:
         """What the page and the API hand out before the vote: no systems."""
         return {"id": self.id, "prompt": self.prompt, "a": self.answers[0], "b": self.answers[1]}
+
+
+def swapped(rng: random.Random | None = None) -> bool:
+    """Whether the second system is shown as A: a fair coin, so position tells the voter nothing."""
+    return (rng or random.SystemRandom()).random() < 0.5
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,31 @@ def outcome_of(vote: dict[str, Any]) -> Outcome | None:
 class VoteStore:
     """One server's votes in ``folder/votes.jsonl``; safe across threads and processes."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, pending: int = PENDING) -> None:
         self.path = Path(folder) / FILE
         self._lock = threading.Lock()
+        self._pending: OrderedDict[str, Ballot] = OrderedDict()
+        self._pending_size = pending
+
+    def hold(self, ballot: Ballot) -> Ballot:
+        """Keep a ballot handed out until it is voted on (the oldest forgotten past ``pending``), so a
+        client that only has its id (the API) can vote."""
+        with self._lock:
+            self._pending[ballot.id] = ballot
+            while len(self._pending) > self._pending_size:
+                self._pending.popitem(last=False)
+        return ballot
+
+    def cast_by_id(self, ballot_id: str, choice: str) -> Vote:
+        with self._lock:
+            ballot = self._pending.get(ballot_id)
+        if ballot is None:
+            raise InvalidInputError(f"No open ballot {ballot_id!r}: it was voted on, or is too old; generate a "
+                                    "new pair of answers.")
+        vote = self.cast(ballot, choice)
+        with self._lock:
+            self._pending.pop(ballot_id, None)
+        return vote
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

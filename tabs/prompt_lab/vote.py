@@ -1,0 +1,192 @@
+"""Which answer is better? Two answers to one prompt shown blind, a vote, the class's leaderboard and
+preference data (playground.preferences). Layout, translation (keyed by component) and wiring.
+
+Endpoints: ``/ballot``, ``/vote``, ``/leaderboard``, ``/preferences``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from playground.core.errors import InvalidInputError
+from playground.core.iterutil import last
+from playground.generation.engine import GenerationEngine
+from playground.preferences.arena import BallotRequest, Contender, make_ballot
+from playground.preferences.votes import CHOICES, VoteStore
+from playground.workspace import Workspace
+from tabs.shared.common import event_handler
+from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+
+QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
+BOARD_HEADERS = ["System", "Elo", "95% interval", "Wins", "Votes"]
+BUTTONS = {"A": "👈 A is better", "B": "B is better 👉", "tie": "🤝 Tie", "both bad": "👎 Both are bad"}
+
+
+@dataclass(frozen=True)
+class VoteView:
+    lab_model: gr.Dropdown
+    chat: gr.Checkbox
+    prompt: gr.Textbox
+    model_a: gr.Textbox
+    temperature_a: gr.Slider
+    model_b: gr.Textbox
+    temperature_b: gr.Slider
+    max_new_tokens: gr.Slider
+    generate: gr.Button
+    answer_a: gr.Textbox
+    answer_b: gr.Textbox
+    ballot: gr.State
+    buttons: dict[str, gr.Button]
+    reveal: gr.Markdown
+    board: gr.Dataframe
+    board_plot: gr.Plot
+    export: gr.Button
+    download: gr.File
+
+    @property
+    def request_inputs(self) -> set[Any]:
+        return {self.lab_model, self.chat, self.prompt, self.model_a, self.temperature_a, self.model_b,
+                self.temperature_b, self.max_new_tokens}
+
+
+def ballot_request(view: VoteView, values: dict[Any, Any]) -> BallotRequest:
+    """Blank model boxes mean the lab's model: two samples of it, or two temperatures."""
+    lab = values[view.lab_model]
+    model_a, model_b = ((values[box] or "").strip() or lab for box in (view.model_a, view.model_b))
+    return BallotRequest(values[view.prompt], Contender(model_a, values[view.temperature_a]),
+                         Contender(model_b, values[view.temperature_b]), values[view.max_new_tokens],
+                         values[view.chat])
+
+
+def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
+                   values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """Both answers as they stream, then the ballot's id held for the vote."""
+    yield {view.ballot: None, view.reveal: "Generating two answers, decoded together..."}
+    for state in make_ballot(engine, votes, ballot_request(view, values)):
+        outputs = {view.answer_a: state.answers[0], view.answer_b: state.answers[1]}
+        if state.ballot is not None:
+            outputs.update({view.ballot: state.ballot.id,
+                            view.reveal: "Which answer is better? The models stay hidden until you vote."})
+        yield outputs
+
+
+def board_outputs(votes: VoteStore, view: VoteView) -> dict[Any, Any]:
+    standings = [s.to_dict() for s in votes.leaderboard()]
+    rows = [[s["system"], s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]] for s in standings]
+    return {view.board: rows, view.board_plot: board_figure(standings) if standings else None}
+
+
+def vote_outputs(votes: VoteStore, view: VoteView, choice: str, values: dict[Any, Any]) -> dict[Any, Any]:
+    """Record the vote, reveal who wrote which answer, refresh the board."""
+    if not values[view.ballot]:
+        raise InvalidInputError("Generate two answers first, then vote.")
+    vote = votes.cast_by_id(values[view.ballot], choice)
+    systems = vote.ballot.systems
+    kept = ("kept as a preference pair" if choice in ("A", "B") else
+            "kept for the board, not as a pair (it says nothing about which answer to prefer)")
+    reveal = (f"**Your vote: {BUTTONS[choice]}**, {kept}. A was **{systems[0]}**, B was **{systems[1]}**. "
+              f"The class has {len(votes.votes())} votes and {len(votes.pairs())} preference pairs.")
+    return {view.ballot: None, view.reveal: reveal, **board_outputs(votes, view)}
+
+
+def board_figure(standings: list[dict[str, Any]]) -> go.Figure:
+    """Each system's Elo with its 95% interval: overlapping bars mean the class cannot tell them apart yet."""
+    figure = go.Figure(go.Scatter(
+        x=[s["elo"] for s in standings], y=[s["system"] for s in standings], mode="markers",
+        error_x=dict(type="data", symmetric=False, array=[s["elo_high"] - s["elo"] for s in standings],
+                     arrayminus=[s["elo"] - s["elo_low"] for s in standings]), marker=dict(size=10, color="#4f46e5")))
+    figure.update_layout(title="Bradley-Terry scores (Elo scale) with 95% intervals", height=120 + 40 * len(standings),
+                         margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def export_pairs(votes: VoteStore) -> gr.File:
+    folder = Path(tempfile.mkdtemp(prefix="preferences-"))
+    return gr.File(str(votes.export(folder / "preferences.jsonl")), visible=True)
+
+
+def layout(lab_model: gr.Dropdown, chat: gr.Checkbox) -> VoteView:
+    gr.Markdown("Two answers to the same prompt, **shown blind** in a random order. Vote, and the class builds a "
+                "preference dataset (prompt, chosen, rejected: what DPO and a reward model train on) and a "
+                "leaderboard. Blank model boxes use the lab's model: two samples, or two temperatures.")
+    prompt = gr.Textbox("Explain what a black hole is, in two sentences.", label="Prompt", elem_id="vote-prompt")
+    with gr.Row():
+        model_a = gr.Textbox(label="First model (blank = the lab's)", max_lines=1, elem_id="vote-model-a")
+        temperature_a = gr.Slider(0, 2, value=0.7, step=0.05, label="Its temperature")
+        model_b = gr.Textbox(label="Second model (blank = the lab's)", max_lines=1, elem_id="vote-model-b")
+        temperature_b = gr.Slider(0, 2, value=1.2, step=0.05, label="Its temperature")
+    max_new_tokens = gr.Slider(8, 512, value=96, step=8, label="New tokens per answer", elem_id="vote-tokens")
+    generate = gr.Button("Generate two answers", variant="primary", elem_id="vote-generate")
+    with gr.Row():
+        answer_a = gr.Textbox(label="Answer A", lines=6, interactive=False, elem_id="vote-answer-a")
+        answer_b = gr.Textbox(label="Answer B", lines=6, interactive=False, elem_id="vote-answer-b")
+    with gr.Row():
+        buttons = {choice: gr.Button(BUTTONS[choice], elem_id=f"vote-{choice.replace(' ', '-')}")
+                   for choice in CHOICES}
+    reveal = gr.Markdown(elem_id="vote-reveal")
+    with gr.Row():
+        board = gr.Dataframe(headers=BOARD_HEADERS, interactive=False, elem_id="vote-board")
+        board_plot = gr.Plot(show_label=False, elem_id="vote-board-plot")
+    with gr.Row():
+        export = gr.Button("Export the preference pairs (JSONL)", elem_id="vote-export")
+        download = gr.File(visible=False, label="Preference pairs")
+    return VoteView(lab_model, chat, prompt, model_a, temperature_a, model_b, temperature_b, max_new_tokens,
+                    generate, answer_a, answer_b, gr.State(None), buttons, reveal, board, board_plot, export,
+                    download)
+
+
+def wire(ws: Workspace, app: gr.Blocks, view: VoteView) -> None:
+    hidden = dict(api_visibility="undocumented")
+    view.generate.click(event_handler(partial(ballot_outputs, ws.generation, ws.votes, view)), view.request_inputs,
+                        [view.ballot, view.reveal, view.answer_a, view.answer_b], api_name="vote_page_ballot",
+                        show_progress="minimal", **hidden, **QUEUE)
+    for choice, button in view.buttons.items():
+        button.click(event_handler(partial(vote_outputs, ws.votes, view, choice)), {view.ballot},
+                     [view.ballot, view.reveal, view.board, view.board_plot], api_name="vote_page_vote", **hidden)
+    app.load(event_handler(partial(board_outputs, ws.votes, view)), None, [view.board, view.board_plot], **hidden)
+    view.export.click(event_handler(partial(export_pairs, ws.votes)), None, view.download, **hidden)
+
+
+def register_api(ws: Workspace) -> None:
+    votes = ws.votes
+
+    @event_handler
+    def ballot(prompt: str, model_a: str, model_b: str, temperature_a: float = 0.7, temperature_b: float = 0.7,
+               max_new_tokens: int = 96) -> dict:
+        """Two answers to `prompt`, in a random order, systems hidden: `{id, prompt, a, b}`; vote with /vote."""
+        request = BallotRequest(prompt, Contender(model_a, temperature_a), Contender(model_b, temperature_b),
+                                max_new_tokens)
+        return last(make_ballot(ws.generation, votes, request)).to_dict()
+
+    @event_handler
+    def vote(ballot_id: str, choice: str) -> dict:
+        """Vote on an open ballot (`A`, `B`, `tie`, `both bad`); reveals which system wrote which answer."""
+        cast = votes.cast_by_id(ballot_id, choice).to_dict()
+        return {"choice": choice, "system_a": cast["system_a"], "system_b": cast["system_b"],
+                "votes": len(votes.votes()), "pairs": len(votes.pairs())}
+
+    def leaderboard() -> list:
+        """Bradley-Terry standings of the voted systems, strongest first, with 95% intervals (Elo scale too)."""
+        return [s.to_dict() for s in votes.leaderboard()]
+
+    def preferences() -> list:
+        """The class's preference pairs `{prompt, chosen, rejected}` (ties and "both bad" are not pairs)."""
+        return votes.pairs()
+
+    gr.api(ballot, api_name="ballot", **QUEUE)
+    gr.api(vote, api_name="vote")
+    gr.api(leaderboard, api_name="leaderboard")
+    gr.api(preferences, api_name="preferences")
+
+
+def build(ws: Workspace, app: gr.Blocks, lab_model: gr.Dropdown, chat: gr.Checkbox) -> None:
+    wire(ws, app, layout(lab_model, chat))
+    register_api(ws)

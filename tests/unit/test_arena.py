@@ -1,0 +1,69 @@
+"""Ballots from the real engine: both answers decoded together and streamed in the order shown, held until a
+vote, and the vote page's translation called with dicts keyed by component."""
+
+from __future__ import annotations
+
+import random
+
+import gradio as gr
+import pytest
+
+from playground.core.errors import InvalidInputError
+from playground.generation.engine import Ask
+from playground.generation.sampling import SamplingSettings
+from playground.preferences.arena import BallotRequest, Contender, make_ballot
+from playground.preferences.votes import VoteStore
+from tabs.prompt_lab import vote as vote_page
+
+MODEL = "smollm2-135m-instruct"
+PROMPT = "Name a colour."
+
+
+def test_a_ballot_holds_both_answers_in_the_order_it_streamed_them(workspace, tmp_path):
+    votes = VoteStore(tmp_path)
+    request = BallotRequest(PROMPT, Contender(MODEL, 0.0), Contender(MODEL, 1.5), max_new_tokens=8, seed=11)
+    states = list(make_ballot(workspace.generation, votes, request, random.Random(0)))
+    ballot = states[-1].ballot
+    assert ballot is not None and all(state.ballot is None for state in states[:-1])
+    assert states[-1].answers == ballot.answers and set(ballot.systems) == {
+        f"{MODEL} · temperature 0", f"{MODEL} · temperature 1.5"}
+    greedy = ballot.answers[ballot.systems.index(f"{MODEL} · temperature 0")]
+    alone = list(workspace.generation.stream_many([Ask(MODEL, PROMPT, SamplingSettings(max_new_tokens=8))]))[-1][0]
+    assert greedy == alone.text  # decoded in one batch, the greedy answer is the greedy answer
+    vote = votes.cast_by_id(ballot.id, "A")
+    assert vote.ballot == ballot and votes.pairs()[0]["chosen"] == ballot.answers[0]
+    with pytest.raises(InvalidInputError, match="No open ballot"):
+        votes.cast_by_id(ballot.id, "B")
+
+
+def test_bad_ballot_requests_are_refused():
+    with pytest.raises(InvalidInputError, match="Type a prompt"):
+        BallotRequest(" ", Contender(MODEL), Contender(MODEL))
+    with pytest.raises(InvalidInputError, match="Choose a model"):
+        Contender("")
+    with pytest.raises(InvalidInputError, match="temperature"):
+        Contender(MODEL, 5)
+
+
+@pytest.fixture
+def view() -> vote_page.VoteView:
+    return vote_page.VoteView(gr.Dropdown(), gr.Checkbox(), gr.Textbox(), gr.Textbox(), gr.Slider(), gr.Textbox(),
+                              gr.Slider(), gr.Slider(), gr.Button(), gr.Textbox(), gr.Textbox(), gr.State(),
+                              {c: gr.Button() for c in vote_page.BUTTONS}, gr.Markdown(), gr.Dataframe(), gr.Plot(),
+                              gr.Button(), gr.File())
+
+
+def test_the_page_votes_reveals_and_ranks(workspace, view, tmp_path):
+    votes = VoteStore(tmp_path)
+    values = {view.lab_model: MODEL, view.chat: True, view.prompt: PROMPT, view.model_a: "", view.model_b: " ",
+              view.temperature_a: 0.0, view.temperature_b: 1.0, view.max_new_tokens: 6.0}
+    request = vote_page.ballot_request(view, values)
+    assert request.first.model == request.second.model == MODEL and request.max_new_tokens == 6
+    with pytest.raises(InvalidInputError, match="Generate two answers first"):
+        vote_page.vote_outputs(votes, view, "A", {view.ballot: None})
+    outputs = list(vote_page.ballot_outputs(workspace.generation, votes, view, values))
+    ballot_id = outputs[-1][view.ballot]
+    assert ballot_id and view.answer_a in outputs[-1] and view.answer_b in outputs[-1]
+    after = vote_page.vote_outputs(votes, view, "tie", {view.ballot: ballot_id})
+    assert "A was **" in after[view.reveal] and "not as a pair" in after[view.reveal]
+    assert [row[0] for row in after[view.board]] and after[view.ballot] is None and votes.pairs() == []
