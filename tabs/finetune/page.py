@@ -12,8 +12,10 @@ and wiring (``wire_form``, ``wire_runs``).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, fields
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -34,6 +36,7 @@ from playground.finetune.progress import (
     watch_runs,
 )
 from playground.finetune.runner import JobRunner
+from playground.preferences.votes import VoteStore
 from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
@@ -41,6 +44,8 @@ from tabs.finetune.tradeoffs import build_tradeoffs
 from tabs.shared.common import event_handler, read_asset, uploaded_path
 
 UPLOAD = "upload"
+CLASS_VOTES = "class votes"
+"""The Prompt lab's blind votes as a preference dataset (for DPO): exported when a run starts."""
 RUN_HEADERS = ["Run", "Status", "Step", "Last loss", "Last eval loss", "Message"]
 SETTINGS = frozenset(f.name for f in fields(FinetuneConfig))
 """The config's settings: a form widget named like one edits it."""
@@ -134,8 +139,9 @@ class RunsView:
 
 # Translation: values keyed by component -> a config or a request -> {component: value}.
 
-def config_from(form: SettingsForm, values: dict[Any, Any]) -> FinetuneConfig:
-    """The config the form describes: whole numbers as ints, text stripped, an upload as the dataset."""
+def config_from(form: SettingsForm, values: dict[Any, Any], file: str | None = None) -> FinetuneConfig:
+    """The config the form describes: whole numbers as ints, text stripped, an upload (or the class's votes,
+    exported: ``file``) as the dataset."""
     settings = {}
     for name, widget in form.settings.items():
         value = values[widget]
@@ -144,7 +150,8 @@ def config_from(form: SettingsForm, values: dict[Any, Any]) -> FinetuneConfig:
         elif isinstance(widget, gr.Textbox):
             value = (value or "").strip()
         settings[name] = value
-    source = uploaded_file(form, values) if values[form.dataset] == UPLOAD else values[form.dataset]
+    chosen = values[form.dataset]
+    source = (file or uploaded_file(form, values)) if chosen in (UPLOAD, CLASS_VOTES) else chosen
     if not source:
         raise InvalidInputError("Upload a JSONL, JSON, CSV, Parquet or Arrow file first.")
     return FinetuneConfig(**{**settings, "dataset": str(source)})
@@ -155,19 +162,33 @@ def uploaded_file(form: SettingsForm, values: dict[Any, Any]) -> str | None:
     return uploaded_path(values[form.upload]) if values[form.dataset] == UPLOAD else None
 
 
+def data_file(votes: VoteStore, form: SettingsForm, values: dict[Any, Any]) -> str | None:
+    """The file behind the chosen dataset: an upload, or the class's A/B votes exported as (prompt, chosen,
+    rejected) pairs at this moment (the run keeps its own copy); None for a shipped or Hub dataset."""
+    if values[form.dataset] != CLASS_VOTES:
+        return uploaded_file(form, values)
+    if not votes.pairs():
+        raise InvalidInputError("The class has no A/B votes yet: vote in the Prompt lab's \"Which answer is "
+                                "better?\" first (ties and \"both bad\" are not pairs).")
+    return str(votes.export(Path(tempfile.mkdtemp(prefix="class-votes-")) / "class-votes.jsonl"))
+
+
 def estimate_outputs(ws: Workspace, form: SettingsForm, values: dict[Any, Any]) -> dict[Any, str]:
     """The run's memory and time, or what is wrong with the settings, shown in place while the user edits."""
     try:
-        config = config_from(form, values)
-        ws.finetune.check_allowed(config, uploaded=values[form.dataset] == UPLOAD)  # demo caps show before Start
+        file = data_file(ws.votes, form, values)
+        config = config_from(form, values, file)
+        ws.finetune.check_allowed(config, uploaded=file is not None)  # demo caps show before Start
         text = "**Estimate:** " + estimate(config, ws.store.config(config.base_model), ws.settings.device).describe()
     except Exception as error:  # noqa: BLE001 - shown in place while the user edits
         text = f"⚠️ {error}"
     return {form.estimate: text}
 
 
-def start_outputs(runner: JobRunner, form: SettingsForm, view: RunsView, values: dict[Any, Any]) -> dict[Any, Any]:
-    run_id = runner.start(config_from(form, values), dataset_file=uploaded_file(form, values))
+def start_outputs(runner: JobRunner, votes: VoteStore, form: SettingsForm, view: RunsView,
+                  values: dict[Any, Any]) -> dict[Any, Any]:
+    file = data_file(votes, form, values)
+    run_id = runner.start(config_from(form, values, file), dataset_file=file)
     return {view.run_choice: gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id),
             view.status: f"⏳ Started {run_id}."}
 
@@ -236,7 +257,7 @@ def layout_model_and_data(ws: Workspace, defaults: FinetuneConfig) -> dict[str, 
         base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                                  allow_custom_value=True, label="Base model")
     with gr.Row():
-        dataset = gr.Dropdown(shipped_datasets() + [UPLOAD], value=defaults.dataset, label="Dataset "
+        dataset = gr.Dropdown(shipped_datasets() + [CLASS_VOTES, UPLOAD], value=defaults.dataset, label="Dataset "
                               "(or a Hub dataset id, with a network)", allow_custom_value=True, elem_id="ft-dataset")
         upload = gr.File(label="JSONL, JSON, CSV, Parquet or Arrow", visible=False,
                          file_types=[".jsonl", ".json", ".csv", ".parquet", ".arrow"])
@@ -348,7 +369,7 @@ def wire_form(ws: Workspace, app: gr.Blocks, form: SettingsForm, view: RunsView)
         component.change(show_estimate, form.inputs, form.estimate, trigger_mode="always_last",
                          show_progress="hidden", **hidden)
     app.load(show_estimate, form.inputs, form.estimate, **hidden)
-    form.start_button.click(event_handler(partial(start_outputs, runner, form, view)), form.inputs,
+    form.start_button.click(event_handler(partial(start_outputs, runner, ws.votes, form, view)), form.inputs,
                             [view.run_choice, view.status], api_name="finetune_page_start", **hidden)
     form.stop_button.click(event_handler(partial(stop_status, runner)), view.run_choice, view.status,
                            api_name="finetune_page_stop", **hidden)

@@ -15,11 +15,14 @@ from playground.finetune.events import append_event
 from playground.finetune.method_registry import REGISTRY
 from playground.finetune.progress import NO_RUN, WatchRequest, watch_runs
 from playground.finetune.runner import JobRunner
+from playground.preferences.votes import Ballot, VoteStore
 from tabs.finetune.page import (
+    CLASS_VOTES,
     UPLOAD,
     RunsView,
     SettingsForm,
     config_from,
+    data_file,
     estimate_outputs,
     method_outputs,
     preset_outputs,
@@ -81,6 +84,23 @@ def test_an_uploaded_dataset_is_read_only_once_a_file_is_given(tmp_path):
     data = tmp_path / "mine.jsonl"
     values = form_values(form, dataset=UPLOAD, upload=str(data))
     assert config_from(form, values).dataset == str(data) == uploaded_file(form, values)
+
+
+def test_the_class_votes_become_a_dpo_dataset_the_runner_accepts(tmp_path):
+    form, votes = settings_form(), VoteStore(tmp_path / "votes")
+    values = form_values(form, method="dpo", dataset=CLASS_VOTES)
+    with pytest.raises(InvalidInputError, match="no A/B votes yet"):
+        data_file(votes, form, values)
+    for index, choice in enumerate(["A", "B"] * 10 + ["tie", "both bad"]):  # DPO holds 16 pairs out
+        votes.cast(Ballot.blind(f"Question {index}?", ("x", f"short {index}"), ("y", f"long answer {index}")), choice)
+    file = data_file(votes, form, values)
+    config = config_from(form, values, file)
+    assert config.dataset == file and config.method == "dpo"
+    runner = JobRunner(tmp_path / "runs")
+    assert runner._validated(config).dataset == file  # prompt, chosen, rejected: read as DPO reads them
+    from playground.finetune.preference import load_triples
+
+    assert len(load_triples(config)) == 20  # the tie and "both bad" are not pairs
 
 
 def test_a_preset_fills_its_settings_and_keeps_the_model_the_columns_and_the_run_name():
