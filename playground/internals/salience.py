@@ -77,11 +77,14 @@ class SalienceResult:
     warning: str | None
     unavailable: dict[str, str]
     """Methods this model cannot give, with the reason (attention rollout where attention is unreadable)."""
+    completeness_note: str | None = None
+    """Why more steps will not close the gap, where that is so (a mixture-of-experts router)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "target_id": self.target_id, "tokens": self.tokens, "words": self.words,
                 "methods": self.methods, "agreement": self.agreement, "completeness_gap": self.completeness_gap,
-                "logit_change": self.logit_change, "warning": self.warning, "unavailable": self.unavailable}
+                "logit_change": self.logit_change, "warning": self.warning, "unavailable": self.unavailable,
+                "completeness_note": self.completeness_note}
 
 
 def target_logit(view: ModelView, trace: Trace, embeddings: torch.Tensor, target: int,
@@ -165,6 +168,15 @@ def disagreement_warning(pairs: dict[str, float | None]) -> str | None:
             "where attention flows), so read them together rather than trusting one map.")
 
 
+ROUTED = ("num_experts", "num_local_experts", "n_routed_experts")
+ROUTER_NOTE = ("This model routes each token to its top experts: along the path the choice of experts switches, "
+               "the logit jumps there and no gradient sees the jump, so more steps will not close the gap.")
+
+
+def routes_experts(config: Any) -> bool:
+    return any((getattr(config, name, None) or 0) > 1 for name in ROUTED)
+
+
 def salience(inspector: ModelInspector, request: SalienceRequest) -> SalienceResult:
     """The three methods on the Inside tab's view of the model, for the text's last 256 tokens."""
     name = request.model.strip()
@@ -188,4 +200,5 @@ def salience(inspector: ModelInspector, request: SalienceRequest) -> SalienceRes
     pairs = agreements(methods)
     return SalienceResult(target=inspector.decode(name, target), target_id=target, tokens=list(traced.tokens),
                           words=words, methods=methods, agreement=pairs, completeness_gap=gap, logit_change=change,
-                          warning=disagreement_warning(pairs), unavailable=unavailable)
+                          warning=disagreement_warning(pairs), unavailable=unavailable,
+                          completeness_note=ROUTER_NOTE if routes_experts(view.model.config) else None)

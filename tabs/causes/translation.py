@@ -57,6 +57,7 @@ def salience_summary(result: dict[str, Any]) -> str:
              f"(gap **{result['completeness_gap']:+.3f}**; raise the steps when it is large).",
              "Rank agreement: " + ", ".join(f"{pair} {'n/a' if value is None else f'{value:+.2f}'}"
                                             for pair, value in result["agreement"].items())]
+    lines += [f"ℹ️ {result['completeness_note']}"] if result.get("completeness_note") else []
     lines += [f"⚠️ {result['warning']}"] if result["warning"] else []
     lines += [f"{method} is not shown: {reason}" for method, reason in result["unavailable"].items()]
     return "\n\n".join(lines)

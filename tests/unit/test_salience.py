@@ -74,6 +74,13 @@ def test_attention_rollout_rolls_the_models_own_attention_weights(tiny_lm, view,
     assert sum(scores) == pytest.approx(1)
 
 
+def test_a_mixture_of_experts_model_is_told_why_steps_will_not_close_the_gap(tokenizer):
+    from tests.families import tiny_config
+
+    assert salience.routes_experts(tiny_config("mixtral", tokenizer))
+    assert not salience.routes_experts(tiny_config("llama", tokenizer))
+
+
 def test_tokens_group_into_the_words_whitespace_separates():
     text = "Hello, wonderful  world"
     spans = [(0, 5), (5, 6), (6, 16), (16, 18), (18, 23)]  # "Hello" "," " wonderful" "  " "world"
