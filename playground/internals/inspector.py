@@ -36,6 +36,9 @@ class ModelInspector:
         self._views: KeyedCache[ModelView] = KeyedCache()
         self._traces: LRUCache[Trace] = LRUCache(cache_size)
         self._cards: KeyedCache[dict[str, Any]] = KeyedCache()
+        self._derived: LRUCache[Any] = LRUCache(16)
+        """Small results derived from several traces (a steering direction reads 8), kept so a repeat does
+        not re-trace them all and push the page's own traces out of the trace cache."""
         self._other_views: KeyedCache[tuple[Any, ModelView]] = KeyedCache(maxsize=1)
         """Views of models the store did not load (a fine-tuned run's), kept with the model itself so its
         id cannot be reused while cached; one at a time, since each holds a private copy of the weights."""
@@ -49,6 +52,10 @@ class ModelInspector:
                                     "predicts no next token, so this view needs a causal (decoder) model such "
                                     "as smollm2-135m-instruct. Its architecture is in the model card.")
         return self._views.get_or_load(name, lambda: ModelView(self.store.causal_lm(name, progress=progress), name))
+
+    def derived(self, key: tuple, compute: Any) -> Any:
+        """``compute()``, remembered under ``key`` (which must name the model and every input)."""
+        return self._derived.get_or_compute(key, compute)
 
     def view_of_model(self, model: Any, name: str) -> ModelView:
         """The hookable view of a model object the store did not load (a PEFT model is unwrapped: its LoRA

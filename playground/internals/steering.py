@@ -110,11 +110,15 @@ class Steering:
 
 def direction(inspector: ModelInspector, model: str, layer: int,
               pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
-    """The mean over pairs of positive minus negative residual stream after block ``layer``, last token."""
-    differences = [inspector.trace(positive, model).residual[layer + 1, -1].double()
-                   - inspector.trace(negative, model).residual[layer + 1, -1].double()
-                   for positive, negative in pairs]
-    return torch.stack(differences).mean(0)
+    """The mean over pairs of positive minus negative residual stream after block ``layer``, last token;
+    remembered per model, layer and pairs (a class pushing the same direction re-traces nothing)."""
+    def compute() -> torch.Tensor:
+        differences = [inspector.trace(positive, model).residual[layer + 1, -1].double()
+                       - inspector.trace(negative, model).residual[layer + 1, -1].double()
+                       for positive, negative in pairs]
+        return torch.stack(differences).mean(0)
+
+    return inspector.derived(("steering direction", model, layer, tuple(pairs)), compute)
 
 
 class _RowStreamer(BaseStreamer):
