@@ -6,8 +6,10 @@ no-op everywhere else (a laptop, a classroom server, a Space with a dedicated GP
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from typing import Any
 
 import gradio as gr
 
@@ -33,7 +35,19 @@ def attach(app: gr.Blocks, duration: int = 120) -> int:
     wrapped = 0
     for block_fn in app.fns.values():
         if block_fn.fn is not None and block_fn.concurrency_id in GPU_QUEUES:
-            block_fn.fn = spaces.GPU(duration=duration)(block_fn.fn)
+            block_fn.fn = spaces.GPU(duration=duration)(named(block_fn.fn))
             wrapped += 1
     log.info("ZeroGPU: %d events borrow a GPU for up to %d s each.", wrapped, duration)
     return wrapped
+
+
+def named(fn: Any) -> Any:
+    """``fn`` with a name: ``spaces.GPU`` reads a handler's ``__name__``, and a handler bound with
+    ``functools.partial`` (the tabs bind their views that way) has none of its own; it takes the inner
+    function's. A partial stays a partial, so a generator handler is still seen as one."""
+    if isinstance(fn, functools.partial) and not hasattr(fn, "__name__"):
+        inner = fn.func
+        fn.__name__ = getattr(inner, "__name__", "handler")
+        fn.__qualname__ = getattr(inner, "__qualname__", fn.__name__)
+        fn.__module__ = getattr(inner, "__module__", __name__)
+    return fn

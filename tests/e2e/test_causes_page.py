@@ -31,6 +31,7 @@ def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
     page.locator("#causes-steer").click()
     expect(page.locator("#causes-steer-summary")).to_contain_text("after block 10, at every position",
                                                                    timeout=90_000)
+    expect(page.locator("#causes-steer-summary")).not_to_contain_text("generating", timeout=90_000)
     steered = page.locator("#causes-steered textarea").input_value()
     unsteered = page.locator("#causes-unsteered textarea").input_value()
     assert steered and unsteered and steered != unsteered
