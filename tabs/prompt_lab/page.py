@@ -28,6 +28,7 @@ from tabs.prompt_lab import api as prompt_api
 from tabs.prompt_lab import endpoints as prompt_endpoints
 from tabs.prompt_lab import evaluate as prompt_eval
 from tabs.prompt_lab import side_by_side as prompt_compare
+from tabs.prompt_lab import speculative as prompt_speculative
 from tabs.prompt_lab import vote as prompt_vote
 from tabs.prompt_lab.fields import (
     FIRST_TASK,
@@ -210,6 +211,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             prompt_eval.build(ws, model, chat, sampling, session_endpoints)
         with gr.Tab("Which answer is better?", id="pl-vote"):
             prompt_vote.build(ws, app, model, chat)
+        with gr.Tab("Faster decoding", id="pl-speculative"):
+            prompt_speculative.build(ws, model, chat)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
     wire_write(ws, app, view)

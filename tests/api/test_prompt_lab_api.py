@@ -115,3 +115,14 @@ def test_cancelling_a_generation_frees_the_model(client, workspace):
     while engine.busy(MODEL) != (0, 0) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert engine.busy(MODEL) == (0, 0)
+
+
+def test_speculative_decoding_endpoint_gives_greedys_tokens_in_fewer_forwards(client):
+    text = ("Copy this list exactly, then stop: apples, pears, plums, cherries, grapes, lemons, limes, "
+            "oranges, peaches, apricots.")
+    result = client.predict(text, "smollm2-135m-instruct", "prompt lookup", "", 32, api_name="/generate_speculative")
+    assert result["same_as_greedy"] and result["new_tokens"] > result["forwards"]
+    assert 0 < result["acceptance"] <= 1 and result["plain_seconds"] > 0
+    with pytest.raises(AppError, match="draft model is not offered"):
+        client.predict(text, "smollm2-135m-instruct", "prompt lookup", "tiny-draft", 8,
+                       api_name="/generate_speculative")
