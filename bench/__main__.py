@@ -22,6 +22,7 @@ BENCHMARKS = {
     "finetune": "bench.finetune_bench",
     "dpo": "bench.dpo_bench",
     "load": "bench.load_bench",
+    "speculative": "bench.speculative_bench",
 }
 
 
