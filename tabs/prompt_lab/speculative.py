@@ -20,8 +20,9 @@ from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
-START = ("Copy this list exactly, then stop: apples, pears, plums, cherries, grapes, lemons, limes, oranges, "
-         "peaches, apricots.")
+START = ("The shopping list is: apples, pears, plums, cherries, grapes, lemons, limes, oranges.\n"
+         "The same list again: apples, pears,")
+"""A prompt whose answer repeats it, with the chat template on or off (the lab's checkbox starts off)."""
 
 
 @dataclass(frozen=True)
