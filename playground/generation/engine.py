@@ -129,8 +129,7 @@ class GenerationEngine:
         if self.locate(model) is not None:
             return remote_prompt(text, system, chat, notices, max_new_tokens)
         lm, tokenizer = self.load(model, progress)
-        rendered = render(tokenizer, text, system, chat, notices)
-        ids = tokenizer(rendered, add_special_tokens=not chat or tokenizer.chat_template is None)["input_ids"]
+        rendered, ids = rendered_ids(tokenizer, text, system, chat, notices)
         return fit_context(ids, rendered, context_length(lm.config), max_new_tokens, notices)
 
     def stream(self, model: str, prompt: str | None, settings: SamplingSettings | None = None, *,
@@ -327,6 +326,14 @@ def render(tokenizer: Any, text: str, system: str | None, chat: bool, notices: l
         notices.append("This model has no chat template: the prompt is sent as plain text.")
         return text if not system else f"{system}\n\n{text}"
     return tokenizer.apply_chat_template(chat_messages(text, system), add_generation_prompt=True, tokenize=False)
+
+
+def rendered_ids(tokenizer: Any, text: str, system: str | None, chat: bool,
+                 notices: list[str]) -> tuple[str, list[int]]:
+    """The text as the model reads it and its ids: the chat template adds its own special tokens, so the
+    tokenizer adds none then (a BOS twice shifts every prediction)."""
+    rendered = render(tokenizer, text, system, chat, notices)
+    return rendered, tokenizer(rendered, add_special_tokens=not chat or tokenizer.chat_template is None)["input_ids"]
 
 
 def fit_context(ids: list[int], text: str, context: int, max_new_tokens: int,

@@ -25,6 +25,7 @@ from transformers import DynamicCache
 
 from playground.core.errors import InvalidInputError
 from playground.core.validation import whole_number
+from playground.generation.engine import rendered_ids
 
 MAX_NEW_TOKENS = 512
 
@@ -193,12 +194,7 @@ def speculative(store: Any, request: SpeculativeRequest) -> SpeculativeResult:
     """Prompt lookup and plain greedy on the same prompt and model, one after the other, compared."""
     name = request.model.strip()
     model, tokenizer = store.causal_lm(name), store.hf_tokenizer(name)
-    if request.chat and getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template([{"role": "user", "content": request.prompt}], tokenize=False,
-                                             add_generation_prompt=True)
-        prompt = tokenizer.encode(text, add_special_tokens=False)
-    else:
-        prompt = tokenizer.encode(request.prompt)
+    prompt = rendered_ids(tokenizer, request.prompt, None, request.chat, [])[1]
     eos = {int(tokenizer.eos_token_id)} if tokenizer.eos_token_id is not None else set()
     eos |= {int(i) for i in ([model.generation_config.eos_token_id] if isinstance(
         model.generation_config.eos_token_id, int) else model.generation_config.eos_token_id or [])}

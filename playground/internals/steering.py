@@ -20,6 +20,7 @@ import torch
 from transformers.generation.streamers import BaseStreamer
 
 from playground.core.errors import InvalidInputError
+from playground.generation.engine import rendered_ids
 from playground.internals.layout import check_index
 from playground.internals.tracing import ModelView, Run
 from playground.text.analysis import sanitize_text
@@ -139,13 +140,9 @@ class _RowStreamer(BaseStreamer):
 
 
 def prompt_ids(inspector: ModelInspector, request: SteerRequest) -> list[int]:
-    tokenizer = inspector.store.hf_tokenizer(request.model)
+    """The prompt as the app's generation renders it (chat template on request)."""
     prompt, _ = sanitize_text(request.prompt)
-    if request.chat and getattr(tokenizer, "chat_template", None):
-        rendered = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
-        return tokenizer.encode(rendered, add_special_tokens=False)
-    return tokenizer.encode(prompt)
+    return rendered_ids(inspector.store.hf_tokenizer(request.model), prompt, None, request.chat, [])[1]
 
 
 def steer(inspector: ModelInspector, request: SteerRequest) -> Iterator[Steering]:

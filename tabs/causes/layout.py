@@ -11,16 +11,14 @@ import gradio as gr
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.internals import patching, salience, steering
 from playground.models.registry import EMBEDDED_MODELS
-from tabs.shared.common import read_asset
+from tabs.shared.common import teaching_note
 
 SALIENCE_TEXT = "The capital of France is Paris. The capital of Germany is"
 STEER_PROMPT = "Write one sentence about your weekend."
-LATEX = [{"left": "$$", "right": "$$", "display": True}]
 
 
 def note(name: str) -> None:
-    with gr.Accordion("How it works", open=False):
-        gr.Markdown(read_asset("notes", "causes", f"{name}.md"), latex_delimiters=LATEX)
+    teaching_note("causes", name)
 
 
 @dataclass(frozen=True)

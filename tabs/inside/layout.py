@@ -10,10 +10,9 @@ import gradio as gr
 
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.models.registry import EMBEDDED_MODELS
-from tabs.shared.common import read_asset
+from tabs.shared.common import teaching_note
 
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
-LATEX = [{"left": "$$", "right": "$$", "display": True}]
 WHOLE_LAYER = "the whole layer"
 SWEEP_NOTE = ("Zeroes each head in turn and skips each layer in turn. Each knock-out in layer L re-runs only the "
               "layers from L up (the ones below are unchanged), a row per head: about as long as 150 forward passes.")
@@ -25,8 +24,7 @@ def knock_out_choices(num_heads: int) -> list[str]:
 
 
 def note(name: str) -> None:
-    with gr.Accordion("How it works", open=False):
-        gr.Markdown(read_asset("notes", "inside", f"{name}.md"), latex_delimiters=LATEX)
+    teaching_note("inside", name)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,15 @@ def read_asset(*parts: str) -> str:
     return ASSETS.joinpath(*parts).read_text(encoding="utf-8")
 
 
+LATEX = [{"left": "$$", "right": "$$", "display": True}]
+
+
+def teaching_note(tab: str, name: str) -> None:
+    """A closed "How it works" accordion with ``assets/notes/<tab>/<name>.md`` (formulas between $$)."""
+    with gr.Accordion("How it works", open=False):
+        gr.Markdown(read_asset("notes", tab, f"{name}.md"), latex_delimiters=LATEX)
+
+
 def split_names(text: str | None) -> list[str]:
     """'gpt2, bert-base-uncased' -> ['gpt2', 'bert-base-uncased'] (blanks and repeats dropped)."""
     names: list[str] = []
