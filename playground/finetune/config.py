@@ -40,6 +40,16 @@ WHOLE_NUMBERS = (  # (setting, lowest, highest, hint); JSON bodies and sliders m
     ("warmup_steps", 0, 100_000, "0 starts at the full learning rate"),
     ("seed", 0, 2**31 - 1, "any whole number from 0"),
     ("probe_tokens", 1, 512, "how many tokens each probe answer may have"),
+    ("group_size", 2, 64, "GRPO compares answers within a group: at least 2"),
+    ("completion_tokens", 1, 2048, "how many tokens each sampled answer may have"),
+)
+
+RATIOS = (  # (setting, lowest, highest, hint): numbers with a decimal point
+    ("dpo_beta", 0, 10, "0.1 is usual; higher keeps the policy nearer the reference"),
+    ("kl_beta", 0, 10, "0.04 is usual; 0 lets the policy drift from the base"),
+    ("temperature", 0, 5, "1 samples the model's own distribution"),
+    ("distill_alpha", 0, 1, "0 is plain fine-tuning, 1 learns from the teacher only"),
+    ("distill_temperature", 0, 20, "1 is the teacher's own distribution; 2 to 4 soften it"),
 )
 
 
@@ -48,7 +58,7 @@ class FinetuneConfig:
     """Everything a run needs; ``__post_init__`` refuses absurd values with a clear message."""
 
     base_model: str = DEFAULT_CAUSAL_MODEL
-    method: Literal["full", "lora", "qlora", "dpo", "distill"] = "lora"
+    method: Literal["full", "lora", "qlora", "dpo", "distill", "reward", "reward_full", "grpo"] = "lora"
     dataset: str = "pirate"
     config_name: str = ""
     """A Hub dataset's configuration (subset); empty for its default."""
@@ -70,6 +80,16 @@ class FinetuneConfig:
     distill_alpha: float = 0.5
     """distill: the weight of the KL to the teacher; 1 - alpha goes to the usual next-token loss."""
     distill_temperature: float = 2.0
+    rewards: tuple[dict[str, Any], ...] = ()
+    """grpo: the scorers and their weights (see playground.finetune.rewards); a list of objects or its JSON."""
+    group_size: int = 4
+    """grpo: answers sampled per prompt; each one's advantage is its reward against its group's mean."""
+    kl_beta: float = 0.04
+    """grpo: the weight of the KL to the reference (the base, adapter off); 0 drops the reference pass."""
+    completion_tokens: int = 32
+    """grpo: how many tokens each sampled answer may have."""
+    temperature: float = 1.0
+    """grpo: the sampling temperature of the groups' answers (0 would give every answer the same reward)."""
     evaluate_on: str = ""
     """A Prompt lab labelled set (sentiment, arithmetic, extraction) scored for base and trained at the run's
     end, as /finetune_evaluate would; empty: none."""
@@ -111,15 +131,16 @@ class FinetuneConfig:
         object.__setattr__(self, "lora_dropout", number(
             "lora_dropout", self.lora_dropout, 0, 1, "0 keeps every input; 0.05 to 0.1 is usual",
             high_open=True))
-        for name, low, high, hint in (("dpo_beta", 0, 10, "0.1 is usual; higher keeps the policy nearer the "
-                                       "reference"), ("distill_alpha", 0, 1, "0 is plain fine-tuning, 1 learns "
-                                       "from the teacher only"), ("distill_temperature", 0, 20, "1 is the "
-                                       "teacher's own distribution; 2 to 4 soften it")):
+        for name, low, high, hint in RATIOS:
             object.__setattr__(self, name, number(name, getattr(self, name), low, high, hint,
-                                                  low_open=name != "distill_alpha"))
+                                                  low_open=name not in ("distill_alpha", "kl_beta")))
+        self._check_rewards()
         if self.evaluate_on:
             from playground.prompting.techniques import tasks
 
+            if self.training_method.scorer:
+                raise InvalidInputError("A reward model scores answers and writes none: it cannot be evaluated on "
+                                        "a labelled set (leave evaluate_on empty; its held-out accuracy is measured).")
             if self.evaluate_on not in tasks():
                 raise InvalidInputError(f"evaluate_on must be a labelled set ({', '.join(tasks())}) or empty, got "
                                         f"{self.evaluate_on!r}.")
@@ -132,6 +153,15 @@ class FinetuneConfig:
         if len(self.probe_prompts) > 8:
             raise InvalidInputError("At most 8 probe prompts.")
 
+    def _check_rewards(self) -> None:
+        """``rewards`` parsed field by field (kept as plain objects, as the config file holds them); GRPO needs one."""
+        from playground.finetune.rewards import parse_rewards
+
+        object.__setattr__(self, "rewards", tuple(spec.to_dict() for spec in parse_rewards(self.rewards)))
+        if training_method(self.method).data == "prompts" and not self.rewards:
+            raise InvalidInputError("GRPO needs at least one reward (rewards): for example "
+                                    '[{"kind": "regex", "pattern": "Answer: \\d+"}].')
+
     @property
     def training_method(self) -> TrainingMethod:
         """What this run's method is: what it saves, loads, reads and how it is estimated."""
@@ -139,7 +169,8 @@ class FinetuneConfig:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        return {**data, "target_modules": list(self.target_modules), "probe_prompts": list(self.probe_prompts)}
+        return {**data, "target_modules": list(self.target_modules), "probe_prompts": list(self.probe_prompts),
+                "rewards": [dict(spec) for spec in self.rewards]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:

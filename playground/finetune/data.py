@@ -207,5 +207,8 @@ def default_probes(dataset: str) -> tuple[str, ...]:
 
 
 def with_default_probes(config: FinetuneConfig) -> FinetuneConfig:
-    """``config`` with its dataset's shipped probe prompts when it names none (the page and the shell alike)."""
+    """``config`` with its dataset's shipped probe prompts when it names none (the page and the shell alike);
+    a reward model generates nothing, so it has none."""
+    if config.training_method.scorer:
+        return config.with_changes(probe_prompts=())
     return config if config.probe_prompts else config.with_changes(probe_prompts=default_probes(config.dataset))

@@ -34,6 +34,9 @@ def trained_model(runner: JobRunner, adapters: AdapterModels, run_id: str) -> tu
     """The run's config and its trained model as a folder the engine loads: whole weights, or base + adapter merged."""
     folder = runner.run_dir(run_id)
     config = FinetuneConfig.load(folder / "config.json")
+    if config.training_method.scorer:
+        raise InvalidInputError(f"Run {run_id} trained a reward model: it scores answers and writes none. Score "
+                                "answers with it (/reward_score), or train a policy against it with GRPO.")
     if config.training_method.saves == "adapter":
         adapter = runner.adapter(run_id)
         return config, str(adapters.merge(config.base_model, adapter, folder / "merged"))

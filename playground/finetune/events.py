@@ -6,8 +6,11 @@ terminal events, the worker writes ``evaluating`` {step} when an evaluation (eva
 begins, so a page can say why the step count stands still, and ``probe`` {step: 0, samples} with the base
 model's answers before step 1, to compare the later probes against. Before training it writes ``model``
 {method, trainable_params, total_params, weights_mb} (what the trade-off table reads); step events may
-carry a method's own measures (DPO: reward_margin, reward_accuracy; distillation: kl, ce), and the terminal
-event train_seconds and tokens_seen beside peak_rss_mb.
+carry a method's own measures (DPO and the reward model: reward_margin, reward_accuracy; distillation: kl,
+ce; GRPO: reward_mean, reward_std, kl, completion_tokens and ``rewards`` {name: mean}), eval events
+eval_accuracy (reward model) or eval_reward (GRPO), and the terminal event train_seconds and tokens_seen beside
+peak_rss_mb. GRPO writes ``groups`` {step, groups: [{prompt, answers: [{text, rewards, advantage}]}]} after
+each step; a reward model's run ends with ``reward_eval`` {pairs, accuracy, low, high, chosen, rejected}.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import Any
 
 EVENTS = "events.jsonl"
 TERMINAL = ("finished", "failed", "cancelled")
+MEASURES = ("reward_margin", "reward_accuracy", "kl", "ce", "reward_mean", "reward_std", "completion_tokens")
+"""A step event's method-specific measures, kept per step in ``RunSummary.measures``."""
+EVAL_MEASURES = ("eval_accuracy", "eval_reward")
 
 
 def append_event(run_dir: Path, kind: str, **data: Any) -> None:
@@ -73,6 +79,14 @@ class RunSummary:
     adapter: str | None = None
     started: float | None = None
     updated: float | None = None
+    measures: dict[str, list[list[float]]] = field(default_factory=dict)
+    """[step, value] per method-specific measure (see ``MEASURES``; eval ones under their eval_ names)."""
+    reward_means: dict[str, list[list[float]]] = field(default_factory=dict)
+    """GRPO: [step, mean] per reward."""
+    groups: dict[str, Any] | None = None
+    """GRPO: the latest step's groups {step, groups}."""
+    reward_eval: dict[str, Any] | None = None
+    """A reward model's held-out accuracy, its interval and both answers' scores."""
     evaluating: bool = False
     """An evaluation (or the base model's probe before step 1) is under way: the step count stands still."""
     eval_every: int = 0
@@ -105,7 +119,8 @@ class RunSummary:
                 "max_steps": self.max_steps, "losses": self.losses, "eval_losses": self.eval_losses,
                 "learning_rates": self.learning_rates, "grad_norms": self.grad_norms, "probes": self.probes,
                 "checkpoints": self.checkpoints, "notes": self.notes, "adapter": self.adapter,
-                "evaluating": self.evaluating,
+                "evaluating": self.evaluating, "measures": self.measures, "reward_means": self.reward_means,
+                "groups": self.groups, "reward_eval": self.reward_eval,
                 "seconds_per_step": self.seconds_per_step, "eta_seconds": self.eta_seconds}
 
 
@@ -133,11 +148,21 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
                 summary.learning_rates.append([event["step"], event["lr"]])
             if event.get("grad_norm") is not None:
                 summary.grad_norms.append([event["step"], event["grad_norm"]])
+            _add_measures(summary.measures, event, MEASURES)
+            for name, value in (event.get("rewards") or {}).items():
+                if value is not None:
+                    summary.reward_means.setdefault(name, []).append([event["step"], value])
         elif kind == "eval":
             summary.eval_losses.append([event["step"], event["eval_loss"]])
+            _add_measures(summary.measures, event, EVAL_MEASURES)
             summary.probes.append({"step": event["step"], "samples": event.get("samples", [])})
         elif kind == "checkpoint":
             summary.checkpoints.append(event["path"])
+        elif kind == "groups":
+            summary.groups = {"step": event.get("step", 0), "groups": event.get("groups", [])}
+        elif kind == "reward_eval":
+            summary.reward_eval = {key: event[key] for key in ("pairs", "accuracy", "low", "high", "chosen",
+                                                                 "rejected") if key in event}
         elif kind == "note" and event.get("message"):
             summary.notes.append(str(event["message"]))
         elif kind == "model" and event.get("adapted_modules"):
@@ -147,6 +172,12 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
             summary.status, summary.message = kind, event.get("message", "")
             summary.adapter = event.get("adapter", summary.adapter)
     return summary
+
+
+def _add_measures(measures: dict[str, list[list[float]]], event: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if event.get(name) is not None:
+            measures.setdefault(name, []).append([event["step"], event[name]])
 
 
 def _end_evaluation(summary: RunSummary) -> None:

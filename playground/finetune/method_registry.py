@@ -26,8 +26,9 @@ class TrainingMethod:
     """A LoRA adapter over the base model, or whole weights."""
     trains: Literal["all", "adapter", "student"]
     """Which parameters learn: every weight, a LoRA adapter, or a half-depth student's every weight."""
-    data: Literal["pairs", "preferences"] = "pairs"
-    """(prompt, response) pairs, or (prompt, chosen, rejected) preferences."""
+    data: Literal["pairs", "preferences", "prompts"] = "pairs"
+    """(prompt, response) pairs, (prompt, chosen, rejected) preferences, or prompts (with an optional answer)
+    that the model answers itself and the rewards score (GRPO)."""
     base_in_4bit: bool = False
     """The base loads as 4-bit NF4 weights (QLoRA)."""
     time_factor: float = 1.0
@@ -38,6 +39,9 @@ class TrainingMethod:
     """How many answers a row's forward reads (DPO: chosen and rejected)."""
     teacher: bool = False
     """It learns from a teacher model's distributions (the base, when no teacher is named)."""
+    scorer: bool = False
+    """The result is a reward model (a scalar head that scores answers), not a model that generates: no
+    probes, no chat, no merge into a generator; /reward_score reads it."""
 
     @property
     def lora_settings(self) -> bool:
@@ -80,3 +84,15 @@ register(TrainingMethod("dpo", "a LoRA policy learns preference pairs against it
 register(TrainingMethod("distill", "a half-depth student learns the teacher's token distributions",
                         "playground.finetune.methods.distill:build_distill", saves="model", trains="student",
                         time_factor=1.4, teacher=True, state_words="student weights, gradients + Adam state"))
+register(TrainingMethod("reward", "a LoRA adapter and a scalar head learn to score chosen above rejected",
+                        "playground.finetune.methods.reward:build_reward", saves="adapter", trains="adapter",
+                        data="preferences", time_factor=1.6, answers_per_row=2, scorer=True,
+                        state_words="LoRA weights + score head + gradients + Adam state"))
+register(TrainingMethod("reward_full", "every weight and a scalar head learn to score chosen above rejected",
+                        "playground.finetune.methods.reward:build_reward", saves="model", trains="all",
+                        data="preferences", time_factor=2.0, answers_per_row=2, scorer=True,
+                        state_words="gradients + Adam state"))
+register(TrainingMethod("grpo", "a LoRA policy samples groups of answers and learns from their rewards",
+                        "playground.finetune.methods.grpo:build_grpo", saves="adapter", trains="adapter",
+                        data="prompts", time_factor=8.0,
+                        state_words="LoRA policy weights + gradients + Adam state"))

@@ -28,6 +28,7 @@ from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs, names_server_file, refuse_full_prompts, with_default_probes
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.preference import load_triples
+from playground.finetune.prompt_rows import load_prompt_rows
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -130,6 +131,9 @@ class JobRunner:
         named by run id becomes that run's folder (the worker reads folders, not this runner)."""
         if config.training_method.data == "preferences":
             load_triples(config)  # prompt, chosen, rejected: missing columns, empty cells, identical answers
+        elif config.training_method.data == "prompts":
+            load_prompt_rows(config)  # prompts, and answers where an exact_match reward needs them
+            self._check_reward_runs(config)
         else:
             pairs = load_pairs(config)  # missing columns and empty cells, before any tokenizer loads
             if self.tokenizer_of is not None:
@@ -137,6 +141,22 @@ class JobRunner:
         if config.training_method.teacher and RUN_ID.fullmatch(config.teacher.strip()):
             config = config.with_changes(teacher=str(self.run_dir(config.teacher.strip())))
         return with_default_probes(config)
+
+    def _check_reward_runs(self, config: FinetuneConfig) -> None:
+        """A ``reward_model`` reward names a finished reward run here, before the worker would fail on it."""
+        for index, spec in enumerate(config.rewards):
+            if spec.get("kind") != "reward_model":
+                continue
+            where = f"rewards[{index}].run"
+            try:
+                folder = self.run_dir(spec["run"])
+            except InvalidInputError as error:
+                raise InvalidInputError(f"{where}: {error} Name a finished reward run's id.") from error
+            if not FinetuneConfig.load(folder / "config.json").training_method.scorer:
+                raise InvalidInputError(f"{where}: run {spec['run']} did not train a reward model.")
+            saved = (folder / "adapter" / "adapter_config.json", folder / "model" / "config.json")
+            if not any(path.is_file() for path in saved):
+                raise InvalidInputError(f"{where}: run {spec['run']} has no saved reward model yet.")
 
     def _refuse_while_running(self) -> None:
         running = self.active()

@@ -28,9 +28,13 @@ STOP_FILE = "STOP"
 ADAPTER = "adapter"
 CHECKPOINTS = "checkpoints"
 EXTRA_METRICS = {"rewards/margins": "reward_margin", "rewards/accuracies": "reward_accuracy", "kl": "kl",
-                 "ce": "ce"}
-"""What DPO (its reward margin, how often chosen wins) and distillation (KL to the teacher, next-token
-loss) log beside the loss, as the step event's names."""
+                 "ce": "ce", "margin": "reward_margin", "accuracy": "reward_accuracy", "reward": "reward_mean",
+                 "reward_std": "reward_std", "completions/mean_length": "completion_tokens"}
+"""What DPO and the reward model (the reward margin, how often chosen wins), distillation (KL to the teacher,
+next-token loss) and GRPO (the mean reward and its spread, KL to the reference, the answers' mean length)
+log beside the loss, as the step event's names. GRPO's per-reward means go in ``rewards``."""
+EVAL_METRICS = {"eval_accuracy": "eval_accuracy", "eval_reward": "eval_reward"}
+"""What the reward model (held-out accuracy) and GRPO (held-out mean reward) add to an eval event."""
 
 
 def is_main_process() -> bool:
@@ -134,15 +138,19 @@ def make_callback(run_dir: Path, config: FinetuneConfig, tokenizer: Any) -> Any:
                 return
             if is_main_process():
                 extra = {name: _finite(logs[key]) for key, name in EXTRA_METRICS.items() if key in logs}
+                rewards = {key.split("/")[1]: _finite(value) for key, value in logs.items()
+                           if key.startswith("rewards/") and key.endswith("/mean")}
                 append_event(run_dir, "step", step=state.global_step, loss=loss, lr=logs.get("learning_rate"),
-                             grad_norm=_finite(logs.get("grad_norm")), **extra)
+                             grad_norm=_finite(logs.get("grad_norm")), **extra, **({"rewards": rewards} if rewards
+                                                                                 else {}))
 
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None,
                         model: Any = None, **kwargs: Any) -> None:
             if is_main_process() and metrics and "eval_loss" in metrics:
                 samples = probe(model, tokenizer, config) if model is not None and config.probe_prompts else []
+                extra = {name: _finite(metrics[key]) for key, name in EVAL_METRICS.items() if key in metrics}
                 append_event(run_dir, "eval", step=state.global_step, eval_loss=float(metrics["eval_loss"]),
-                             samples=samples)
+                             samples=samples, **extra)
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if is_main_process():
@@ -226,7 +234,9 @@ def _train(run_dir: Path, config: FinetuneConfig, resume: bool) -> int:
         trainer.model.save_pretrained(str(saved))
         tokenizer.save_pretrained(str(saved))
         what = "adapter" if saved.name == ADAPTER else "model"
-        if config.evaluate_on and not callback.stopped:
+        if config.training_method.scorer:
+            measure_reward_model(run_dir, config)
+        elif config.evaluate_on and not callback.stopped:
             evaluate_at_end_of(run_dir, config)
         kind = "cancelled" if callback.stopped else "finished"
         message = (f"Stopped at step {trainer.state.global_step}; {what} saved." if callback.stopped
@@ -251,6 +261,21 @@ def evaluate_at_end_of(run_dir: Path, config: FinetuneConfig) -> None:
     labelled = result["labelled"]
     append_event(run_dir, "note", message=f"{config.evaluate_on}: accuracy {labelled['base']['accuracy']:.0%} (base) → "
                  f"{labelled['tuned']['accuracy']:.0%} (trained) on {labelled['items']} items.")
+
+
+def measure_reward_model(run_dir: Path, config: FinetuneConfig) -> None:
+    """The saved reward model on the held-out pairs: a ``reward_eval`` event with its accuracy, the 95%
+    interval and both answers' scores; a failure is a note (the model is saved: the run still finishes)."""
+    from playground.finetune.preference import split_triples
+    from playground.finetune.reward_model import held_out_accuracy, load_reward_model
+
+    append_event(run_dir, "evaluating", step=config.max_steps)
+    try:
+        measured = held_out_accuracy(load_reward_model(run_dir), split_triples(config)[1])
+    except Exception as error:  # noqa: BLE001
+        append_event(run_dir, "note", message=f"Scoring the held-out pairs failed: {failure_message(error)}")
+        return
+    append_event(run_dir, "reward_eval", **measured)
 
 
 def peak_gpu_mb() -> dict[str, float]:

@@ -31,9 +31,14 @@ def chosen_run(run_id: str | None) -> str:
 
 
 def adapter_of(runner: JobRunner, run_id: str | None) -> tuple[FinetuneConfig, Path]:
-    """The run's config and where its adapter is (or would be) saved."""
+    """The run's config and where its adapter is (or would be) saved; a reward model's run is refused (it
+    scores answers, writes none)."""
     folder = runner.run_dir(chosen_run(run_id))
-    return FinetuneConfig.load(folder / "config.json"), folder / "adapter"
+    config = FinetuneConfig.load(folder / "config.json")
+    if config.training_method.scorer:
+        raise InvalidInputError(f"Run {run_id} trained a reward model: it scores answers and writes none. Score "
+                                "answers with it below (/reward_score), or use it as a GRPO reward.")
+    return config, folder / "adapter"
 
 
 def tuned_model(runner: JobRunner, engine: GenerationEngine, adapters: AdapterModels,

@@ -30,9 +30,10 @@ AUTO_CLASSES = MappingProxyType({
     "causal-lm": "AutoModelForCausalLM",
     "encoder": "AutoModel",
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
+    "reward-model": "AutoModelForSequenceClassification",
     "config": "AutoConfig",
 })
-MODEL_KINDS = frozenset({"causal-lm", "encoder", "seq2seq-lm"})
+MODEL_KINDS = frozenset({"causal-lm", "encoder", "seq2seq-lm", "reward-model"})
 """The kinds whose ``from_pretrained`` builds a torch model, and so needs the lock."""
 
 _BUILD_LOCK = threading.RLock()

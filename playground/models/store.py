@@ -111,6 +111,11 @@ class ModelStore:
         is freed when the caller drops it. It is built under the build lock like any model."""
         return self._load_now("causal-lm", name, "model", None, **kwargs)
 
+    def private_reward_model(self, name: str, **kwargs: Any) -> Any:
+        """A fresh sequence classifier with one output (a reward model's scalar head) over ``name``'s
+        weights, not cached: the head of a causal LM's folder starts random, a reward run's is its own."""
+        return self._load_now("reward-model", name, "model", None, num_labels=1, **kwargs)
+
     def hf_tokenizer(self, name: str, progress: ProgressFn | None = None) -> Any:
         """A transformers tokenizer for ``name`` (embedded, folder or Hub id)."""
         return self._from_pretrained("hf-tokenizer", name, "tokenizer", progress)

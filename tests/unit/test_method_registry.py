@@ -16,11 +16,12 @@ NAME_TESTS = re.compile(r"\bmethod\s*(==|!=|in\s*\(|not in\s*\()")
 
 
 def test_every_registered_method_has_a_builder_and_the_config_lists_them_all():
-    assert METHODS == tuple(REGISTRY) == ("full", "lora", "qlora", "dpo", "distill")
-    assert ADAPTER_METHODS == ("lora", "qlora", "dpo")
+    assert METHODS == tuple(REGISTRY) == ("full", "lora", "qlora", "dpo", "distill", "reward", "reward_full", "grpo")
+    assert ADAPTER_METHODS == ("lora", "qlora", "dpo", "reward", "grpo")
     for method in REGISTRY.values():
         assert callable(method.load()), method.builder
-        assert FinetuneConfig(method=method.name).training_method is method
+        rewards = [{"kind": "length", "max_chars": 80}] if method.data == "prompts" else []
+        assert FinetuneConfig(method=method.name, rewards=rewards).training_method is method
 
 
 def test_an_unknown_method_is_refused_with_the_known_ones_and_a_name_registers_once():
