@@ -15,6 +15,7 @@ from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.core.validation import number, whole_number
 from playground.finetune.method_registry import REGISTRY, TrainingMethod, training_method
+from playground.finetune.rewards import ARITHMETIC_REWARDS, parse_rewards
 
 TARGET_PRESETS = {"attention": ("attention",), "all-linear": ("all-linear",)}
 """The adapted layers a page offers, kept by name in a run's config and resolved on the loaded model (every
@@ -155,8 +156,6 @@ class FinetuneConfig:
 
     def _check_rewards(self) -> None:
         """``rewards`` parsed field by field (kept as plain objects, as the config file holds them); GRPO needs one."""
-        from playground.finetune.rewards import parse_rewards
-
         object.__setattr__(self, "rewards", tuple(spec.to_dict() for spec in parse_rewards(self.rewards)))
         if training_method(self.method).data == "prompts" and not self.rewards:
             raise InvalidInputError("GRPO needs at least one reward (rewards): for example "
@@ -213,6 +212,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     "distill: half-depth student on CPU": dict(method="distill", dataset="pirate", max_steps=40, batch_size=4,
                                                max_seq_length=128, learning_rate=2e-4, distill_alpha=0.5,
                                                distill_temperature=2.0, eval_every=20, save_every=20),
+    # A reward model on the same pairs as the DPO preset: it learns that the answer that stops wins.
+    "reward model: concise answers on CPU": dict(method="reward", dataset="concise", max_steps=30, batch_size=4,
+                                                 max_seq_length=128, lora_r=8, lora_alpha=16, learning_rate=5e-4,
+                                                 eval_every=15, save_every=15, eval_size=14, warmup_steps=2,
+                                                 target_modules=TARGET_PRESETS["attention"]),
+    # GRPO on arithmetic prompts: the answer line's format and its correctness are the rewards (see
+    # docs/benchmarks.md, "GRPO", for what it moves on this CPU).
+    "GRPO: 'Answer: <number>' on CPU": dict(method="grpo", dataset="arithmetic_answers", max_steps=40, batch_size=2,
+                                            group_size=4, completion_tokens=32, kl_beta=0.04, temperature=1.0,
+                                            max_seq_length=128, lora_r=8, lora_alpha=16, learning_rate=5e-4,
+                                            eval_every=20, save_every=20, eval_size=8, warmup_steps=2,
+                                            rewards=[dict(spec) for spec in ARITHMETIC_REWARDS],
+                                            target_modules=TARGET_PRESETS["attention"], evaluate_on="arithmetic"),
     "QLoRA on GPU": dict(method="qlora", dataset="pirate", max_steps=200, batch_size=16, max_seq_length=512,
                          lora_r=16, lora_alpha=32, learning_rate=2e-4, eval_every=50, save_every=50,
                          target_modules=TARGET_PRESETS["all-linear"]),
