@@ -9,9 +9,10 @@ import json
 import pytest
 import torch
 
-from playground.finetune.config import FinetuneConfig
+from playground.finetune.config import ADAPTER_METHODS, FinetuneConfig
 from playground.finetune.data import encode, held_out_examples, split
 from playground.finetune.events import read_events, summarize
+from playground.finetune.method_registry import training_method
 from playground.finetune.methods.distill import half_layers
 from playground.finetune.preference import split_triples
 from playground.finetune.scoring import kl_to_teacher, preference_scores
@@ -219,9 +220,7 @@ def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    rows = [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
-             "rejected": f"Well, {t}, hmm, so many things, where to begin, I could talk for hours and hours."}
-            for t in TOPICS]
+    rows = preference_rows()
     if shape == "chat turns":
         rows = [_as_conversations(row) for row in rows]
     # TRL's chunked log-prob head is slow on a CPU: fewer, smaller steps keep this test short
@@ -237,6 +236,54 @@ def test_dpo_raises_the_chosen_over_rejected_margin_on_held_out_pairs(tmp_path, 
     policy = PeftModel.from_pretrained(base, str(run_dir / "adapter")).eval()
     scores = preference_scores(policy, tokenizer, held_out, config.dpo_beta)  # reference: the adapter disabled
     assert scores["pairs"] == 4 and scores["reward_margin"] > 0 and scores["chosen_wins"] >= 0.75
+
+
+def preference_rows() -> list[dict[str, str]]:
+    return [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
+             "rejected": f"Well, {t}, hmm, so many things, where to begin, I could talk for hours and hours."}
+            for t in TOPICS]
+
+
+@pytest.mark.parametrize("method", ["reward", "reward_full"])
+def test_a_reward_model_scores_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_folder, method):
+    from playground.finetune.reward_model import held_out_accuracy, load_reward_model
+
+    run_dir, config, summary = run(tmp_path, method=method, base_model=str(tiny_folder), learning_rate=1e-2,
+                                   max_steps=8, batch_size=4, max_seq_length=128,  # TRL drops longer pairs
+                                   dataset=jsonl(tmp_path / "prefs.jsonl", preference_rows()))
+    assert fell(summary)  # -log sigmoid(r_chosen - r_rejected) starts at log 2
+    assert summary.measures["reward_accuracy"] and not any(p["samples"] for p in summary.probes)  # no probe answers
+    measured = summary.reward_eval
+    assert measured["pairs"] == 4 and measured["accuracy"] >= 0.75 and measured["low"] < measured["accuracy"]
+    _, held_out = split_triples(config)
+    scorer = load_reward_model(run_dir)  # what /reward_score and a GRPO reward load: the same scores
+    again = held_out_accuracy(scorer, held_out)
+    assert again["chosen"] == pytest.approx(measured["chosen"], abs=1e-4)
+    saved = "adapter/adapter_config.json" if method == "reward" else "model/config.json"
+    assert (run_dir / saved).is_file()
+
+
+def test_grpo_raises_a_verifiable_reward_and_shows_each_groups_advantages(tmp_path, sharp_teacher):
+    """A length reward on the peaked tiny model: short answers win within their groups, and the mean rises."""
+    from playground.finetune.rewards import length_reward
+
+    rows = [{"prompt": f"Tell me about {t}.", "response": t} for t in TOPICS]
+    run_dir, config, summary = run(tmp_path, method="grpo", base_model=str(sharp_teacher), learning_rate=5e-2,
+                                   max_steps=8, batch_size=4, group_size=4, completion_tokens=6, kl_beta=0.0,
+                                   rewards=[{"kind": "length", "max_chars": 20}],
+                                   dataset=jsonl(tmp_path / "prompts.jsonl", rows))
+    means = [value for _, value in summary.measures["reward_mean"]]
+    assert sum(means[-3:]) / 3 > sum(means[:3]) / 3 + 0.2, means
+    assert [name for name in summary.reward_means] == ["length"]
+    latest = summary.groups
+    assert latest["step"] == 8 and len(latest["groups"]) == 4
+    for group in latest["groups"]:
+        assert len(group["answers"]) == config.group_size and group["prompt"].startswith("Tell me about")
+        rewards = [answer["rewards"]["length"] for answer in group["answers"]]
+        assert rewards == pytest.approx([length_reward(a["text"], 0, 20) for a in group["answers"]], abs=1e-4)
+        # the advantage is the reward against its own group's mean: it sums to zero within the group
+        assert sum(answer["advantage"] for answer in group["answers"]) == pytest.approx(0, abs=1e-3)
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
 
 
 def test_distillation_lowers_the_students_kl_to_its_teacher(tmp_path, sharp_teacher, tokenizer):
@@ -294,26 +341,26 @@ def test_a_finished_run_teaches_a_distilled_student(tmp_path, sharp_teacher, tok
     assert kl_to_teacher(after, teacher, held_out, pad) < kl_to_teacher(before, teacher, held_out, pad)
 
 
-@pytest.mark.parametrize("method", ["full", "dpo", "distill"])
+@pytest.mark.parametrize("method", ["full", "dpo", "distill", "reward", "grpo"])
 def test_every_method_runs_under_accelerate_launch(tmp_path, tiny_folder, method):
     """The same entry point under ``accelerate launch`` on two CPU processes for the methods beyond LoRA (whose
     launch on the real model is in test_finetune_job.py): one set of events, each step once, the result saved."""
     from playground.finetune.runner import JobRunner
     from tests.launch import accelerate_launch
 
-    if method == "dpo":
-        rows = [{"prompt": f"Tell me about {t}.", "chosen": f"{t.title()} are nice.",
-                 "rejected": f"Well, {t}, hmm, so many things."} for t in TOPICS]
+    if training_method(method).data == "preferences":
+        rows = preference_rows()
     else:
         rows = [{"prompt": f"Tell me about {t}.", "response": f"Arr, {t} be fine, matey."} for t in TOPICS]
     folder = tmp_path / "runs" / "20261202-101500-ddp"
     folder.mkdir(parents=True)
     FinetuneConfig(**{**TINY, "method": method, "base_model": str(tiny_folder), "max_steps": 4, "eval_every": 4,
-                      "save_every": 2, "batch_size": 2, "max_seq_length": 48,
+                      "save_every": 2, "batch_size": 2, "max_seq_length": 128, "completion_tokens": 4,
+                      "rewards": [{"kind": "length", "max_chars": 20}],
                       "dataset": jsonl(tmp_path / "rows.jsonl", rows)}).save(folder / "config.json")
     accelerate_launch(folder / "config.json")
     summary = JobRunner(folder.parent).status(folder.name)
     assert summary.status == "finished", summary.message
     assert [step for step, _ in summary.losses] == [1, 2, 3, 4]  # once each, not once per process
-    saved = "adapter/adapter_config.json" if method == "dpo" else "model/config.json"
+    saved = "adapter/adapter_config.json" if method in ADAPTER_METHODS else "model/config.json"
     assert (folder / saved).is_file()

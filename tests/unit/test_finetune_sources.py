@@ -10,6 +10,7 @@ import pytest
 from playground.core.errors import InvalidInputError
 from playground.finetune.config import METHODS, FinetuneConfig
 from playground.finetune.data import load_pairs
+from playground.finetune.method_registry import training_method
 from playground.finetune.preference import load_triples
 from playground.finetune.runner import JobRunner
 
@@ -152,16 +153,20 @@ def test_a_hub_dataset_offline_is_a_clear_error(monkeypatch):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_refuses_bad_rows_before_a_worker_starts(tmp_path, method):
-    """The runner checks the data the method reads (pairs, or triples for DPO), naming line and column."""
-    if method == "dpo":
-        rows, column = PREFS[:5] + [{**PREFS[5], "chosen": ""}] + PREFS[6:], "chosen"
+    """The runner checks the data the method reads (pairs, preference triples or GRPO's prompts with the
+    answers an exact_match reward compares to), naming line and column."""
+    data = training_method(method).data
+    extra = {}
+    if data == "preferences":
+        rows, column, prompt = PREFS[:5] + [{**PREFS[5], "chosen": ""}] + PREFS[6:], "chosen", "prompt"
     else:
-        rows, column = ROWS[:5] + [{**ROWS[5], "answer": ""}] + ROWS[6:], "answer"
+        rows, column, prompt = ROWS[:5] + [{**ROWS[5], "answer": ""}] + ROWS[6:], "answer", "question"
+    if data == "prompts":
+        extra = {"rewards": [{"kind": "exact_match"}]}
     runner = JobRunner(tmp_path / "runs")
     with pytest.raises(InvalidInputError, match=rf"line\(s\) 6 \(column '{column}'\)"):
         runner.start(FinetuneConfig(method=method, dataset=jsonl(tmp_path / "bad.jsonl", rows),
-                                    prompt_column="prompt" if method == "dpo" else "question",
-                                    response_column="answer"))
+                                    prompt_column=prompt, response_column="answer", **extra))
     assert not runner.runs()  # nothing was created, nothing spawned
 
 
