@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from playground.attention import AttentionExplorer
 from playground.core.settings import Settings
 from playground.finetune.adapters import AdapterModels
+from playground.finetune.reward_scoring import RewardScorers
 from playground.finetune.runner import JobRunner
 from playground.generation.engine import GenerationEngine
 from playground.internals.inspector import ModelInspector
@@ -34,6 +35,8 @@ class Workspace:
     inside: ModelInspector
     votes: VoteStore
     """The class's blind votes between two answers: one preference dataset per server."""
+    reward_scorers: RewardScorers = field(default_factory=RewardScorers)
+    """Finished reward runs' models, loaded once each for /reward_score (a few at a time)."""
 
     @classmethod
     def create(cls, settings: Settings | None = None) -> "Workspace":

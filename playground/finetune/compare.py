@@ -20,7 +20,7 @@ EVALUATION = "evaluation.json"
 MAX_RUNS = 12
 COLUMNS = ("run_id", "method", "status", "trainable_params", "trainable_pct", "peak_memory_mb", "memory_kind",
            "weights_mb", "seconds_per_step", "tokens_per_second", "saved_mb", "final_loss", "final_eval_loss",
-           "reward_margin", "kl", "base_accuracy", "tuned_accuracy")
+           "reward_margin", "kl", "reward_mean", "pair_accuracy", "base_accuracy", "tuned_accuracy")
 
 
 def folder_mb(folder: Path) -> float | None:
@@ -59,6 +59,8 @@ def run_row(runner: JobRunner, run_id: str) -> dict[str, Any]:
         "final_eval_loss": _rounded(summary.eval_losses[-1][1] if summary.eval_losses else None, 4),
         "reward_margin": _rounded(_last(events, "step", "reward_margin"), 4),
         "kl": _rounded(_last(events, "step", "kl"), 4),
+        "reward_mean": _rounded(_last(events, "step", "reward_mean"), 4),
+        "pair_accuracy": _last(events, "reward_eval", "accuracy"),
         "base_accuracy": evaluation.get("base", {}).get("accuracy"),
         "tuned_accuracy": evaluation.get("tuned", {}).get("accuracy"),
     }

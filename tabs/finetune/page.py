@@ -1,9 +1,10 @@
-"""Fine-tuning tab: a full, LoRA, QLoRA, DPO or distillation job in its own process, its curves live,
-every past run and their trade-offs, then the fine-tuned model beside its base: evaluated, exported,
-merged or pushed.
+"""Fine-tuning tab: a full, LoRA, QLoRA, DPO, distillation, reward-model or GRPO job in its own process, its
+curves live (and GRPO's rewards and groups, a reward model's accuracy and scores), every past run and their
+trade-offs, then the fine-tuned model beside its base: evaluated, exported, merged or pushed.
 
 Endpoints: ``/finetune_start`` (config) -> {run_id}; ``/finetune_status`` (run_id); ``/finetune_cancel``
-(run_id); ``/finetune_runs`` (). The page polls the run folder, so a reload or a restart re-attaches.
+(run_id); ``/finetune_runs`` (); ``/reward_score`` (run_id, prompt, answers) in reward_scoring.py. The page
+polls the run folder, so a reload or a restart re-attaches.
 
 In three parts: layout (``layout_form``, ``layout_runs``), translation (module-level functions from values
 keyed by component to a ``FinetuneConfig`` or a ``WatchRequest``, and from results to ``{component: value}``)
@@ -12,7 +13,9 @@ and wiring (``wire_form``, ``wire_runs``).
 
 from __future__ import annotations
 
+import json
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -25,7 +28,8 @@ from playground.finetune.adapters import push_trained
 from playground.finetune.config import METHODS, PRESETS, TARGET_PRESETS, FinetuneConfig
 from playground.finetune.data import shipped_datasets
 from playground.finetune.estimate import estimate
-from playground.finetune.method_registry import training_method
+from playground.finetune.events import RunSummary
+from playground.finetune.method_registry import TrainingMethod, training_method
 from playground.finetune.progress import (
     WatchRequest,
     diff_note,
@@ -35,11 +39,14 @@ from playground.finetune.progress import (
     status_markdown,
     watch_runs,
 )
+from playground.finetune.rewards import ARITHMETIC_REWARDS
 from playground.finetune.runner import JobRunner
 from playground.preferences.votes import VoteStore
 from playground.workspace import Workspace
 from tabs.finetune import plots
 from tabs.finetune.after import build_after
+from tabs.finetune.method_views import MethodViews, layout_method_views, method_view_outputs
+from tabs.finetune.reward_scoring import build_reward_scoring
 from tabs.finetune.tradeoffs import build_tradeoffs
 from tabs.shared.common import event_handler, read_asset, uploaded_path
 
@@ -69,6 +76,12 @@ class SettingsForm:
     batch_size: gr.Number
     max_seq_length: gr.Number
     lora_settings: gr.Row
+    grpo_settings: gr.Column
+    rewards: gr.Code
+    group_size: gr.Number
+    kl_beta: gr.Number
+    completion_tokens: gr.Number
+    temperature: gr.Number
     lora_r: gr.Number
     lora_alpha: gr.Number
     lora_dropout: gr.Number
@@ -125,6 +138,8 @@ class RunsView:
     diff: gr.Dataframe
     shown: gr.State
     """This page's last fingerprint: ticks that change nothing send nothing."""
+    methods: MethodViews
+    """What the shown run's method adds (GRPO's rewards and groups, a reward model's scores)."""
 
     @property
     def controls(self) -> tuple[Any, ...]:
@@ -134,7 +149,7 @@ class RunsView:
     @property
     def outputs(self) -> set[Any]:
         return {self.run_choice, self.status, self.loss_plot, self.schedule_plot, self.probes, self.history,
-                self.compare_runs, self.overlay, self.diff_text, self.diff, self.shown}
+                self.compare_runs, self.overlay, self.diff_text, self.diff, self.shown, *self.methods.outputs}
 
 
 # Translation: values keyed by component -> a config or a request -> {component: value}.
@@ -150,6 +165,8 @@ def config_from(form: SettingsForm, values: dict[Any, Any], file: str | None = N
         elif isinstance(widget, gr.Textbox):
             value = (value or "").strip()
         settings[name] = value
+    if training_method(settings["method"]).data != "prompts":
+        settings["rewards"] = ()  # read by GRPO only: another run's config keeps none
     chosen = values[form.dataset]
     source = (file or uploaded_file(form, values)) if chosen in (UPLOAD, CLASS_VOTES) else chosen
     if not source:
@@ -206,9 +223,17 @@ def resume_outputs(runner: JobRunner, view: RunsView, run_id: str | None) -> dic
     return {view.run_choice: gr.Dropdown(value=run_id), view.status: f"⏳ Resuming {run_id}."}
 
 
+def rewards_text(specs: Iterable[dict[str, Any]]) -> str:
+    """GRPO's rewards as the editor shows them: JSON, one reward per line."""
+    lines = [json.dumps(dict(spec), ensure_ascii=False) for spec in specs]
+    return "[\n" + ",\n".join(f"  {line}" for line in lines) + "\n]" if lines else "[]"
+
+
 def preset_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
-    """The preset's settings over the defaults, in every widget a preset sets (adapted layers by their name)."""
+    """The preset's settings over the defaults, in every widget a preset sets (adapted layers by their name;
+    rewards as JSON, the arithmetic example for a preset without any)."""
     chosen = {**FinetuneConfig().to_dict(), **PRESETS[name]}
+    chosen["rewards"] = rewards_text(chosen["rewards"] or ARITHMETIC_REWARDS)
     chosen["target_modules"] = next((k for k, v in TARGET_PRESETS.items()
                                      if tuple(v) == tuple(chosen["target_modules"])),
                                     ",".join(chosen["target_modules"]))
@@ -216,12 +241,30 @@ def preset_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
 
 
 def method_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
-    """The adapter's settings show only for a method that trains one (the registry says which)."""
-    return {form.lora_settings: gr.Row(visible=training_method(name).lora_settings)}
+    """The adapter's settings show only for a method that trains one, GRPO's (rewards, group size, KL, sampling)
+    only for a method that learns from prompts it answers itself (the registry says which)."""
+    method = training_method(name)
+    return {form.lora_settings: gr.Row(visible=method.lora_settings),
+            form.grpo_settings: gr.Column(visible=method.data == "prompts")}
 
 
 def dataset_outputs(form: SettingsForm, name: str) -> dict[Any, Any]:
     return {form.upload: gr.File(visible=name == UPLOAD)}
+
+
+def shown_method(runner: JobRunner, run: RunSummary | None) -> TrainingMethod | None:
+    """The shown run's training method (from its config), or None when there is no run or it is unreadable."""
+    if run is None:
+        return None
+    try:
+        return training_method(runner.config(run.run_id)["method"])
+    except InvalidInputError:
+        return None
+
+
+def method_marks(runs: list[RunSummary]) -> list[Any]:
+    """What the method views show that a step count misses: GRPO's groups arrive just after their step."""
+    return [((r.groups or {}).get("step"), r.reward_eval is not None) for r in runs]
 
 
 def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -> dict[Any, Any]:
@@ -229,7 +272,7 @@ def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -
     request = WatchRequest(values[view.run_choice], tuple(values[view.compare_runs] or ()))
     log, weight = values[view.log_scale], values[view.smoothing]
     runs = runner.runs()
-    mark = runs_fingerprint(runs, request.run_id, log, weight, values[view.compare_runs])
+    mark = runs_fingerprint(runs, request.run_id, log, weight, values[view.compare_runs], method_marks(runs))
     if mark == values.get(view.shown):
         return {view.shown: mark}
     state = watch_runs(runner, request, runs)
@@ -243,6 +286,7 @@ def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -
             view.overlay: overlay, view.diff_text: diff_note(len(state.picked), state.diff_rows),
             view.diff: gr.Dataframe(value=state.diff_rows, visible=bool(state.diff_rows),
                                     headers=["Setting", *state.configs] if state.configs else ["Setting", "Runs…"]),
+            **method_view_outputs(view.methods, state.shown, shown_method(runner, state.shown)),
             view.shown: mark}
 
 
@@ -253,7 +297,8 @@ def layout_model_and_data(ws: Workspace, defaults: FinetuneConfig) -> dict[str, 
         preset = gr.Dropdown(list(PRESETS), value="quick demo on CPU", label="Preset", elem_id="ft-preset")
         method = gr.Radio(list(METHODS), value=defaults.method, elem_id="ft-method", label="Method",
                           info="full: every weight · qlora: 4-bit base · dpo: preference pairs · "
-                               "distill: a half-depth student")
+                               "distill: a half-depth student · reward: a scorer of answers (reward_full: every "
+                               "weight) · grpo: learns from rewards on its own answers")
         base_model = gr.Dropdown([ws.settings.default_model], value=ws.settings.default_model,
                                  allow_custom_value=True, label="Base model")
     with gr.Row():
@@ -291,6 +336,32 @@ def layout_training(defaults: FinetuneConfig) -> dict[str, Any]:
                 save_every=save_every, run_name=run_name)
 
 
+REWARDS_HELP = """**Rewards** (JSON, one per line; no code runs, only these kinds): `regex` {`pattern`, `full`}:
+1 when the answer contains the pattern (`full`: is it whole), mind JSON's `\\\\d` for `\\d` · `exact_match`: 1 when
+the answer after its last "Answer:" equals the row's answer (response column) · `length` {`min_chars`,
+`max_chars`}: 1 inside the bounds, less outside · `reward_model` {`run`}: a finished reward run's score.
+Each has a `weight`; the reward is their weighted sum. Batch size counts prompts: a step samples
+batch size × group size answers."""
+
+
+def layout_grpo(defaults: FinetuneConfig) -> dict[str, Any]:
+    """GRPO's settings, shown only for a method that learns from prompts it answers itself."""
+    shown = training_method(defaults.method).data == "prompts"
+    with gr.Column(visible=shown, elem_id="ft-grpo-settings") as grpo_settings:
+        with gr.Row():
+            group_size = gr.Number(defaults.group_size, precision=0, label="GRPO: group size (answers per prompt)",
+                                   elem_id="ft-group-size")
+            kl_beta = gr.Number(defaults.kl_beta, label="GRPO: KL beta (0: no reference)", elem_id="ft-kl-beta")
+            completion_tokens = gr.Number(defaults.completion_tokens, precision=0, label="GRPO: answer tokens")
+            temperature = gr.Number(defaults.temperature, label="GRPO: sampling temperature")
+        with gr.Row():
+            rewards = gr.Code(rewards_text(ARITHMETIC_REWARDS), language="json", lines=4, max_lines=12, scale=3,
+                              label="GRPO: rewards", elem_id="ft-rewards")
+            gr.Markdown(REWARDS_HELP, elem_id="ft-rewards-help")
+    return dict(grpo_settings=grpo_settings, rewards=rewards, group_size=group_size, kl_beta=kl_beta,
+                completion_tokens=completion_tokens, temperature=temperature)
+
+
 def layout_method_settings(defaults: FinetuneConfig) -> dict[str, Any]:
     with gr.Accordion("Data mapping and method settings (Hub config and split, chat turns, DPO, distillation)",
                       open=False):
@@ -318,7 +389,7 @@ def layout_form(ws: Workspace) -> SettingsForm:
     defaults = FinetuneConfig()
     with gr.Row():
         with gr.Column(scale=3):
-            widgets = {**layout_model_and_data(ws, defaults), **layout_training(defaults),
+            widgets = {**layout_model_and_data(ws, defaults), **layout_training(defaults), **layout_grpo(defaults),
                        **layout_method_settings(defaults)}
             estimate_box = gr.Markdown(elem_id="ft-estimate")
             with gr.Row():
@@ -341,6 +412,7 @@ def layout_runs() -> RunsView:
     with gr.Row():
         loss_plot = gr.Plot(label="Loss", elem_id="ft-loss")
         schedule_plot = gr.Plot(label="Learning rate and gradient norm", elem_id="ft-schedule")
+    methods = layout_method_views()
     probes = gr.Dataframe(headers=["Step", "Probe prompt", "Model's answer"], interactive=False, wrap=True,
                           elem_id="ft-probes", column_widths=["6%", "30%", "64%"], max_height=420,
                           label="Probe prompts at each evaluation (newest first; step 0 is the base model, "
@@ -353,7 +425,7 @@ def layout_runs() -> RunsView:
         diff = gr.Dataframe(headers=["Setting", "Runs…"], interactive=False, label="Settings that differ",
                             visible=False, elem_id="ft-diff")
     return RunsView(status, run_choice, log_scale, smoothing, loss_plot, schedule_plot, probes, history,
-                    compare_runs, overlay, diff_text, diff, gr.State(None))
+                    compare_runs, overlay, diff_text, diff, gr.State(None), methods)
 
 
 # Wiring.
@@ -362,8 +434,9 @@ def wire_form(ws: Workspace, app: gr.Blocks, form: SettingsForm, view: RunsView)
     runner, hidden = ws.finetune, dict(api_visibility="undocumented")
     form.preset.change(partial(preset_outputs, form), form.preset, form.preset_targets, **hidden)
     form.dataset.change(partial(dataset_outputs, form), form.dataset, form.upload, **hidden)
-    # full and distillation train whole weights: the adapter's settings would be read by nothing
-    form.method.change(partial(method_outputs, form), form.method, form.lora_settings, **hidden)
+    # full and distillation train whole weights: the adapter's settings would be read by nothing; GRPO's by GRPO only
+    form.method.change(partial(method_outputs, form), form.method, [form.lora_settings, form.grpo_settings],
+                       **hidden)
     show_estimate = partial(estimate_outputs, ws, form)
     for component in (*form.settings.values(), form.upload):  # in a stable order
         component.change(show_estimate, form.inputs, form.estimate, trigger_mode="always_last",
@@ -392,6 +465,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     view = layout_runs()
     build_tradeoffs(ws, view.compare_runs, view.run_choice)
     build_after(ws, view.run_choice)
+    build_reward_scoring(ws, view.run_choice)
     wire_form(ws, app, form, view)
     wire_runs(ws, app, view)
     register_api(ws)
@@ -402,7 +476,7 @@ def register_api(ws: Workspace) -> None:
 
     @event_handler
     def finetune_start(config: dict, dataset_file: gr.FileData | None = None) -> dict:
-        """Start a full, LoRA, QLoRA, DPO or distillation job (``method``) from a config dict (see
+        """Start a full, LoRA, QLoRA, DPO, distillation, reward-model or GRPO job (``method``) from a config dict (see
         playground/finetune/config.py for the keys; missing keys take their defaults), optionally on an
         uploaded JSONL, JSON, CSV, Parquet or Arrow file (``handle_file``).
         Refused with a message while another job runs."""
@@ -426,7 +500,8 @@ def register_api(ws: Workspace) -> None:
     def finetune_status(run_id: str) -> dict:
         """status (queued, running, finished, failed, cancelled, interrupted), step, max_steps, losses [[step, loss]],
         eval_losses, learning_rates, grad_norms, probes, checkpoints, notes (data notes, the end-of-run
-        evaluation's scores), adapter, message, eta_seconds."""
+        evaluation's scores), adapter, message, eta_seconds; measures {name: [[step, value]]}, reward_means and
+        groups (GRPO), reward_eval (a reward model's held-out accuracy, interval and scores)."""
         return runner.status(run_id).to_dict()
 
     @event_handler

@@ -12,10 +12,11 @@ import pytest
 from playground.core.errors import InvalidInputError
 from playground.finetune.config import PRESETS, WHOLE_NUMBERS, FinetuneConfig
 from playground.finetune.events import append_event
-from playground.finetune.method_registry import REGISTRY
+from playground.finetune.method_registry import REGISTRY, training_method
 from playground.finetune.progress import NO_RUN, WatchRequest, watch_runs
 from playground.finetune.runner import JobRunner
 from playground.preferences.votes import Ballot, VoteStore
+from tabs.finetune.method_views import MethodViews
 from tabs.finetune.page import (
     CLASS_VOTES,
     UPLOAD,
@@ -27,6 +28,7 @@ from tabs.finetune.page import (
     method_outputs,
     preset_outputs,
     refresh_outputs,
+    rewards_text,
     stop_status,
     uploaded_file,
 )
@@ -54,7 +56,7 @@ def form_values(form: SettingsForm, **changes: object) -> dict[object, object]:
 def runs_view() -> RunsView:
     return RunsView(gr.Markdown(), gr.Dropdown(), gr.Checkbox(), gr.Slider(), gr.Plot(), gr.Plot(), gr.Dataframe(),
                     gr.Dataframe(), gr.Dropdown(multiselect=True), gr.Plot(), gr.Markdown(), gr.Dataframe(),
-                    gr.State())
+                    gr.State(), MethodViews(gr.Plot(), gr.Plot(), gr.Markdown(), gr.Dataframe()))
 
 
 def leftover_run(runner: JobRunner, run_id: str, **settings: object) -> None:
@@ -116,7 +118,43 @@ def test_a_preset_fills_its_settings_and_keeps_the_model_the_columns_and_the_run
 def test_the_adapter_settings_show_for_the_methods_the_registry_says_train_one():
     form = settings_form()
     shown = {name: method_outputs(form, name)[form.lora_settings].visible for name in REGISTRY}
-    assert shown == {"full": False, "lora": True, "qlora": True, "dpo": True, "distill": False}
+    assert shown == {name: method.trains == "adapter" for name, method in REGISTRY.items()}
+    assert {name for name, visible in shown.items() if visible} >= {"lora", "qlora", "dpo", "reward", "grpo"}
+    assert not shown["full"] and not shown["distill"] and not shown["reward_full"]
+    grpo = {name for name in REGISTRY if method_outputs(form, name)[form.grpo_settings].visible}
+    assert grpo == {name for name, method in REGISTRY.items() if method.data == "prompts"} == {"grpo"}
+
+
+def test_the_grpo_preset_fills_its_settings_and_the_form_starts_that_run():
+    form = settings_form()
+    preset = "GRPO: 'Answer: <number>' on CPU"
+    filled = preset_outputs(form, preset)
+    assert filled[form.rewards] == rewards_text(PRESETS[preset]["rewards"]) and filled[form.rewards].count("\n") == 3
+    values = {**form_values(form), **filled}
+    config = config_from(form, values)
+    assert config.method == "grpo" and config.dataset == "arithmetic_answers"
+    assert [spec["kind"] for spec in config.rewards] == ["regex", "exact_match"]
+    assert (config.group_size, config.kl_beta, config.completion_tokens, config.temperature) == (4, 0.04, 32, 1.0)
+    edited = config_from(form, {**values, form.group_size: 8.0, form.kl_beta: 0.0, form.rewards: rewards_text(
+        [{"kind": "length", "min_chars": 5, "max_chars": 40, "weight": 0.5}])})
+    assert edited.group_size == 8 and edited.kl_beta == 0 and edited.rewards == (
+        {"kind": "length", "weight": 0.5, "min_chars": 5, "max_chars": 40},)
+    # another method's run keeps no rewards, whatever the (hidden) editor holds
+    assert config_from(form, {**values, form.method: "lora", form.dataset: "pirate"}).rewards == ()
+    assert training_method(config.method).data == "prompts"
+
+
+def test_a_bad_reward_shows_the_librarys_message_in_place(workspace):
+    form = settings_form()
+    values = {**form_values(form), **preset_outputs(form, "GRPO: 'Answer: <number>' on CPU")}
+    bad = {**values, form.rewards: '[{"kind": "exact_match"}, {"kind": "regex", "pattern": "Answer: ("}]'}
+    with pytest.raises(InvalidInputError, match=r"rewards\[1\]\.pattern is not a valid regular expression"):
+        config_from(form, bad)
+    assert estimate_outputs(workspace, form, bad)[form.estimate].startswith(
+        "⚠️ rewards[1].pattern is not a valid regular expression")
+    assert "GRPO needs at least one reward" in estimate_outputs(workspace, form, {**values, form.rewards: "[]"})[
+        form.estimate]
+    assert "not valid JSON" in estimate_outputs(workspace, form, {**values, form.rewards: "[{kind"})[form.estimate]
 
 
 def test_the_estimate_reads_the_real_model_and_says_what_is_wrong_in_place(workspace):
