@@ -246,15 +246,16 @@ def preference_rows() -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("method", ["reward", "reward_full"])
 def test_a_reward_model_scores_chosen_above_rejected_on_held_out_pairs(tmp_path, tiny_folder, method):
+    """On the shipped concise pairs, the tiny model's held-out accuracy is above chance by its 95% interval."""
     from playground.finetune.reward_model import held_out_accuracy, load_reward_model
 
     run_dir, config, summary = run(tmp_path, method=method, base_model=str(tiny_folder), learning_rate=1e-2,
-                                   max_steps=8, batch_size=4, max_seq_length=128,  # TRL drops longer pairs
-                                   dataset=jsonl(tmp_path / "prefs.jsonl", preference_rows()))
+                                   max_steps=12, batch_size=4, max_seq_length=128, eval_size=14, eval_every=12,
+                                   dataset="concise")
     assert fell(summary)  # -log sigmoid(r_chosen - r_rejected) starts at log 2
     assert summary.measures["reward_accuracy"] and not any(p["samples"] for p in summary.probes)  # no probe answers
     measured = summary.reward_eval
-    assert measured["pairs"] == 4 and measured["accuracy"] >= 0.75 and measured["low"] < measured["accuracy"]
+    assert measured["pairs"] == 14 and measured["low"] > 0.5  # above chance, by its 95% interval
     _, held_out = split_triples(config)
     scorer = load_reward_model(run_dir)  # what /reward_score and a GRPO reward load: the same scores
     again = held_out_accuracy(scorer, held_out)
