@@ -14,6 +14,7 @@ BENCHMARKS = {
     "attention": "bench.attention_bench",
     "inside": "bench.inside_bench",
     "causes": "bench.causes_bench",
+    "ig": "bench.ig_bench",
     "generate": "bench.generate_bench",
     "backends": "bench.backends_bench",
     "evaluate": "bench.eval_bench",
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "rag": "bench.rag_bench",
     "finetune": "bench.finetune_bench",
     "dpo": "bench.dpo_bench",
+    "grpo": "bench.grpo_bench",
     "load": "bench.load_bench",
     "speculative": "bench.speculative_bench",
 }

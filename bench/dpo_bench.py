@@ -8,18 +8,14 @@ with the preset's own settings, through the worker's own entry point (``train``)
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench import machine_line
+from bench.preset_training import trained_preset
 from playground.core.settings import Settings
 from playground.finetune.config import PRESETS, FinetuneConfig
-from playground.finetune.events import read_events
-from playground.finetune.train import train
 from playground.models.store import ModelStore
 
 PRESET = "DPO: concise answers on CPU"
@@ -47,24 +43,13 @@ def run(argv: list[str]) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench dpo")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     args = parser.parse_args(argv)
-    from peft import PeftModel
-
     store = ModelStore(Settings.from_env())
     tokenizer = store.hf_tokenizer(args.model)
     before = answers(store.private_causal_lm(args.model, dtype=torch.float32).eval(), tokenizer)
-    with tempfile.TemporaryDirectory(prefix="bench-dpo-") as scratch:
-        run_dir = Path(scratch) / "20261202-000000-dpo"
-        run_dir.mkdir()
-        config = FinetuneConfig(**{**PRESETS[PRESET], "base_model": args.model})
-        config.save(run_dir / "config.json")
-        started = time.monotonic()
-        if train(run_dir) != 0:
-            raise SystemExit(f"the DPO run failed: {read_events(run_dir)[-1]}")
-        seconds = time.monotonic() - started
-        steps = [event for event in read_events(run_dir) if event["event"] == "step"]
-        tuned = PeftModel.from_pretrained(store.private_causal_lm(args.model, dtype=torch.float32),
-                                          str(run_dir / "adapter")).eval()
-        after = answers(tuned, tokenizer)
+    config = FinetuneConfig(**{**PRESETS[PRESET], "base_model": args.model})
+    with trained_preset(store, args.model, config, "DPO") as trained:
+        after = answers(trained.model, tokenizer)
+    seconds, steps = trained.seconds, trained.steps
     lengths = [[len(tokenizer(reply)["input_ids"]) for reply in replies] for replies in (before, after)]
     rows = "\n".join(f"| {question} | {b} | {a} | {reply[:90]} |"
                      for question, b, a, reply in zip(QUESTIONS, *lengths, after, strict=True))

@@ -220,8 +220,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # GRPO on arithmetic prompts: the answer line's format and its correctness are the rewards (see
     # docs/benchmarks.md, "GRPO", for what it moves on this CPU).
     "GRPO: 'Answer: <number>' on CPU": dict(method="grpo", dataset="arithmetic_answers", max_steps=40, batch_size=2,
-                                            group_size=4, completion_tokens=32, kl_beta=0.04, temperature=1.0,
-                                            max_seq_length=128, lora_r=8, lora_alpha=16, learning_rate=5e-4,
+                                            group_size=4, completion_tokens=32, kl_beta=0.04, temperature=0.7,
+                                            max_seq_length=128, lora_r=8, lora_alpha=16, learning_rate=1e-3,
                                             eval_every=20, save_every=20, eval_size=8, warmup_steps=2,
                                             rewards=[dict(spec) for spec in ARITHMETIC_REWARDS],
                                             target_modules=TARGET_PRESETS["attention"], evaluate_on="arithmetic"),
