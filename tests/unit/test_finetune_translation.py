@@ -134,7 +134,8 @@ def test_the_grpo_preset_fills_its_settings_and_the_form_starts_that_run():
     config = config_from(form, values)
     assert config.method == "grpo" and config.dataset == "arithmetic_answers"
     assert [spec["kind"] for spec in config.rewards] == ["regex", "exact_match"]
-    assert (config.group_size, config.kl_beta, config.completion_tokens, config.temperature) == (4, 0.04, 32, 1.0)
+    assert (config.group_size, config.kl_beta, config.completion_tokens, config.temperature, config.learning_rate) == (
+        4, 0.04, 32, 0.7, 1e-3)
     edited = config_from(form, {**values, form.group_size: 8.0, form.kl_beta: 0.0, form.rewards: rewards_text(
         [{"kind": "length", "min_chars": 5, "max_chars": 40, "weight": 0.5}])})
     assert edited.group_size == 8 and edited.kl_beta == 0 and edited.rewards == (
