@@ -41,7 +41,7 @@ from playground.rag.pipeline import (
 from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
-from tabs.shared.common import event_handler, read_asset, uploaded_name, uploaded_path
+from tabs.shared.common import event_handler, owner_of, read_asset, uploaded_name, uploaded_path
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
@@ -50,11 +50,6 @@ DEFAULT_QUESTION = "On what date does the Lantern Festival on Quenmoor start?"
 INDEX_NOTE = (f"Indexing is optional: **Ask** without it searches the shipped documents, cut into chunks of "
               f"{DEFAULT_CHUNK} tokens with an overlap of {DEFAULT_OVERLAP}. Index to add your own documents or to "
               "try other chunk sizes; the index is yours alone and lasts while this page is open.")
-
-
-def owner_of(request: gr.Request | None) -> str:
-    """Whose index: the browser session (or API client session)."""
-    return getattr(request, "session_hash", None) or "anonymous"
 
 
 def files_report(reports: list[FileReport]) -> str:

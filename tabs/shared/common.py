@@ -147,3 +147,8 @@ def wire_export(button: gr.Button, state: gr.State, target: gr.File, stem: str) 
     """A button that turns the JSON in ``state`` into a downloadable ``<stem>.json`` in ``target``."""
     button.click(event_handler(lambda data: gr.File(export_file(data, stem), visible=True)), state, target,
                  api_visibility="undocumented")
+
+
+def owner_of(request: gr.Request | None) -> str:
+    """Whose per-session state (a RAG index, the tools' search): the browser session, or the API client's."""
+    return getattr(request, "session_hash", None) or "anonymous"

@@ -99,3 +99,16 @@ def test_rag_answers_with_an_endpoint_model_and_chunks_with_the_local_tokenizer(
     result = last(workspace.rag.answer("Where is the spare key?", hits, served_model, PLAIN))
     assert result.answer and result.answer_without_retrieval
     assert all(run.generation.endpoint == "served" for run in result.comparison.runs)
+
+
+def test_the_agent_loop_sends_the_tools_to_a_real_server_and_gets_an_answer(workspace, served_model):
+    from playground.agents.react import AgentRequest, run_agent
+    from playground.agents.tools import ToolContext
+
+    request = AgentRequest("What is 12 * 34?", served_model, ("calculator",), 2, max_new_tokens=24)
+    final = last(run_agent(workspace.generation, request, ToolContext()))
+    assert final.error is None, final.error  # the server took the tools and the conversation
+    assert final.finish_reason in ("answer", "max_steps") and final.turns >= 1
+    assert '"What is 12 * 34?"' in final.prompt  # the page shows the messages the endpoint was sent
+    if final.finish_reason == "answer":
+        assert final.answer.strip()
