@@ -25,6 +25,7 @@ BENCHMARKS = {
     "grpo": "bench.grpo_bench",
     "load": "bench.load_bench",
     "speculative": "bench.speculative_bench",
+    "structured": "bench.structured_bench",
 }
 
 

@@ -1,7 +1,9 @@
 """A small HTTP server of the tests' own, for the replies a real server will not give on demand.
 
 ``transformers serve`` covers the working path; this one answers 401, 404, 429 (with retry-after) and
-500, streams a chat completion with ``logprobs`` (which ``transformers serve`` ignores), counts how
+500, streams a chat completion with ``logprobs`` (which ``transformers serve`` ignores), calls a tool the
+way a function-calling model does (``tool-caller``: the 135M model never calls one), follows a structured-output
+``response_format`` (``json-follower``) or refuses it with a 400 (``json-refuser``), counts how
 many requests are in flight at once, and, run as its own process (``python tests/openai_replies.py
 PORT``), streams slowly so a test can kill it mid-stream.
 """
@@ -47,6 +49,12 @@ class Replies(BaseHTTPRequestHandler):
             return
         if model == "silent":  # says nothing for longer than the test's timeout
             time.sleep(3)
+        if model == "tool-caller":
+            self._tool_turn(body)
+            return
+        if model == "json-refuser" and body.get("response_format"):
+            self._json(400, {"error": {"message": "response_format is not supported", "type": "test"}})
+            return
         cls = type(self)
         with cls.lock:
             cls.in_flight += 1
@@ -63,7 +71,10 @@ class Replies(BaseHTTPRequestHandler):
         self.send_header("connection", "close")
         self.end_headers()
         delay = 0.3 if model == "slow" else 0.05 if model == "hold" else 0.0
-        for index, word in enumerate(WORDS):
+        words = WORDS
+        if model == "json-follower" and body.get("response_format"):
+            words = ['{"answer', '": "', 'yes', '"}']
+        for index, word in enumerate(words):
             choice: dict = {"index": 0, "delta": {"content": word}}
             if model == "logprobs" and body.get("logprobs"):
                 top = [{"token": word, "logprob": -0.1}, {"token": " other", "logprob": -2.5}]
@@ -72,11 +83,34 @@ class Replies(BaseHTTPRequestHandler):
                          "choices": [choice]})
             if delay:
                 time.sleep(delay)
-            if index == len(WORDS) - 1:
+            if index == len(words) - 1:
                 self._event({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
                              "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
+
+    def _tool_turn(self, body: dict) -> None:
+        """Not streamed: the calculator on the user's expression first; once a tool message answers the call
+        (by its id, as the OpenAI API requires), that result as the answer. 400 for a broken conversation."""
+        messages = body.get("messages", [])
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            called = [call["id"] for message in messages for call in message.get("tool_calls") or []]
+            if last.get("tool_call_id") not in called:
+                self._json(400, {"error": {"message": "a tool message must answer a tool call by its id"}})
+                return
+            message: dict = {"role": "assistant", "content": f"The result is {last['content']}."}
+        elif not body.get("tools"):
+            message = {"role": "assistant", "content": "I have no tool to call."}
+        else:
+            expression = str(last.get("content", "")).removeprefix("What is ").rstrip("?")
+            message = {"role": "assistant", "content": None, "tool_calls": [{
+                "id": f"call_{len(messages)}", "type": "function",
+                "function": {"name": "calculator", "arguments": json.dumps({"expression": expression})}}]}
+        self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "tool-caller",
+                         "choices": [{"index": 0, "message": message,
+                                      "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 
     def _event(self, data: dict) -> None:
         self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())

@@ -24,6 +24,7 @@ from playground.core.openmp import release_openmp_workers
 from playground.core.progress import ProgressFn
 from playground.core.queues import ENDPOINT_IN_FLIGHT, ENDPOINT_WAITING, GENERATIONS_PER_MODEL, WAITING_PER_MODEL
 from playground.generation.batch import Batch
+from playground.generation.constraints import Constraint, Grammar, compile_grammar, grammar_tokenizer, logit_width
 from playground.generation.endpoints import Endpoint, Endpoints
 from playground.generation.queueing import FairGate, wait_in_line
 from playground.generation.remote import RemoteCall, RemoteRequest, RemoteRun, unsupported_notices
@@ -50,6 +51,8 @@ class Ask:
     settings: SamplingSettings
     system: str | None = None
     chat: bool = True
+    constraint: Constraint | None = None
+    """Structured output: what this prompt's answer must match (None: free text)."""
 
 
 def context_length(config: Any) -> int:
@@ -73,6 +76,8 @@ class GenerationEngine:
         self._schedulers: KeyedCache[BatchScheduler] = KeyedCache()
         self._gates: KeyedCache[FairGate] = KeyedCache()
         self._endpoint_lines: KeyedCache[FairGate] = KeyedCache()
+        self._grammar_tokenizers: KeyedCache[Any] = KeyedCache()
+        """llguidance's view of each model's tokenizer: half a second to build, so built once."""
         self._condition = threading.Condition()
         """Shared by every model's scheduler and endpoint request, so one request list can span models
         and servers (side by side)."""
@@ -133,16 +138,34 @@ class GenerationEngine:
         return fit_context(ids, rendered, context_length(lm.config), max_new_tokens, notices)
 
     def stream(self, model: str, prompt: str | None, settings: SamplingSettings | None = None, *,
-               system: str | None = None, chat: bool = True,
+               system: str | None = None, chat: bool = True, constraint: Constraint | None = None,
                progress: ProgressFn | None = None) -> Iterator[Generation]:
         """Yield the growing :class:`Generation` after each token (and while waiting in line).
 
-        Closing the iterator (a Stop button) frees the request's row before the next step.
+        Closing the iterator (a Stop button) frees the request's row before the next step. With a
+        ``constraint`` the output is held to it (structured output) in the same shared batch.
         """
         settings = settings or SamplingSettings()
         prepared = self.prepare(model, prompt, settings.max_new_tokens, system=system, chat=chat,
                                 progress=progress)
-        generation = self._generation(model, prepared, settings)
+        yield from self._stream_prepared(model, prepared, settings, constraint)
+
+    def stream_rendered(self, model: str, rendered: str, settings: SamplingSettings | None = None
+                        ) -> Iterator[Generation]:
+        """Like :meth:`stream` for text the caller already rendered with the chat template (a tool-calling
+        conversation, rendered with ``tools=``): the template wrote the special tokens, so none are added."""
+        settings = settings or SamplingSettings()
+        if self.locate(model) is not None:
+            raise InvalidInputError("An endpoint model renders its own chat template: send it messages instead.")
+        lm, tokenizer = self.load(model)
+        ids = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+        prepared = fit_context(ids, rendered, context_length(lm.config), settings.max_new_tokens, [])
+        yield from self._stream_prepared(model, prepared, settings)
+
+    def _stream_prepared(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings,
+                         constraint: Constraint | None = None) -> Iterator[Generation]:
+        """One prepared prompt through the shared batch, yielding its generation after each step."""
+        generation = self._generation(model, prepared, settings, constraint)
         for _ in self._run([generation]):
             raise_if_failed([generation])
             yield generation
@@ -169,16 +192,34 @@ class GenerationEngine:
             failed = Generation(ask.model.strip(), PreparedPrompt((), ask.prompt or ""), ask.settings)
             failed.error, failed.finish_reason = str(error), "error"
             return failed
-        return self._generation(ask.model, prepared, ask.settings)
+        try:
+            return self._generation(ask.model, prepared, ask.settings, ask.constraint)
+        except PlaygroundError as error:
+            failed = Generation(ask.model.strip(), prepared, ask.settings, constraint=ask.constraint)
+            failed.error, failed.finish_reason = str(error), "error"
+            return failed
 
-    def _generation(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings) -> Generation:
+    def _generation(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings,
+                    constraint: Constraint | None = None) -> Generation:
         located = self.locate(model)
         if located is None:
-            return Generation(model.strip(), prepared, settings)
+            grammar = self.grammar(model, constraint) if constraint is not None else None
+            return Generation(model.strip(), prepared, settings, constraint=constraint, grammar=grammar)
         notices = tuple(unsupported_notices(settings))
+        if constraint is not None and constraint.response_format() is None:
+            notices += (f"The OpenAI API has no field for a {constraint.label}: the endpoint wrote free text, "
+                        "checked here afterwards.",)
         return Generation(model.strip(), PreparedPrompt(prepared.ids, prepared.text, prepared.notices + notices,
                                                         prepared.max_new_tokens, prepared.messages),
-                          settings, endpoint=located[0].name)
+                          settings, endpoint=located[0].name, constraint=constraint)
+
+    def grammar(self, model: str, constraint: Constraint) -> Grammar:
+        """``constraint`` compiled for a local model's tokenizer (its llguidance tokenizer kept per model)."""
+        name = model.strip()
+        lm, tokenizer = self.load(name)
+        llg = self._grammar_tokenizers.get_or_load(
+            name, lambda: grammar_tokenizer(tokenizer, logit_width(lm), stop_token_ids(lm, tokenizer)))
+        return compile_grammar(constraint, tokenizer, lm, llg)
 
     def _run(self, generations: list[Generation]) -> Iterator[None]:
         """Submit to each model's scheduler (an endpoint's to its line), then yield after every change
@@ -209,8 +250,9 @@ class GenerationEngine:
         located = self.locate(generation.model)
         assert located is not None  # _generation set ``endpoint`` from this very lookup
         endpoint, model_id = located
+        response_format = generation.constraint.response_format() if generation.constraint is not None else None
         return RemoteRequest(generation, RemoteCall(endpoint, model_id, generation.prompt.messages,
-                                                    generation.prompt.text))
+                                                    generation.prompt.text, response_format))
 
     def generate(self, model: str, prompt: str | None, settings: SamplingSettings | None = None,
                  **options: Any) -> Generation:

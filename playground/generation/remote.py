@@ -30,6 +30,11 @@ MAX_SERVER_STOPS = 4
 MAX_TOP_LOGPROBS = 20
 """The OpenAI API's own ceiling for ``top_logprobs``."""
 
+STRUCTURE_REFUSED = ("The endpoint refused the structured-output field (`response_format`): it wrote free text, "
+                     "checked here against the schema afterwards.")
+NO_STRUCTURE_FIELD = ("Without the chat template the endpoint is called on its completions route, which has no "
+                      "structured-output field: it wrote free text, checked here afterwards.")
+
 NO_PROBABILITIES = ("This endpoint returned no per-token probabilities (it ignores `logprobs`): the text is "
                     "shown plain, without each token's probability and alternatives.")
 
@@ -43,6 +48,8 @@ class RemoteCall:
     model_id: str
     messages: tuple[dict[str, str], ...] | None
     text: str
+    response_format: dict[str, Any] | None = None
+    """Structured output (``{"type": "json_schema", ...}``), sent with chat messages where a schema is asked for."""
 
 
 def unsupported_notices(settings: SamplingSettings) -> list[str]:
@@ -59,8 +66,10 @@ def unsupported_notices(settings: SamplingSettings) -> list[str]:
     return notices
 
 
-def arguments(call: RemoteCall, settings: SamplingSettings, extras: bool) -> dict[str, Any]:
-    """The create() arguments; ``extras`` asks for probabilities and usage, which some servers refuse."""
+def arguments(call: RemoteCall, settings: SamplingSettings, extras: bool,
+              structured: bool = True) -> dict[str, Any]:
+    """The create() arguments; ``extras`` asks for probabilities and usage, which some servers refuse;
+    ``structured`` sends the call's ``response_format`` (chat route only)."""
     args: dict[str, Any] = {"model": call.model_id, "max_tokens": settings.max_new_tokens, "stream": True,
                             "temperature": settings.temperature, "seed": settings.seed}
     if settings.top_p < 1.0:
@@ -76,6 +85,8 @@ def arguments(call: RemoteCall, settings: SamplingSettings, extras: bool) -> dic
             args["logprobs"] = alternatives
     if call.messages is not None:
         args["messages"] = list(call.messages)
+        if structured and call.response_format is not None:
+            args["response_format"] = call.response_format
     else:
         args["prompt"] = call.text
     return args
@@ -136,6 +147,8 @@ class RemoteRun:
         client = call.endpoint.client()
         started = time.perf_counter()
         create = client.chat.completions.create if call.messages is not None else client.completions.create
+        if call.response_format is not None and call.messages is None:
+            self._publish(notices=[*generation.notices, NO_STRUCTURE_FIELD])
         try:
             stream = create(**arguments(call, settings, extras=True))
         except Exception as error:  # noqa: BLE001 - some servers refuse logprobs / stream_options: retry plain
@@ -143,7 +156,14 @@ class RemoteRun:
                 raise
             log.info("endpoint %s refused logprobs or stream options (%s): asking again without them",
                      call.endpoint.name, getattr(error, "status_code", None))
-            stream = create(**arguments(call, settings, extras=False))
+            try:
+                stream = create(**arguments(call, settings, extras=False))
+            except Exception as again:  # noqa: BLE001 - a server without structured output: free text, said so
+                if call.response_format is None or getattr(again, "status_code", None) not in (400, 422):
+                    raise
+                log.info("endpoint %s refused response_format: asking without it", call.endpoint.name)
+                self._publish(notices=[*generation.notices, STRUCTURE_REFUSED])
+                stream = create(**arguments(call, settings, extras=False, structured=False))
         saw_probabilities, pieces, finish = False, 0, None
         try:
             for chunk in stream:  # after the finish reason, OpenAI sends usage in a chunk of its own

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from playground.core.errors import PlaygroundError
 from playground.generation.sampling import SamplingSettings, TokenChoice, penalty_moves
+
+if TYPE_CHECKING:
+    from playground.generation.constraints import Constraint, Grammar, GrammarStep
 
 FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
 """``cut``: an endpoint's stream broke off mid-way; the text so far is kept and ``error`` says why."""
@@ -60,6 +63,16 @@ class Generation:
     reported_tokens_in: int | None = None
     reported_tokens_out: int | None = None
     """Token counts an endpoint reported (``usage``): it tokenizes, so this process has no ids to count."""
+    constraint: Constraint | None = None
+    """What its output must match (structured output); None for free text."""
+    grammar: Grammar | None = None
+    """The constraint compiled for a local model's tokenizer (an endpoint gets ``response_format`` instead)."""
+    grammar_steps: list[GrammarStep] = field(default_factory=list)
+    """Per token of a constrained local row: tokens allowed, the model's top choices removed."""
+    grammar_seconds: float = 0.0
+    """Time its masks and matcher took (part of ``compute_seconds``)."""
+    grammar_accepting: bool | None = None
+    """Whether the grammar accepts the output as it stands (None without a local grammar)."""
 
     @property
     def done(self) -> bool:

@@ -12,7 +12,9 @@ from typing import Any
 
 import torch
 
+from playground.core.errors import PlaygroundError
 from playground.generation.choosing import Pick, choose_tokens
+from playground.generation.constraints import REMOVED_SHOWN, GrammarStep, RowGrammar, masked_logits, removed_choices
 from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
 from playground.generation.sampling import Alternative, TokenChoice, View, distribution_views
@@ -55,6 +57,13 @@ class Row:
         self.cached = 0
         """How many of ``ids`` the KV cache holds."""
         self.started: float | None = None
+        self.grammar: RowGrammar | None = None
+        """Its structured-output matcher; None for a free row."""
+        if generation.grammar is not None:
+            try:
+                self.grammar = generation.grammar.start()
+            except PlaygroundError as error:
+                self.fail(str(error))
 
     @property
     def done(self) -> bool:
@@ -124,10 +133,23 @@ def accept_all(rows: list[Row], logits: torch.Tensor) -> None:
     """Each row chooses its next token from its row of raw logits (``[rows, vocab]``) and records it,
     the choices and the views of the distribution computed for all rows at once.
 
-    A row whose choice fails stops alone; the rows sharing its forward pass go on.
+    A constrained row chooses among the tokens its grammar allows (the others' logits at -inf, in its
+    row only); its view still shows the model's own distribution. A row whose choice fails stops
+    alone; the rows sharing its forward pass go on.
     """
+    grammars = [row.grammar for row in rows]
+    scores, masks = (masked_logits(logits, grammars) if any(g is not None for g in grammars) else (logits, {}))
+    for index, allowed in masks.items():
+        if not bool(allowed.any()):
+            rows[index].fail("The grammar allows no token here (the output cannot be continued to match it).")
+    live = [index for index, row in enumerate(rows) if not row.done]
+    if len(live) < len(rows):
+        rows, logits, scores = [rows[i] for i in live], logits[live], scores[live]
+        masks = {live.index(i): mask for i, mask in masks.items() if i in live}
+    if not rows:
+        return
     chosen: list[tuple[int, Pick]] = []
-    for index, (row, pick) in enumerate(zip(rows, choose_tokens(logits, rows), strict=True)):
+    for index, (row, pick) in enumerate(zip(rows, choose_tokens(scores, rows), strict=True)):
         if isinstance(pick, Exception):
             row.fail_choosing(pick)
         else:
@@ -139,7 +161,20 @@ def accept_all(rows: list[Row], logits: torch.Tensor) -> None:
         views = distribution_views(logits[indices], [pick[0] for _, pick in chosen],
                                    [rows[index].settings.alternatives for index in indices])
     for (index, pick), view in zip(chosen, views, strict=True):
-        rows[index].record(pick, view)
+        row = rows[index]
+        if index in masks and row.grammar is not None:
+            started = time.perf_counter()  # the view of what the mask removed is part of the grammar's cost
+            removed = removed_choices(logits[index], masks[index], max(REMOVED_SHOWN, row.settings.alternatives),
+                                      row.tokenizer)
+            row.generation.grammar_steps.append(GrammarStep(int(masks[index].sum()), removed))
+            row.grammar.seconds += time.perf_counter() - started
+        row.record(pick, view)
+        if row.grammar is not None:
+            refused = row.grammar.advance(pick[0])
+            row.generation.grammar_seconds = row.grammar.seconds
+            row.generation.grammar_accepting = row.grammar.accepting
+            if refused is not None and not row.done:
+                row.fail(f"The grammar refused the chosen token: {refused}")
 
 
 def prefill(lm: Any, row: Row, budget: int) -> int:

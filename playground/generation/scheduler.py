@@ -203,7 +203,8 @@ class BatchScheduler:
             if self._over_share(request, active):
                 continue
             public = request.public
-            request.row = Row(self.lm, self.tokenizer, Generation(public.model, public.prompt, public.settings))
+            request.row = Row(self.lm, self.tokenizer, Generation(public.model, public.prompt, public.settings,
+                                                                  constraint=public.constraint, grammar=public.grammar))
             self._waiting.remove(request)
             self._prefilling.append(request)
             active.append(request)
@@ -346,6 +347,10 @@ class BatchScheduler:
             public.compute_seconds = private.compute_seconds
             public.queue_position = 0
             public.error = private.error
+            if private.grammar is not None:
+                public.grammar_steps.extend(private.grammar_steps[len(public.grammar_steps):])
+                public.grammar_seconds = private.grammar_seconds
+                public.grammar_accepting = private.grammar_accepting
             public.finish_reason = private.finish_reason
             request.finished = private.done
             request.version += 1

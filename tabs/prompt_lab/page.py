@@ -2,7 +2,9 @@
 prompts side by side, and evaluation on labelled sets.
 
 Endpoints (see ``tabs/prompt_lab/api.py``): ``/generate``, ``/generate_tokens``, ``/compare_prompts``,
-``/prompt_techniques``, ``/render_prompt``, ``/evaluate_prompts``.
+``/prompt_techniques``, ``/render_prompt``, ``/evaluate_prompts``; ``/generate_speculative``
+(``tabs/prompt_lab/speculative.py``); ``/run_agent``, ``/evaluate_agent`` (``tabs/prompt_lab/agent.py``);
+``/generate_structured`` (``tabs/prompt_lab/structured.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from playground.prompting.answers import Vote
 from playground.prompting.lab import PromptRequest, run_prompt, task_or_custom
 from playground.prompting.self_consistency import PathsState
 from playground.workspace import Workspace
+from tabs.prompt_lab import agent as prompt_agent
 from tabs.prompt_lab import api as prompt_api
 from tabs.prompt_lab import endpoints as prompt_endpoints
 from tabs.prompt_lab import evaluate as prompt_eval
 from tabs.prompt_lab import side_by_side as prompt_compare
 from tabs.prompt_lab import speculative as prompt_speculative
+from tabs.prompt_lab import structured as prompt_structured
 from tabs.prompt_lab import vote as prompt_vote
 from tabs.prompt_lab.fields import (
     FIRST_TASK,
@@ -213,6 +217,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
             prompt_vote.build(ws, app, model, chat)
         with gr.Tab("Faster decoding", id="pl-speculative"):
             prompt_speculative.build(ws, model, chat)
+        with gr.Tab("Tools and ReAct", id="pl-agent"):
+            prompt_agent.build(ws, model, session_endpoints)
+        with gr.Tab("Structured output", id="pl-structured"):
+            prompt_structured.build(ws, model, chat, session_endpoints)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
     wire_write(ws, app, view)
