@@ -28,6 +28,7 @@ from tabs.attention import page as attention
 from tabs.causes import page as causes
 from tabs.finetune import page as finetune
 from tabs.inside import page as inside
+from tabs.pretrain import page as pretrain
 from tabs.prompt_lab import page as prompt_lab
 from tabs.quantization import page as quantization
 from tabs.shared import zerogpu
@@ -45,7 +46,7 @@ TRUST_REMOTE_CODE_WARNING = ("trust_remote_code is on: a Hub model's own Python 
 TABS = (("Tokenizer", "tokenizer", tokenizer), ("Attention", "attention", attention),
         ("Inside the model", "inside", inside), ("What causes it", "causes", causes),
         ("Prompt lab", "prompt-lab", prompt_lab), ("Quantization", "quantization", quantization),
-        ("Fine-tuning", "finetune", finetune), ("RAG", "rag", rag))
+        ("Fine-tuning", "finetune", finetune), ("Pre-training", "pretrain", pretrain), ("RAG", "rag", rag))
 """Title, id and module of each tab, in page order; a module's ``build(ws, app)`` lays it out."""
 
 

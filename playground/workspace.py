@@ -13,6 +13,7 @@ from playground.generation.engine import GenerationEngine
 from playground.internals.inspector import ModelInspector
 from playground.models.store import ModelStore
 from playground.preferences.votes import VoteStore
+from playground.pretrain.lab import PretrainLab
 from playground.quantization.lab import QuantLab
 from playground.rag.embeddings import Embedder
 from playground.rag.pipeline import RagPipeline
@@ -35,6 +36,8 @@ class Workspace:
     inside: ModelInspector
     votes: VoteStore
     """The class's blind votes between two answers: one preference dataset per server."""
+    pretrain: PretrainLab
+    """Pre-training runs and sweeps (through ``finetune``, the same runs folder) and the scaling fit."""
     reward_scorers: RewardScorers = field(default_factory=RewardScorers)
     """Finished reward runs' models, loaded once each for /reward_score (a few at a time)."""
 
@@ -44,11 +47,12 @@ class Workspace:
         store = ModelStore(settings)
         tokenizers = TokenizerRegistry(store)
         generation = GenerationEngine(store)
+        runner = JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
+                           local_paths=settings.local_paths, device=settings.device)
         return cls(settings=settings, store=store, tokenizers=tokenizers,
                    attention=AttentionExplorer(store, tokenizers), generation=generation,
                    quantization=QuantLab(generation),
                    rag=RagPipeline(generation, Embedder(store), settings.default_model),
-                   finetune=JobRunner(settings.runs_dir, tokenizer_of=store.hf_tokenizer, limits=settings.limits,
-                                    local_paths=settings.local_paths, device=settings.device),
+                   finetune=runner, pretrain=PretrainLab(runner, settings),
                    adapters=AdapterModels(store), inside=ModelInspector(store, tokenizers),
                    votes=VoteStore(settings.cache_dir / "preferences"))

@@ -175,6 +175,10 @@ class FinetuneConfig:
     def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
         if not isinstance(data, dict):  # a config file or API body holding a list, a number, null...
             raise InvalidInputError(f"Settings must be a JSON object of named values, got {type(data).__name__}.")
+        if data.get("kind") in ("pretrain", "pretrain_sweep"):  # a pre-training run listed beside fine-tuning ones
+            raise InvalidInputError("This is a pre-training run (its config's kind is "
+                                    f"'{data['kind']}'): this works on fine-tuning runs. A pre-training run's "
+                                    "model/ folder loads as a local model wherever a model name is asked for.")
         known = {f.name for f in fields(cls)}
         unknown = sorted(str(key) for key in data if key not in known)
         if unknown:

@@ -63,8 +63,16 @@ def probe_rows(summary: RunSummary | None) -> list[list[Any]]:
     """Each evaluation's probe answers, newest first; step 0 is the base model's, before training."""
     if summary is None:
         return []
-    return [[probe["step"] or "0 (base)", sample["prompt"], sample["output"]]
+    return [[probe["step"] or "0 (base)", *sample_pair(sample)]
             for probe in reversed(summary.probes) for sample in probe["samples"]]
+
+
+def sample_pair(sample: dict[str, Any]) -> tuple[str, str]:
+    """(what the model was given, what it answered): a probe's prompt and output, or a pre-training run's sample
+    (a continuation's prompt and completion, an encoder's masked or corrupted input and the text it filled in)."""
+    if "output" in sample:
+        return sample.get("prompt", ""), sample["output"]
+    return sample.get("prompt", sample.get("input", "")), sample.get("completion", sample.get("filled", ""))
 
 
 def config_diff(configs: dict[str, dict[str, Any]]) -> list[list[Any]]:

@@ -3,7 +3,8 @@
 The runner holds no state a restart would lose: a run is its folder (config.json, events.jsonl,
 worker.pid, checkpoints, adapter), so a new runner over the same folder re-attaches to a
 running job and lists every past one. One job at a time: a second start is refused with a
-message naming the running job.
+message naming the running job. Pre-training runs (``kind`` in their config, see
+:mod:`playground.finetune.run_kinds`) live in the same folder and go through the same start, stop and resume.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from playground.finetune.data import load_pairs, names_server_file, refuse_full_
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.preference import load_triples
 from playground.finetune.prompt_rows import load_prompt_rows
+from playground.finetune.run_kinds import load_run_config, prepare_resume, resume_without_checkpoint
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -98,12 +100,15 @@ class JobRunner:
 
     def check_allowed(self, config: FinetuneConfig, uploaded: bool = False) -> None:
         """What a shared server refuses before anything starts: too many steps, its own files as data."""
-        if config.max_steps > self.limits.train_steps:
-            raise InvalidInputError(f"This server caps a job at {self.limits.train_steps} steps (demo mode); "
-                                    f"{config.max_steps} were asked for.")
+        self.check_steps(config.max_steps)
         if not uploaded and not self.local_paths and names_server_file(config.dataset):
             raise InvalidInputError(f"'{config.dataset}' names a file on the server, and this shared server does "
                                     "not read its own files: upload the file, or use a shipped or Hub dataset.")
+
+    def check_steps(self, steps: int) -> None:
+        if steps > self.limits.train_steps:
+            raise InvalidInputError(f"This server caps a job at {self.limits.train_steps} steps (demo mode); "
+                                    f"{steps} were asked for.")
 
     def start(self, config: FinetuneConfig, resume: str | None = None, dataset_file: str | Path | None = None) -> str:
         """Validate the data, create the run folder, spawn the worker; returns the run id.
@@ -119,7 +124,15 @@ class JobRunner:
             config = config.with_changes(dataset=str(dataset_file))
         self.check_allowed(config, uploaded=dataset_file is not None)
         self._refuse_while_running()  # no need to read a dataset that cannot start now
-        config = self._validated(config)
+        return self._launch(self._validated(config), dataset_file)
+
+    def start_job(self, config: Any) -> str:
+        """Start a run whose config checked itself on creation (a pre-training run or sweep: ``kind`` says which
+        the worker trains); the step cap, the one-job rule and the run folder are the fine-tuning runs' own."""
+        self.check_steps(config.max_steps)
+        return self._launch(config, None)
+
+    def _launch(self, config: Any, dataset_file: str | Path | None) -> str:
         with self._lock:
             self._refuse_while_running()
             run_id, folder = self._create(config, dataset_file)
@@ -165,7 +178,7 @@ class JobRunner:
             raise InvalidInputError(f"A job is already running ({running}, step {summary.step} of "
                                     f"{summary.max_steps}): wait for it or stop it first.")
 
-    def _create(self, config: FinetuneConfig, dataset_file: str | Path | None) -> tuple[str, Path]:
+    def _create(self, config: Any, dataset_file: str | Path | None) -> tuple[str, Path]:
         """The new run's folder with its config (and its copy of an uploaded dataset)."""
         run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{config.run_name or 'run'}"
         folder = self.runs_dir / run_id
@@ -177,15 +190,21 @@ class JobRunner:
         config.save(folder / "config.json")
         return run_id, folder
 
+    def resume(self, run_id: str) -> str:
+        """Continue ``run_id`` (whatever its kind) from where its worker can; its own config says how."""
+        return self._resume(run_id)
+
     def _resume(self, run_id: str) -> str:
-        """Spawn a worker that continues ``run_id`` from its last complete checkpoint."""
+        """Spawn a worker that continues ``run_id`` from its last complete checkpoint (a pre-training run
+        keeps none: its worker starts it again, a sweep from its next unfinished point)."""
         folder = self.run_dir(run_id)
-        FinetuneConfig.load(folder / "config.json")  # an unreadable config is refused before anything starts
-        if not complete_checkpoints(folder):
+        config = load_run_config(folder / "config.json")  # an unreadable config is refused before anything starts
+        if isinstance(config, FinetuneConfig) and not complete_checkpoints(folder):
             raise InvalidInputError(f"Run {run_id} has no checkpoint to resume from.")
         with self._lock:
             self._refuse_while_running()
             (folder / STOP_FILE).unlink(missing_ok=True)
+            prepare_resume(folder / "config.json")
             self._spawn(run_id, folder, resume=True)
         return run_id
 
@@ -239,7 +258,7 @@ class JobRunner:
         folder = self.run_dir(run_id)
         summary = self._summary(run_id, folder)
         if not summary.max_steps:  # before the worker's "started" event (the page polls this often)
-            summary.max_steps = FinetuneConfig.load(folder / "config.json").max_steps
+            summary.max_steps = load_run_config(folder / "config.json").max_steps
         if summary.status not in TERMINAL and not self._worker_alive(run_id, folder):
             if (folder / PID_FILE).exists() and time.time() - (folder / PID_FILE).stat().st_mtime > 2:
                 summary.status = INTERRUPTED
@@ -247,6 +266,7 @@ class JobRunner:
                 summary.message = ("Interrupted: the worker stopped without finishing (killed, or the app or "
                                    "machine restarted mid-run). " +
                                    (f"Last checkpoint: {Path(kept).name}; Resume continues from it." if kept else
+                                    resume_without_checkpoint(folder / "config.json") or
                                     "No checkpoint was saved yet: start it again."))
         return summary
 
@@ -307,7 +327,7 @@ class JobRunner:
         return whole if (whole / "config.json").is_file() else self.adapter(run_id)
 
     def config(self, run_id: str) -> dict[str, Any]:
-        return FinetuneConfig.load(self.run_dir(run_id) / "config.json").to_dict()
+        return load_run_config(self.run_dir(run_id) / "config.json").to_dict()
 
     def wait(self, run_id: str, timeout: float) -> RunSummary:
         """Block until the run ends (for tests and scripts)."""

@@ -52,7 +52,7 @@ def scaling_fit(points: list[dict[str, Any]], budget: float | None = None) -> di
     budget = number("Budget", budget, 0.0, 1e30, "training FLOPs, e.g. 1e12", low_open=True)
     summary = fit_summary(law, budget)
     chinchilla_params, chinchilla_tokens = CHINCHILLA.compute_optimal(budget)
-    best = frontier(scaled)
+    best = budget_frontier(points) if all(p.get("budget") for p in points) else frontier(scaled)
     return {**law.to_dict(), "points": points, "chinchilla": CHINCHILLA.to_dict(),
             "frontier": [{"params": p.params, "tokens": p.tokens, "flops": p.flops, "loss": p.loss} for p in best],
             "recommended": {"budget_flops": budget, "params": summary["recommended_params"],
@@ -60,4 +60,32 @@ def scaling_fit(points: list[dict[str, Any]], budget: float | None = None) -> di
                             "predicted_loss": summary["predicted_loss"], "chinchilla_params": chinchilla_params,
                             "chinchilla_tokens": chinchilla_tokens,
                             "chinchilla_tokens_per_param": chinchilla_tokens / chinchilla_params},
-            "scale_gap": SCALE_GAP}
+            "scale_gap": SCALE_GAP, "warnings": fit_warnings(law.to_dict(), scaled, best)}
+
+
+def budget_frontier(points: list[dict[str, Any]]) -> list[ScalingPoint]:
+    """A sweep's frontier: the lowest loss of each planned budget (whole steps make a point's own compute miss its
+    budget by a few percent, more for the shortest runs, so the budget it was planned for groups it)."""
+    best: dict[float, dict[str, Any]] = {}
+    for point in points:
+        if point["budget"] not in best or point["loss"] < best[point["budget"]]["loss"]:
+            best[point["budget"]] = point
+    return [ScalingPoint(p["params"], p["tokens"], p["loss"]) for _, p in sorted(best.items())]
+
+
+def fit_warnings(law: dict[str, float], points: list[ScalingPoint], best: list[ScalingPoint]) -> list[str]:
+    """What makes this fit's numbers weak, in words: a best size at the edge of the sweep for every budget (no
+    optimum inside the range to pin the exponents), or an E fitted to nothing (the runs are far above it)."""
+    warnings = []
+    sizes = sorted({point.params for point in points})
+    if len(sizes) > 1 and len(best) > 1 and all(point.params == sizes[0] for point in best):
+        warnings.append("The smallest size is the best for every budget: these budgets are too small for the bigger "
+                        "models (they see too few tokens). Add a smaller size or raise the budgets to see an optimum "
+                        "inside the range; until then the recommended size is an extrapolation.")
+    elif len(sizes) > 1 and len(best) > 1 and all(point.params == sizes[-1] for point in best):
+        warnings.append("The largest size is the best for every budget: add a bigger size (or lower the budgets) to "
+                        "see an optimum inside the range; until then the recommended size is an extrapolation.")
+    if law["E"] < 0.05 * min(point.loss for point in points):
+        warnings.append(f"E came out near 0 ({law['E']:.2g}): the runs are far above the loss no model can beat, so "
+                        "these points cannot pin it down, and A, B and the exponents absorb it.")
+    return warnings

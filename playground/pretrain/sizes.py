@@ -143,9 +143,14 @@ def count_parameters(model: Any) -> ParameterCount:
 
 def count_for(size: ModelSize) -> ParameterCount:
     """The parameters ``size`` would have, counted on a model built on the meta device (no memory, no weights):
-    what a page shows live while the sliders move, and what a sweep plans its steps with."""
+    what a page shows live while the sliders move, and what a sweep plans its steps with.
+
+    Built under the app's model-build lock: a model loading in another thread swaps transformers' process-wide
+    ``tie_weights`` meanwhile, and the output layer would come back untied and be counted twice."""
     import torch
 
-    with torch.device("meta"):
+    from playground.models.build_lock import build_lock
+
+    with build_lock("causal-lm"), torch.device("meta"):
         model = auto_class(size.family).from_config(model_config(size, {"pad": 0, "eos": 1, "mask": 2}))
     return count_parameters(model)

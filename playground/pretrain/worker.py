@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from playground.finetune.events import append_event, read_events
+from playground.finetune.events import EVENTS, append_event, read_events
 from playground.finetune.train import STOP_FILE, failure_message
 from playground.pretrain.config import BPE, PretrainConfig, read_json
 from playground.pretrain.corpus import make_corpus, training_rows
@@ -32,13 +32,16 @@ RESTART_NOTE = ("Pre-training runs keep no checkpoint: Resume starts this run ag
 
 
 def run(run_dir: Path, resume: bool = False) -> int:
-    """Train what ``run_dir/config.json`` describes; every failure ends as a ``failed`` event. Returns an exit code."""
+    """Train what ``run_dir/config.json`` describes; every failure ends as a ``failed`` event. Returns an exit code.
+
+    ``resume`` changes nothing here: the runner has already set a single run's old events aside
+    (:func:`restart_events`), and a sweep skips the points its events say are done."""
     try:
         kind = read_json(run_dir / "config.json").get("kind")
         if kind == "pretrain_sweep":
             run_sweep(run_dir, SweepConfig.load(run_dir / "config.json"))
         else:
-            run_single(run_dir, PretrainConfig.load(run_dir / "config.json"), resume)
+            run_single(run_dir, PretrainConfig.load(run_dir / "config.json"))
         return 0
     except BaseException as error:  # noqa: BLE001 - a worker never dies without a last word
         if not isinstance(error, KeyboardInterrupt):
@@ -64,11 +67,16 @@ def stop_requested(run_dir: Path) -> bool:
     return (run_dir / STOP_FILE).exists()
 
 
-def run_single(run_dir: Path, config: PretrainConfig, resume: bool) -> None:
+def restart_events(run_dir: Path) -> None:
+    """Before a single run starts again: its old events set aside, so the curves start afresh and the status
+    reads "queued" (not the old "cancelled") from the moment the worker is spawned."""
+    if (run_dir / EVENTS).exists():
+        os.replace(run_dir / EVENTS, run_dir / PREVIOUS_EVENTS)
+    append_event(run_dir, "note", message=RESTART_NOTE)
+
+
+def run_single(run_dir: Path, config: PretrainConfig) -> None:
     """One model from scratch: tokenizer, rows, model, the loop's events, then ``model/`` before the last word."""
-    if resume and (run_dir / "events.jsonl").exists():
-        os.replace(run_dir / "events.jsonl", run_dir / PREVIOUS_EVENTS)  # the restart's curves start afresh
-        append_event(run_dir, "note", message=RESTART_NOTE)
     text = None if config.corpus == "shakespeare" else config.text
     corpus = make_corpus(text)
     for note in corpus.notes:

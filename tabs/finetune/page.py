@@ -257,7 +257,7 @@ def shown_method(runner: JobRunner, run: RunSummary | None) -> TrainingMethod | 
     if run is None:
         return None
     try:
-        return training_method(runner.config(run.run_id)["method"])
+        return training_method(runner.config(run.run_id).get("method", ""))
     except InvalidInputError:
         return None
 
