@@ -1,7 +1,7 @@
-"""Fine-tuning: each method's job (full, LoRA, QLoRA, DPO, distillation) against a bare loop of the same
-method, with trainable parameters, peak memory and sizes, and how soon a logged step can reach the page.
+"""Fine-tuning: each method's job (full, LoRA, QLoRA, DPO, distillation, reward model, GRPO) against a bare
+loop of the same method, with trainable parameters, peak memory and sizes, and how soon a logged step reaches the page.
 
-Same model, data, batch, sequence length, LoRA settings and optimizer in every row, in one run.
+Same model, batch, sequence length, LoRA settings and optimizer in every row (each method its own data), in one run.
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ from playground.finetune.data import IGNORE, Pair, encode, split
 from playground.finetune.events import read_events
 from playground.finetune.methods.distill import forward_kl, load_student, load_teacher
 from playground.finetune.preference import split_triples
+from playground.finetune.prompt_rows import split_prompt_rows
+from playground.finetune.rewards import ARITHMETIC_REWARDS, parse_rewards, scorers
 from playground.finetune.runner import ENDED, JobRunner
 from playground.finetune.train import collate, load_model
 from playground.models.store import ModelStore
 
-COMMAND = "python -m bench finetune --steps 6 --write"
+COMMAND = "python -m bench finetune --steps 6"
+DEFAULT_METHODS = "full,lora,qlora,dpo,distill,reward,grpo"
 
 
 def job_row(config: FinetuneConfig, runs: Path, store: ModelStore) -> dict[str, float | str]:
@@ -147,16 +150,131 @@ def bare_distill(config: FinetuneConfig, steps: int) -> float:
     return timed(step, steps)
 
 
-BARE = {"full": bare_loop, "lora": bare_loop, "qlora": bare_loop, "dpo": bare_dpo, "distill": bare_distill}
+def chat_ids(tokenizer: Any, prompt: str, answer: str | None = None) -> list[int]:
+    """A prompt (and its answer) through the chat template, as TRL renders conversational rows."""
+    turns = [{"role": "user", "content": prompt}] + ([{"role": "assistant", "content": answer}] if answer else [])
+    return tokenizer.apply_chat_template(turns, add_generation_prompt=answer is None, tokenize=True,
+                                         return_dict=True)["input_ids"]
+
+
+def bare_reward(config: FinetuneConfig, steps: int) -> float:
+    """The Bradley-Terry loss written out: LoRA and a scalar head on the base, chosen and rejected scored in one
+    padded batch, -log sigmoid(r(chosen) - r(rejected)), backward, step; no Trainer."""
+    from peft import LoraConfig, get_peft_model
+
+    from playground.finetune.targets import resolve_targets
+
+    store = ModelStore(Settings.from_env())
+    tokenizer = store.hf_tokenizer(config.base_model)
+    model = store.private_reward_model(config.base_model, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                             lora_dropout=config.lora_dropout, task_type="SEQ_CLS",
+                                             target_modules=resolve_targets(model, config.target_modules).peft))
+    triples, _ = split_triples(config)
+    pad = collate(tokenizer.pad_token_id or 0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+    model.train()
+
+    def step(index: int) -> None:
+        rows = triples[index * config.batch_size:(index + 1) * config.batch_size]
+        encoded = [chat_ids(tokenizer, t.prompt, answer)[:config.max_seq_length]
+                   for side in ("chosen", "rejected") for t in rows for answer in [getattr(t, side)]]
+        batch = pad([{"input_ids": ids, "labels": ids} for ids in encoded])
+        scores = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, 0]
+        half = len(rows)
+        optimizer_step(model, -torch.nn.functional.logsigmoid(scores[:half] - scores[half:]).mean(), optimizer)
+
+    return timed(step, steps)
+
+
+def bare_grpo(config: FinetuneConfig, steps: int) -> float:
+    """GRPO written out: the LoRA policy samples a group per prompt, the rewards score it, advantages against
+    the group's mean and spread, the reference (adapter off) without gradients, the clipped-ratio policy loss
+    with its KL term, backward, step; no Trainer, no vLLM."""
+    model, tokenizer = load_model(config.with_changes(method="lora"))
+    prompts, _ = split_prompt_rows(config)
+    functions, weights = scorers(parse_rewards(config.rewards))
+    group, pad_id = config.group_size, tokenizer.pad_token_id or 0
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+
+    def token_logprobs(ids: torch.Tensor, mask: torch.Tensor, start: int) -> torch.Tensor:
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, start - 1:-1].float()
+        return torch.log_softmax(logits, -1).gather(-1, ids[:, start:].unsqueeze(-1)).squeeze(-1)
+
+    def step(index: int) -> None:
+        rows = prompts[index * config.batch_size:(index + 1) * config.batch_size]
+        tokenizer.padding_side = "left"
+        rendered = [tokenizer.decode(chat_ids(tokenizer, row.prompt)) for row in rows]
+        batch = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
+        model.eval()
+        with torch.no_grad():
+            ids = model.generate(**batch, max_new_tokens=config.completion_tokens, do_sample=True, top_k=0,
+                                 temperature=config.temperature, num_return_sequences=group, pad_token_id=pad_id)
+        model.train()
+        start = batch["input_ids"].shape[1]
+        texts = tokenizer.batch_decode(ids[:, start:], skip_special_tokens=True)
+        answers = [row.answer for row in rows for _ in range(group)]
+        scores = torch.tensor([f([None] * len(texts), texts, answer=answers) for f in functions])
+        rewards = (torch.tensor(weights).unsqueeze(-1) * scores).sum(0).view(-1, group)
+        advantages = ((rewards - rewards.mean(-1, keepdim=True)) / (rewards.std(-1, keepdim=True) + 1e-4)).view(-1)
+        mask = torch.cat([batch["attention_mask"].repeat_interleave(group, 0), (ids[:, start:] != pad_id).long()], 1)
+        completion_mask = mask[:, start:].float()
+        policy = token_logprobs(ids, mask, start)
+        with torch.no_grad(), model.disable_adapter():
+            reference = token_logprobs(ids, mask, start)
+        ratio = torch.exp(policy - policy.detach())
+        kl = torch.exp(reference - policy) - (reference - policy) - 1
+        per_token = -(ratio * advantages.unsqueeze(-1)) + config.kl_beta * kl
+        loss = (per_token * completion_mask).sum() / completion_mask.sum().clamp(min=1)
+        optimizer_step(model, loss, optimizer)
+
+    return timed(step, steps)
+
+
+PAIRS = {"dataset": "concise", "max_seq_length": 128}
+METHOD_DATA: dict[str, dict[str, Any]] = {
+    "dpo": PAIRS, "reward": PAIRS,
+    "grpo": {"dataset": "arithmetic_answers", "batch_size": 2, "group_size": 4, "completion_tokens": 32,
+             "rewards": [dict(spec) for spec in ARITHMETIC_REWARDS]}}
+"""Data beyond the SFT rows: preference pairs, or GRPO's prompts (batch 2 prompts x 4 answers, the preset's)."""
+
+BARE = {"full": bare_loop, "lora": bare_loop, "qlora": bare_loop, "dpo": bare_dpo, "distill": bare_distill,
+        "reward": bare_reward, "grpo": bare_grpo}
 TITLES = {"full": "full (every weight, fp32)", "lora": "LoRA r=8 on attention (fp32 base)",
           "qlora": "QLoRA r=8 on attention (NF4 base)", "dpo": "DPO, LoRA policy (shipped concise pairs)",
-          "distill": "distillation to a half-depth student"}
+          "distill": "distillation to a half-depth student",
+          "reward": "reward model, LoRA and a scalar head (concise pairs)",
+          "grpo": "GRPO, LoRA policy (arithmetic prompts, groups of 4)"}
+
+
+def methods_of(argv: list[str]) -> str:
+    """The ``--methods`` value of ``argv`` (the default set when absent)."""
+    for index, item in enumerate(argv):
+        if item.startswith("--methods="):
+            return item.split("=", 1)[1]
+        if item == "--methods" and index + 1 < len(argv):
+            return argv[index + 1]
+    return DEFAULT_METHODS
+
+
+def section(argv: list[str]) -> str:
+    """The document section ``--write`` replaces: a subset of the methods gets its own, so measuring two
+    methods again never drops the other rows of the full table."""
+    methods = methods_of(argv)
+    return "finetune" if methods == DEFAULT_METHODS else "finetune-" + "-".join(methods.split(","))
+
+
+def command(methods: str) -> str:
+    return f"{COMMAND}{'' if methods == DEFAULT_METHODS else f' --methods {methods}'} --write"
 
 
 def run(argv: list[str]) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench finetune")
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--methods", default="full,lora,qlora,dpo,distill")
+    parser.add_argument("--methods", default=DEFAULT_METHODS,
+                        help="a subset is written to its own section (finetune-reward-grpo...), the full set to "
+                             "'finetune'")
     parser.add_argument("--runs", default="", help="keep the job runs in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
     store = ModelStore(Settings.from_env())
@@ -167,14 +285,16 @@ def run(argv: list[str]) -> str:
     rows = []
     for method in args.methods.split(","):
         config = base.with_changes(method=method, run_name=method, learning_rate=1e-4 if method == "full" else 1e-3,
-                                   **({"dataset": "concise", "max_seq_length": 128} if method == "dpo" else {}))
+                                   **METHOD_DATA.get(method, {}))
         bare = BARE[method](config, args.steps)
         job = job_row(config, runs, store)
         rows.append((method, bare, job))
     lines = [
-        "## Fine-tuning: each method's job against a bare loop of the same method",
+        "## Fine-tuning: each method's job against a bare loop of the same method"
+        + ("" if args.methods == DEFAULT_METHODS else f" ({args.methods.replace(',', ', ')})"),
         "",
-        f"`{COMMAND}` on {machine_line()}; smollm2-135m-instruct, shipped pirate set (DPO: the concise pairs, 128 "
+        f"`{command(args.methods)}` on {machine_line()}; smollm2-135m-instruct, shipped pirate set (DPO and the "
+        "reward model: the concise pairs, 128 tokens; GRPO: 2 arithmetic prompts x 4 sampled answers of at most 32 "
         f"tokens), batch {base.batch_size} x {base.max_seq_length} tokens, AdamW, {args.steps} steps (the first "
         "excluded), no evaluation inside the timed steps. Each bare loop is the same method's forward, loss, "
         "backward and step written out in-process, measured just before its job.",
@@ -208,6 +328,13 @@ def run(argv: list[str]) -> str:
               " several times LoRA's step; TRL's DPOTrainer (its chunked log-prob head, its extra metrics) adds a "
               "little over the bare loop's plain log-softmax. Distillation's job is the bare loss inside the "
               "Trainer.",
+              "",
+              "The reward model's step scores chosen and rejected answers with a scalar head (no LM head over the "
+              "vocabulary), so it costs less than an SFT step of the same tokens; its bare loop scores both in one "
+              "padded batch as RewardTrainer does. GRPO's step is mostly sampling: the group's answers are "
+              "generated token by token, then one forward with the adapter and one without (the KL reference); "
+              "answers sampled in the job and in the bare loop differ in length, so its ratio moves from run to "
+              "run with what was sampled.",
               "",
               "Peak memory is the worker's peak resident set; on this CPU machine it is dominated by reading the "
               "fp32 checkpoint and the runtime, so QLoRA's 4-bit base (weights at rest) shows its saving on a GPU. "

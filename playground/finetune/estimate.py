@@ -68,7 +68,7 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
     layers = int(config_value(text_config, "num_hidden_layers", "n_layer", "num_layers"))
     base_params = sum(parameter.numel() for parameter in model.parameters())
     activation_bytes = 2 if device == "cuda" else 4
-    tokens = config.batch_size * config.max_seq_length * method.answers_per_row
+    tokens = config.batch_size * config.max_seq_length * sequences_per_row(config)
     adapted: tuple[str, ...] = ()
     if method.trains == "all":
         trainable, state_bytes, weight_bytes = base_params, 12, 4  # fp32 weights, gradients, Adam m and v
@@ -84,13 +84,22 @@ def estimate(config: FinetuneConfig, model_config: Any, device: str) -> Estimate
         state_bytes = 16  # fp32 LoRA weights, gradients, Adam m and v
         weights = base_params * (0.55 if method.base_in_4bit else activation_bytes)  # NF4 with its scales
     activations = tokens * hidden * layers * 34 * activation_bytes / 1e9  # a common rule of thumb
-    seconds = config.max_steps * config.gradient_accumulation * config.batch_size * config.max_seq_length * \
+    timed_rows = config.batch_size * (config.group_size if method.data == "prompts" else 1)
+    seconds = config.max_steps * config.gradient_accumulation * timed_rows * config.max_seq_length * \
         CPU_SECONDS_PER_TOKEN * method.time_factor
     if device == "cuda":
         seconds /= GPU_SPEEDUP
     total = trainable if method.trains == "student" else base_params
     return Estimate(weights / 1e9, trainable, trainable * state_bytes / 1e9, activations, seconds / 60, device,
                     config.method, total + (trainable if method.trains == "adapter" else 0), adapted)
+
+
+def sequences_per_row(config: FinetuneConfig) -> int:
+    """Sequences a row puts through the model in a step: GRPO's group of answers per prompt, DPO's and the
+    reward model's two answers, one otherwise. (``time_factor`` is per answer for GRPO, whose group size is a
+    setting, and per row for the others, both answers included.)"""
+    method = config.training_method
+    return config.group_size if method.data == "prompts" else method.answers_per_row
 
 
 def lora_parameters(model: Any, config: FinetuneConfig) -> tuple[int, tuple[str, ...]]:

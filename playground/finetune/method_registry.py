@@ -32,7 +32,9 @@ class TrainingMethod:
     base_in_4bit: bool = False
     """The base loads as 4-bit NF4 weights (QLoRA)."""
     time_factor: float = 1.0
-    """A step's cost against LoRA's, rough, from `bench finetune` (docs/benchmarks.md)."""
+    """A step's cost against LoRA's, rough, from `bench finetune` (docs/benchmarks.md): per row (both answers
+    included) for pairs; per sampled answer for GRPO (0.9 and 1.35 from the reward and GRPO rows of 2026-12-06,
+    reward_full scaled from reward as full SFT is from LoRA)."""
     state_words: str = "LoRA weights + gradients + Adam state"
     """What the training state is, as the estimate says it."""
     answers_per_row: int = 1
@@ -86,13 +88,13 @@ register(TrainingMethod("distill", "a half-depth student learns the teacher's to
                         time_factor=1.4, teacher=True, state_words="student weights, gradients + Adam state"))
 register(TrainingMethod("reward", "a LoRA adapter and a scalar head learn to score chosen above rejected",
                         "playground.finetune.methods.reward:build_reward", saves="adapter", trains="adapter",
-                        data="preferences", time_factor=1.6, answers_per_row=2, scorer=True,
+                        data="preferences", time_factor=0.9, answers_per_row=2, scorer=True,
                         state_words="LoRA weights + score head + gradients + Adam state"))
 register(TrainingMethod("reward_full", "every weight and a scalar head learn to score chosen above rejected",
                         "playground.finetune.methods.reward:build_reward", saves="model", trains="all",
-                        data="preferences", time_factor=2.0, answers_per_row=2, scorer=True,
+                        data="preferences", time_factor=1.2, answers_per_row=2, scorer=True,
                         state_words="gradients + Adam state"))
 register(TrainingMethod("grpo", "a LoRA policy samples groups of answers and learns from their rewards",
                         "playground.finetune.methods.grpo:build_grpo", saves="adapter", trains="adapter",
-                        data="prompts", time_factor=8.0,
+                        data="prompts", time_factor=1.35,
                         state_words="LoRA policy weights + gradients + Adam state"))
