@@ -1,17 +1,20 @@
-"""Prompt-lookup speculative decoding, shown at work: drafts, acceptances and the speed against plain greedy.
+"""Speculative decoding, shown at work: drafts, acceptances and the speed against plain greedy.
 
 A decode step reads every weight to produce one token; verifying several guessed tokens costs about the
-same one read. Prompt lookup (Saxena, 2023; transformers' ``prompt_lookup_num_tokens``) guesses for free:
-find the last few generated tokens earlier in the text, and draft the tokens that followed them there.
+same one read. The guesses come from a drafter (:mod:`playground.generation.drafts`): prompt lookup
+(Saxena, 2023; transformers' ``prompt_lookup_num_tokens``) copies, for free, the tokens that followed the
+last few tokens' earlier occurrence in the text; a draft model (assisted decoding, Leviathan et al. 2023;
+transformers' ``assistant_model``) is a smaller model with the same tokenizer that writes them greedily.
 One forward over [last token + draft] gives the model's greedy choice at every draft position; the
 longest agreeing prefix is accepted, the model's own token replaces the first disagreement, and the KV
 cache is cropped back to what was kept. The output is therefore plain greedy decoding's, token for token;
-only the number of forward passes changes. It pays off where the answer repeats the prompt (summaries,
-extraction, editing code) and costs a little where it does not.
+only the number of forward passes changes. Lookup pays off where the answer repeats the prompt (summaries,
+extraction, editing code); a draft model wherever it predicts the target well and costs much less.
 
-Written here rather than through ``generate(prompt_lookup_num_tokens=...)``: transformers does not report
-which drafted tokens were accepted, and showing that is the point. Both loops below (speculative and
-plain) share one forward helper, so the speed-up compares like with like.
+Written here rather than through ``generate(prompt_lookup_num_tokens=...)`` or ``assistant_model``:
+transformers does not report which drafted tokens were accepted, and showing that is the point. One
+verification loop serves both methods, and it and plain greedy share one forward helper, so the speed-up
+compares like with like.
 """
 
 from __future__ import annotations
@@ -24,25 +27,22 @@ import torch
 from transformers import DynamicCache
 
 from playground.core.errors import InvalidInputError
-from playground.core.validation import whole_number
+from playground.generation.drafts import (
+    MAX_NEW_TOKENS,
+    Drafter,
+    DraftSettings,
+    LookupDrafter,
+    LookupSettings,
+    ModelDrafter,
+    forward,
+    lookup_draft,
+    tokenizer_differences,
+)
 from playground.generation.engine import rendered_ids
 
-MAX_NEW_TOKENS = 512
-
-
-@dataclass(frozen=True)
-class LookupSettings:
-    max_new_tokens: int = 96
-    ngram: int = 3
-    """The longest suffix looked up; shorter ones are tried when it is not found."""
-    draft: int = 8
-    """Tokens drafted per step at most."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "max_new_tokens", whole_number("max_new_tokens", self.max_new_tokens, 1,
-                                                                 MAX_NEW_TOKENS, "how long the answer may be"))
-        object.__setattr__(self, "ngram", whole_number("ngram", self.ngram, 1, 8, "the suffix looked up"))
-        object.__setattr__(self, "draft", whole_number("draft", self.draft, 1, 32, "tokens guessed per step"))
+__all__ = ["MAX_NEW_TOKENS", "METHODS", "LookupSettings", "DraftSettings", "SpeculativeRequest",
+           "SpeculativeResult", "assisted", "load_draft", "lookup_draft", "plain_greedy", "prompt_lookup",
+           "speculative", "verify"]
 
 
 @dataclass
@@ -60,6 +60,8 @@ class SpeculativeRun:
     ids: list[int] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     seconds: float = 0.0
+    draft_forwards: int = 0
+    """Forward passes of the draft model (0 for prompt lookup)."""
 
     @property
     def drafted(self) -> int:
@@ -74,63 +76,45 @@ class SpeculativeRun:
         return len(self.steps)
 
 
-def lookup_draft(ids: list[int], ngram: int, draft: int) -> list[int]:
-    """The tokens that followed the latest earlier occurrence of the text's last n tokens (n from ``ngram``
-    down to 1); empty when no suffix occurs earlier."""
-    for n in range(min(ngram, len(ids) - 1), 0, -1):
-        suffix = ids[-n:]
-        for start in range(len(ids) - n - 1, -1, -1):
-            if ids[start:start + n] == suffix:
-                follow = ids[start + n:start + n + draft]
-                if follow:
-                    return follow
-    return []
-
-
-def _forward(model: Any, ids: list[int], cache: DynamicCache, length: int) -> torch.Tensor:
-    """Logits for ``ids`` appended after the ``length`` tokens already in ``cache``."""
-    tensor = torch.tensor([ids], device=model.device)
-    positions = torch.arange(length, length + len(ids), device=model.device)[None]
-    output = model(input_ids=tensor, past_key_values=cache, use_cache=True, position_ids=positions,
-                   cache_position=positions[0])
-    return output.logits[0].float()
-
-
 def plain_greedy(model: Any, prompt: list[int], max_new_tokens: int, eos: set[int]) -> tuple[list[int], float]:
     """One forward per token, the baseline the speed-up is measured against (same helper, same cache)."""
     started = time.perf_counter()
     cache, out = DynamicCache(), []
     with torch.inference_mode():
-        logits = _forward(model, prompt, cache, 0)
+        logits = forward(model, prompt, cache, 0)
         while len(out) < max_new_tokens:
             token = int(torch.argmax(logits[-1]))
             out.append(token)
             if token in eos:
                 break
-            logits = _forward(model, [token], cache, len(prompt) + len(out) - 1)
+            logits = forward(model, [token], cache, len(prompt) + len(out) - 1)
     return out, time.perf_counter() - started
 
 
-def prompt_lookup(model: Any, prompt: list[int], settings: LookupSettings, eos: set[int]) -> SpeculativeRun:
-    """Greedy decoding with prompt-lookup drafts, every step recorded."""
+def verify(model: Any, prompt: list[int], max_new_tokens: int, eos: set[int], drafter: Drafter) -> SpeculativeRun:
+    """Greedy decoding that checks ``drafter``'s guesses, every step recorded. One forward over [the token
+    not yet cached + the guesses] gives the model's own choice after each; the agreeing prefix is kept, the
+    model's choice follows it, and the cache is cropped back to what was kept."""
     if not prompt:
-        raise InvalidInputError("Type a prompt: drafts are looked up in it.")
+        raise InvalidInputError("Type a prompt: the drafts and the answer continue it.")
     run, started = SpeculativeRun(), time.perf_counter()
     cache = DynamicCache()
     with torch.inference_mode():
-        logits = _forward(model, prompt[:-1], cache, 0) if len(prompt) > 1 else None
+        if len(prompt) > 1:
+            forward(model, prompt[:-1], cache, 0)
         pending = prompt[-1]  # the last token not yet in the cache
-        while len(run.ids) < settings.max_new_tokens and not (run.ids and run.ids[-1] in eos):
-            room = settings.max_new_tokens - len(run.ids) - 1
-            drafted = lookup_draft(prompt + run.ids, settings.ngram, settings.draft)[:max(room, 0)]
+        while len(run.ids) < max_new_tokens and not (run.ids and run.ids[-1] in eos):
+            room = max_new_tokens - len(run.ids) - 1
+            drafted = drafter.propose(prompt + run.ids, room)[:max(room, 0)]
             kept = len(prompt) - 1 + len(run.ids)
-            logits = _forward(model, [pending, *drafted], cache, kept)
+            logits = forward(model, [pending, *drafted], cache, kept)
             choices = torch.argmax(logits, dim=-1).tolist()
             accepted = 0
             while accepted < len(drafted) and drafted[accepted] == choices[accepted] and drafted[accepted] not in eos:
                 accepted += 1
             if accepted < len(drafted) and drafted[accepted] == choices[accepted]:  # the draft's end-of-text
                 accepted += 1
+            drafter.update(len(drafted), accepted)
             run.ids += drafted[:accepted]
             token = None if (run.ids and run.ids[-1] in eos) else choices[accepted]
             if token is not None:
@@ -140,12 +124,28 @@ def prompt_lookup(model: Any, prompt: list[int], settings: LookupSettings, eos: 
             if rejected:  # the pending token and the accepted drafts stay cached (crop takes what to remove)
                 cache.crop(-rejected)
             pending = run.ids[-1]
-    run.ids = run.ids[:settings.max_new_tokens]
+    run.ids = run.ids[:max_new_tokens]
+    run.draft_forwards = drafter.forwards
     run.seconds = time.perf_counter() - started
     return run
 
 
-METHODS = ("prompt lookup",)
+def prompt_lookup(model: Any, prompt: list[int], settings: LookupSettings, eos: set[int]) -> SpeculativeRun:
+    """Greedy decoding with prompt-lookup drafts."""
+    return verify(model, prompt, settings.max_new_tokens, eos, LookupDrafter(settings))
+
+
+def assisted(model: Any, draft: Any, prompt: list[int], max_new_tokens: int, eos: set[int],
+             settings: DraftSettings = DraftSettings()) -> SpeculativeRun:
+    """Greedy decoding with a draft model's guesses (it must share ``model``'s tokenizer: see
+    :func:`load_draft`)."""
+    drafter = ModelDrafter(draft, settings, eos, model.get_input_embeddings().num_embeddings)
+    return verify(model, prompt, max_new_tokens, eos, drafter)
+
+
+METHODS = ("prompt lookup", "draft model")
+NO_DRAFT_SHIPS = ("none ships that is smaller than the embedded 135M model, so give a local folder or Hub id, "
+                  "or use the embedded smollm2-135m-instruct as the draft of a bigger SmolLM2 target")
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,8 @@ class SpeculativeRequest:
     method: str = "prompt lookup"
     max_new_tokens: int = 96
     chat: bool = True
+    draft_model: str = ""
+    """A smaller causal model sharing ``model``'s tokenizer (method "draft model" only)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -163,8 +165,14 @@ class SpeculativeRequest:
             raise InvalidInputError("Choose a model.")
         if self.method not in METHODS:
             raise InvalidInputError(f"Speculative method {self.method!r} is not offered here: choose "
-                                    f"{', '.join(METHODS)} (a draft model needs one that shares the tokenizer "
-                                    "and is smaller than the embedded 135M model; none ships).")
+                                    f"{' or '.join(repr(m) for m in METHODS)}.")
+        draft = self.draft_model.strip() if isinstance(self.draft_model, str) else self.draft_model
+        if draft and self.method != "draft model":
+            raise InvalidInputError(f"A draft model ({draft!r}) is only used by method 'draft model': choose "
+                                    "that method, or clear the draft model to use prompt lookup.")
+        if self.method == "draft model" and not (isinstance(draft, str) and draft):
+            raise InvalidInputError("Method 'draft model' needs a draft model: a smaller causal model with the "
+                                    f"same tokenizer as the one checked ({NO_DRAFT_SHIPS}).")
         LookupSettings(max_new_tokens=self.max_new_tokens)  # the same bounds, the same message
 
 
@@ -182,24 +190,46 @@ class SpeculativeResult:
     plain_seconds: float
     speedup: float
     same_as_greedy: bool
+    method: str = "prompt lookup"
+    draft_forwards: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"output": self.output, "tokens": self.tokens, "steps": self.steps, "acceptance": self.acceptance,
                 "forwards": self.forwards, "new_tokens": self.new_tokens, "seconds": round(self.seconds, 4),
                 "plain_seconds": round(self.plain_seconds, 4), "speedup": round(self.speedup, 3),
-                "same_as_greedy": self.same_as_greedy}
+                "same_as_greedy": self.same_as_greedy, "method": self.method,
+                "draft_forwards": self.draft_forwards}
+
+
+def load_draft(store: Any, request: SpeculativeRequest, tokenizer: Any) -> Any:
+    """The draft model through the shared store, once its tokenizer is known to be the target's: another
+    tokenizer's id 1234 is other text, so every guess would be rejected (or, past the target's vocabulary,
+    crash its embedding)."""
+    name = request.draft_model.strip()
+    differences = tokenizer_differences(tokenizer, store.hf_tokenizer(name))
+    if differences:
+        raise InvalidInputError(f"The draft model {name!r} does not share {request.model.strip()!r}'s tokenizer, "
+                                f"so its token ids would mean other text: {'; '.join(differences)}. Choose a "
+                                "smaller model of the same family (one tokenizer).")
+    return store.causal_lm(name)
 
 
 def speculative(store: Any, request: SpeculativeRequest) -> SpeculativeResult:
-    """Prompt lookup and plain greedy on the same prompt and model, one after the other, compared."""
+    """Speculative decoding (``request.method``) and plain greedy on the same prompt and model, one after
+    the other, compared."""
     name = request.model.strip()
     model, tokenizer = store.causal_lm(name), store.hf_tokenizer(name)
+    draft = load_draft(store, request, tokenizer) if request.method == "draft model" else None
     prompt = rendered_ids(tokenizer, request.prompt, None, request.chat, [])[1]
     eos = {int(tokenizer.eos_token_id)} if tokenizer.eos_token_id is not None else set()
     eos |= {int(i) for i in ([model.generation_config.eos_token_id] if isinstance(
         model.generation_config.eos_token_id, int) else model.generation_config.eos_token_id or [])}
-    plain_greedy(model, prompt, 2, eos)  # warm: a first forward's one-off costs would land on the first timed loop
-    run = prompt_lookup(model, prompt, LookupSettings(max_new_tokens=request.max_new_tokens), eos)
+    for warmed in (model,) if draft is None else (model, draft):
+        plain_greedy(warmed, prompt, 2, eos)  # a first forward's one-off costs would land on the first timed loop
+    if draft is None:
+        run = prompt_lookup(model, prompt, LookupSettings(max_new_tokens=request.max_new_tokens), eos)
+    else:
+        run = assisted(model, draft, prompt, request.max_new_tokens, eos)
     plain, plain_seconds = plain_greedy(model, prompt, request.max_new_tokens, eos)
     decode = lambda ids: tokenizer.decode(ids, skip_special_tokens=True)  # noqa: E731 - short, local
     tokens = []
@@ -212,4 +242,5 @@ def speculative(store: Any, request: SpeculativeRequest) -> SpeculativeResult:
         output=decode(run.ids), tokens=tokens[:len(run.ids)], steps=steps,
         acceptance=run.accepted / run.drafted if run.drafted else None, forwards=run.forwards,
         new_tokens=len(run.ids), seconds=run.seconds, plain_seconds=plain_seconds,
-        speedup=plain_seconds / run.seconds if run.seconds else 1.0, same_as_greedy=run.ids == plain)
+        speedup=plain_seconds / run.seconds if run.seconds else 1.0, same_as_greedy=run.ids == plain,
+        method=request.method, draft_forwards=run.draft_forwards)

@@ -1,5 +1,5 @@
-"""Faster decoding, shown: prompt-lookup speculative decoding beside plain greedy decoding
-(playground.generation.speculative). Layout, translation (keyed by component) and wiring.
+"""Faster decoding, shown: speculative decoding (prompt lookup or a smaller draft model) beside plain greedy
+decoding (playground.generation.speculative). Layout, translation (keyed by component) and wiring.
 
 Endpoint: ``/generate_speculative``.
 """
@@ -13,8 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.core.errors import InvalidInputError
-from playground.generation.speculative import SpeculativeRequest, speculative
+from playground.generation.speculative import METHODS, SpeculativeRequest, speculative
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
@@ -30,6 +29,8 @@ class SpeculativeView:
     lab_model: gr.Dropdown
     chat: gr.Checkbox
     prompt: gr.Textbox
+    method: gr.Radio
+    draft_model: gr.Textbox
     max_new_tokens: gr.Slider
     run: gr.Button
     summary: gr.Markdown
@@ -37,17 +38,20 @@ class SpeculativeView:
 
 
 def request_from(view: SpeculativeView, values: dict[Any, Any]) -> SpeculativeRequest:
-    return SpeculativeRequest(values[view.prompt], values[view.lab_model], max_new_tokens=values[view.max_new_tokens],
-                              chat=values[view.chat])
+    return SpeculativeRequest(values[view.prompt], values[view.lab_model], values[view.method],
+                              max_new_tokens=values[view.max_new_tokens], chat=values[view.chat],
+                              draft_model=values[view.draft_model] if values[view.method] == "draft model" else "")
 
 
 def summary_markdown(result: dict[str, Any]) -> str:
     acceptance = "no drafts" if result["acceptance"] is None else f"{result['acceptance']:.0%} of drafted tokens"
     same = ("✓ the same tokens as plain greedy decoding" if result["same_as_greedy"] else
             "⚠️ differs from plain greedy decoding (a near-tie decided differently in a batched forward)")
-    return (f"**{result['new_tokens']} tokens in {result['forwards']} forward passes** (plain greedy: one per "
-            f"token) · accepted {acceptance} · {result['seconds']:.2f} s against {result['plain_seconds']:.2f} s "
-            f"plain: **{result['speedup']:.2f}x** · {same}")
+    drafts = (f" (and {result['draft_forwards']} of the draft model)" if result.get("method") == "draft model"
+              else "")
+    return (f"**{result['new_tokens']} tokens in {result['forwards']} forward passes**{drafts} (plain greedy: one "
+            f"per token) · accepted {acceptance} · {result['seconds']:.2f} s against {result['plain_seconds']:.2f} "
+            f"s plain: **{result['speedup']:.2f}x** · {same}")
 
 
 def tokens_html(result: dict[str, Any]) -> str:
@@ -64,37 +68,62 @@ def run_outputs(store: Any, view: SpeculativeView, values: dict[Any, Any]) -> di
     return {view.summary: summary_markdown(result), view.output: tokens_html(result)}
 
 
+NOTE = ("**Speculative decoding.** A decode step reads every weight to write one token; checking several guessed "
+        "tokens in one forward pass costs about the same. Each step guesses the next tokens, one forward pass "
+        "checks every guess at once, the agreeing guesses are kept with the model's own next token, and the rest "
+        "are dropped: accepted guesses are free tokens, and the output stays exactly plain greedy decoding's. "
+        "**Prompt lookup** guesses for free by finding the last few tokens earlier in the text and copying what "
+        "followed: it shines when the answer repeats the prompt (copying, extraction, editing). **Draft model** "
+        "(assisted decoding) lets a smaller model with the same tokenizer write the guesses, growing its guess "
+        "by two after a fully accepted one and shrinking it by one after a rejection: it pays where the small "
+        "model predicts the big one well and costs much less per forward.")
+DRAFT_INFO = ("A smaller causal model with the lab model's tokenizer: local folder or Hub id. None smaller than "
+              "the embedded 135M ships, so on this machine give a folder; on a Space (it has a network) pick a "
+              "bigger SmolLM2 as the lab model (e.g. HuggingFaceTB/SmolLM2-360M-Instruct) and "
+              "smollm2-135m-instruct here.")
+
+
 def layout(lab_model: gr.Dropdown, chat: gr.Checkbox) -> SpeculativeView:
-    gr.Markdown("**Prompt-lookup speculative decoding.** Each step guesses the next tokens by finding the last "
-                "few tokens earlier in the text and copying what followed; one forward pass checks every guess "
-                "at once. Accepted guesses are free tokens; the output stays exactly plain greedy decoding's. "
-                "It shines when the answer repeats the prompt (copying, extraction, editing).")
+    gr.Markdown(NOTE)
     prompt = gr.Textbox(START, label="Prompt", lines=3, elem_id="spec-prompt")
+    with gr.Row():
+        method = gr.Radio(list(METHODS), value=METHODS[0], label="Where the guesses come from", scale=1,
+                          elem_id="spec-method")
+        draft_model = gr.Textbox("", label="Draft model", placeholder="smollm2-135m-instruct, a folder or a Hub id",
+                                 info=DRAFT_INFO, scale=2, interactive=False, elem_id="spec-draft")
     max_new_tokens = gr.Slider(8, 256, value=48, step=8, label="New tokens", elem_id="spec-tokens")
     run = gr.Button("Decode both ways", variant="primary", elem_id="spec-run")
     summary = gr.Markdown(elem_id="spec-summary")
     output = gr.HTML(elem_id="spec-output")
-    return SpeculativeView(lab_model, chat, prompt, max_new_tokens, run, summary, output)
+    return SpeculativeView(lab_model, chat, prompt, method, draft_model, max_new_tokens, run, summary, output)
+
+
+def draft_box(method: str) -> gr.Textbox:
+    """The draft model box is only read by the draft model method; it stays visible so the page says so."""
+    return gr.Textbox(interactive=method == "draft model")
 
 
 def register_api(ws: Workspace) -> None:
     @event_handler
     def generate_speculative(prompt: str, model: str, method: str = "prompt lookup", draft_model: str = "",
                              max_new_tokens: int = 96) -> dict:
-        """Greedy decoding with prompt-lookup drafts, beside plain greedy in the same request: `{output,
-        tokens: [{text, drafted}], steps: [{drafted, accepted, token}], acceptance, forwards, new_tokens,
-        seconds, plain_seconds, speedup, same_as_greedy}`."""
-        if (draft_model or "").strip():
-            raise InvalidInputError("A draft model is not offered here yet: no smaller model ships that shares a "
-                                    "tokenizer with the embedded one. Use method 'prompt lookup'.")
-        return speculative(ws.store, SpeculativeRequest(prompt, model, method, max_new_tokens)).to_dict()
+        """Greedy decoding with drafts, beside plain greedy in the same request. `method`: "prompt lookup"
+        (copied from the text; `draft_model` empty) or "draft model" (assisted decoding: `draft_model` is a
+        smaller causal model, local folder or Hub id, with the same tokenizer as `model`, else refused naming
+        what differs; its guess grows by 2 after a full acceptance and shrinks by 1 after a rejection). Returns
+        `{output, tokens: [{text, drafted}], steps: [{drafted, accepted, token}], acceptance, forwards,
+        new_tokens, seconds, plain_seconds, speedup, same_as_greedy, method, draft_forwards}`."""
+        return speculative(ws.store, SpeculativeRequest(prompt, model, method, max_new_tokens,
+                                                        draft_model=draft_model or "")).to_dict()
 
     gr.api(generate_speculative, api_name="generate_speculative", **QUEUE)
 
 
 def build(ws: Workspace, lab_model: gr.Dropdown, chat: gr.Checkbox) -> None:
     view = layout(lab_model, chat)
+    view.method.change(draft_box, view.method, view.draft_model, api_visibility="undocumented", show_progress="hidden")
     view.run.click(event_handler(partial(run_outputs, ws.store, view)), {view.lab_model, view.chat, view.prompt,
-                   view.max_new_tokens}, [view.summary, view.output], api_name="spec_page_run",
+                   view.method, view.draft_model, view.max_new_tokens}, [view.summary, view.output],
+                   api_name="spec_page_run",
                    api_visibility="undocumented", show_progress="minimal", **QUEUE)
     register_api(ws)

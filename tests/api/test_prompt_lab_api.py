@@ -123,6 +123,16 @@ def test_speculative_decoding_endpoint_gives_greedys_tokens_in_fewer_forwards(cl
     result = client.predict(text, "smollm2-135m-instruct", "prompt lookup", "", 32, api_name="/generate_speculative")
     assert result["same_as_greedy"] and result["new_tokens"] > result["forwards"]
     assert 0 < result["acceptance"] <= 1 and result["plain_seconds"] > 0
-    with pytest.raises(AppError, match="draft model is not offered"):
+    with pytest.raises(AppError, match="only used by method 'draft model'"):
         client.predict(text, "smollm2-135m-instruct", "prompt lookup", "tiny-draft", 8,
                        api_name="/generate_speculative")
+    with pytest.raises(AppError, match="needs a draft model"):
+        client.predict(text, "smollm2-135m-instruct", "draft model", "", 8, api_name="/generate_speculative")
+
+
+def test_a_model_drafting_for_itself_has_every_guess_accepted(client):
+    """The only draft offline is the embedded model itself: no speed-up (the draft costs as much), but every
+    guess agrees, and the tokens are greedy's."""
+    result = client.predict("Name three colours.", MODEL, "draft model", MODEL, 16, api_name="/generate_speculative")
+    assert result["method"] == "draft model" and result["same_as_greedy"] and result["acceptance"] == 1
+    assert result["forwards"] < result["new_tokens"] and result["draft_forwards"] > 0
