@@ -21,6 +21,7 @@ BENCHMARKS = {
     "quant": "bench.quant_bench",
     "rag": "bench.rag_bench",
     "finetune": "bench.finetune_bench",
+    "pretrain": "bench.pretrain_bench",
     "dpo": "bench.dpo_bench",
     "grpo": "bench.grpo_bench",
     "load": "bench.load_bench",

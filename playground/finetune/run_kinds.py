@@ -45,29 +45,32 @@ def load_run_config(config_path: Path) -> Any:
 
 
 def prepare_resume(config_path: Path) -> None:
-    """What a kind does to its folder before a resumed worker starts: a single pre-training run keeps no
-    checkpoint and starts again, so its old events are set aside first; a sweep keeps its points and says it is
-    ``resumed`` (queued again), so nobody reads its old "cancelled" while the worker starts."""
+    """What a kind does to its folder before a resumed worker starts: a single pre-training run cuts its events
+    back to its last checkpoint (or sets them aside when it has none and starts again); a sweep keeps its points.
+    Both say ``resumed`` (queued again), so nobody reads the old "cancelled" while the worker starts."""
     kind = run_kind(config_path)
     if kind == "pretrain":
-        from playground.pretrain.worker import restart_events
+        from playground.pretrain.worker import prepare_events
 
-        restart_events(Path(config_path).parent)
+        prepare_events(Path(config_path).parent)
     elif kind == "pretrain_sweep":
         from playground.finetune.events import append_event
 
         append_event(Path(config_path).parent, "resumed", message="")
 
 
-def resume_without_checkpoint(config_path: Path) -> str:
-    """What Resume does for a run that saved no checkpoint: pre-training runs resume anyway (a single run from
-    step 0, a sweep from its next unfinished point); empty for a fine-tuning run, which cannot."""
+def resume_note(config_path: Path) -> str:
+    """What Resume does for an interrupted pre-training run, from its folder (a single run from its last
+    checkpoint's step, or from step 0 before its first; a sweep from its next unfinished point); empty for a
+    fine-tuning run, whose status names its last Trainer checkpoint itself."""
     try:
         kind = run_kind(config_path)
     except InvalidInputError:
         return ""
     if kind == "pretrain":
-        return "Resume starts it again from step 0 (pre-training runs keep no checkpoint)."
+        from playground.pretrain.worker import resume_message
+
+        return resume_message(Path(config_path).parent)
     if kind == "pretrain_sweep":
         return "Resume continues the sweep from its next unfinished point."
     return ""

@@ -30,7 +30,7 @@ from playground.finetune.data import load_pairs, names_server_file, refuse_full_
 from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
 from playground.finetune.preference import load_triples
 from playground.finetune.prompt_rows import load_prompt_rows
-from playground.finetune.run_kinds import load_run_config, prepare_resume, resume_without_checkpoint
+from playground.finetune.run_kinds import load_run_config, prepare_resume, resume_note
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -196,7 +196,7 @@ class JobRunner:
 
     def _resume(self, run_id: str) -> str:
         """Spawn a worker that continues ``run_id`` from its last complete checkpoint (a pre-training run
-        keeps none: its worker starts it again, a sweep from its next unfinished point)."""
+        without one starts again; a sweep continues from its next unfinished point)."""
         folder = self.run_dir(run_id)
         config = load_run_config(folder / "config.json")  # an unreadable config is refused before anything starts
         if isinstance(config, FinetuneConfig) and not complete_checkpoints(folder):
@@ -265,9 +265,9 @@ class JobRunner:
                 kept = summary.checkpoints[-1] if summary.checkpoints else None
                 summary.message = ("Interrupted: the worker stopped without finishing (killed, or the app or "
                                    "machine restarted mid-run). " +
-                                   (f"Last checkpoint: {Path(kept).name}; Resume continues from it." if kept else
-                                    resume_without_checkpoint(folder / "config.json") or
-                                    "No checkpoint was saved yet: start it again."))
+                                   (resume_note(folder / "config.json") or
+                                    (f"Last checkpoint: {Path(kept).name}; Resume continues from it." if kept else
+                                     "No checkpoint was saved yet: start it again.")))
         return summary
 
     def cancel(self, run_id: str) -> RunSummary:

@@ -5,7 +5,9 @@ every ``eval_every`` steps and at the end, with a sample at each evaluation. Eve
 ``on_event(kind, data)`` with plain data, in the shape of the fine-tuning worker's events (started, step {step,
 loss, lr, grad_norm}, evaluating, eval {step, eval_loss, samples}, finished/cancelled), so a worker can write
 them to a run folder unchanged. The same seed gives the same run: the data order, the masks and the spans all
-come from one generator.
+come from one generator. ``on_checkpoint`` receives a :class:`LoopState` after each evaluation and on Stop, and
+``start`` hands one back: the run then continues at the next step with the same data order and masks, its
+curves continuing, and ends as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -79,10 +81,28 @@ class TrainResult:
         return {**asdict(self), "final_eval_loss": self.final_eval_loss}
 
 
+@dataclass
+class LoopState:
+    """Everything but the model's weights that a run needs to continue after ``step``: AdamW's averages, the
+    schedule, the data-order and mask generator, and the curves so far."""
+
+    step: int
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    generator: torch.Tensor
+    result: TrainResult
+
+
+CheckpointFn = Callable[[LoopState], None]
+
+
 def train(model: Any, tokenizer: Any, objective: str, train_rows: torch.Tensor, held_out_rows: torch.Tensor,
           settings: TrainSettings, on_event: EventFn | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
-    """Train ``model`` on ``train_rows`` ([n, context] token ids) under ``objective``; see the module doc."""
+          should_stop: Callable[[], bool] | None = None, start: LoopState | None = None,
+          on_checkpoint: CheckpointFn | None = None) -> TrainResult:
+    """Train ``model`` on ``train_rows`` ([n, context] token ids) under ``objective``; see the module doc.
+
+    With ``start`` (the model already holding that step's weights) the run goes on from ``start.step + 1``."""
     check_objective(objective)
     emit = on_event or (lambda kind, data: None)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -90,14 +110,32 @@ def train(model: Any, tokenizer: Any, objective: str, train_rows: torch.Tensor, 
                                   betas=(0.9, 0.95))
     scheduler = _scheduler(optimizer, settings)
     held_out = held_out_rows[:settings.eval_sequences]
-    order = _order(len(train_rows), settings.steps * settings.batch_size, generator)
+    order = _order(len(train_rows), settings.steps * settings.batch_size, generator)  # drawn first, as at step 0
     result = TrainResult()
+    if start is not None:
+        optimizer.load_state_dict(start.optimizer)
+        scheduler.load_state_dict(start.scheduler)
+        generator.set_state(start.generator)
+        result = start.result
+        result.stopped = False  # a checkpoint taken on Stop says it stopped; this run goes on
+    first = result.steps + 1
     emit("started", {"max_steps": settings.steps, "eval_every": settings.eval_every, "objective": objective,
-                     "tokens_per_step": settings.batch_size * train_rows.shape[1]})
-    began = time.perf_counter()
-    _evaluate(model, tokenizer, objective, held_out, settings, 0, result, emit)
+                     "tokens_per_step": settings.batch_size * train_rows.shape[1], "step": result.steps})
+    began = time.perf_counter() - result.seconds
+    saved = result.steps
+
+    def checkpoint() -> None:
+        nonlocal saved
+        if on_checkpoint is not None and result.steps and saved != result.steps:
+            result.seconds = time.perf_counter() - began
+            on_checkpoint(LoopState(result.steps, optimizer.state_dict(), scheduler.state_dict(),
+                                    generator.get_state(), result))
+            saved = result.steps
+
+    if start is None:
+        _evaluate(model, tokenizer, objective, held_out, settings, 0, result, emit)
     model.train()
-    for step in range(1, settings.steps + 1):
+    for step in range(first, settings.steps + 1):
         if should_stop is not None and should_stop():
             result.stopped = True
             break
@@ -116,9 +154,13 @@ def train(model: Any, tokenizer: Any, objective: str, train_rows: torch.Tensor, 
                       "tokens": result.tokens_seen})
         if step % settings.eval_every == 0 or step == settings.steps:
             _evaluate(model, tokenizer, objective, held_out, settings, step, result, emit)
+            if step < settings.steps:
+                checkpoint()
     result.seconds = time.perf_counter() - began
     if result.steps and result.eval_losses[-1][0] != result.steps:
         _evaluate(model, tokenizer, objective, held_out, settings, result.steps, result, emit)
+    if result.stopped:
+        checkpoint()
     emit("cancelled" if result.stopped else "finished",
          {"step": result.steps, "train_seconds": result.seconds, "tokens_seen": result.tokens_seen,
           "eval_loss": result.final_eval_loss, "message": "Stopped." if result.stopped else "Done."})

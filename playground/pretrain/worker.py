@@ -3,13 +3,15 @@
 Started by the fine-tuning runner through its own entry point (``python -m playground.finetune --config
 runs/<id>/config.json``, which hands a ``kind: pretrain`` or ``pretrain_sweep`` folder here), so Stop (the
 STOP file), the pid checks, status and the run list are the fine-tuning runs' own. A single run saves its
-model and tokenizer with ``save_pretrained`` into ``model/``, a folder any tab loads as a local model. These
-runs keep no checkpoint: Resume starts a single run again from step 0 (the same seed gives the same run),
-and a sweep again from its first unfinished point.
+model and tokenizer with ``save_pretrained`` into ``model/``, a folder any tab loads as a local model. A
+single run keeps a checkpoint (:mod:`playground.pretrain.checkpoint`) after every evaluation and on Stop, and
+Resume continues it from there: the same data order and masks, its curves continuing, its end the same as an
+uninterrupted run's. A sweep keeps none: Resume continues it from its first unfinished point.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -18,6 +20,7 @@ from typing import Any
 
 from playground.finetune.events import EVENTS, append_event, read_events
 from playground.finetune.train import STOP_FILE, failure_message
+from playground.pretrain import checkpoint
 from playground.pretrain.config import BPE, PretrainConfig, read_json
 from playground.pretrain.corpus import make_corpus, training_rows
 from playground.pretrain.loop import TrainSettings, train
@@ -27,21 +30,21 @@ from playground.pretrain.tokenizer import special_ids, train_bpe, with_pretraini
 
 MODEL = "model"
 PREVIOUS_EVENTS = "events.before-resume.jsonl"
-RESTART_NOTE = ("Pre-training runs keep no checkpoint: Resume starts this run again from step 0 "
+RESTART_NOTE = ("No checkpoint was saved yet: Resume starts this run again from step 0 "
                 "(the same seed gives the same run).")
 
 
 def run(run_dir: Path, resume: bool = False) -> int:
     """Train what ``run_dir/config.json`` describes; every failure ends as a ``failed`` event. Returns an exit code.
 
-    ``resume`` changes nothing here: the runner has already set a single run's old events aside
-    (:func:`restart_events`), and a sweep skips the points its events say are done."""
+    With ``resume`` a single run continues from its last checkpoint (the runner has already cut its events back
+    to it: :func:`prepare_events`); a sweep always skips the points its events say are done."""
     try:
         kind = read_json(run_dir / "config.json").get("kind")
         if kind == "pretrain_sweep":
             run_sweep(run_dir, SweepConfig.load(run_dir / "config.json"))
         else:
-            run_single(run_dir, PretrainConfig.load(run_dir / "config.json"))
+            run_single(run_dir, PretrainConfig.load(run_dir / "config.json"), resume=resume)
         return 0
     except BaseException as error:  # noqa: BLE001 - a worker never dies without a last word
         if not isinstance(error, KeyboardInterrupt):
@@ -67,32 +70,49 @@ def stop_requested(run_dir: Path) -> bool:
     return (run_dir / STOP_FILE).exists()
 
 
-def restart_events(run_dir: Path) -> None:
-    """Before a single run starts again: its old events set aside, so the curves start afresh and the status
-    reads "queued" (not the old "cancelled") from the moment the worker is spawned."""
-    if (run_dir / EVENTS).exists():
-        os.replace(run_dir / EVENTS, run_dir / PREVIOUS_EVENTS)
-    append_event(run_dir, "note", message=RESTART_NOTE)
+def resume_message(run_dir: Path) -> str:
+    """What Resume will do for this single run, from what its folder holds."""
+    step = checkpoint.last_step(run_dir)
+    return f"Resume continues from step {step}." if step else RESTART_NOTE
 
 
-def run_single(run_dir: Path, config: PretrainConfig) -> None:
-    """One model from scratch: tokenizer, rows, model, the loop's events, then ``model/`` before the last word."""
+def prepare_events(run_dir: Path) -> None:
+    """Before a single run resumes: with a checkpoint, the events after its step (a killed worker's last
+    steps) are dropped, so the curves continue without doubled steps; without one, the old events are set
+    aside and the run starts again. Either way a ``resumed`` event makes the status read "queued" at once."""
+    step = checkpoint.last_step(run_dir)
+    if step is None:
+        if (run_dir / EVENTS).exists():
+            os.replace(run_dir / EVENTS, run_dir / PREVIOUS_EVENTS)
+        append_event(run_dir, "note", message=RESTART_NOTE)
+    else:
+        kept = [event for event in read_events(run_dir)
+                if event.get("event") not in ("step", "eval", "evaluating", "checkpoint")
+                or int(event.get("step", 0)) <= step]
+        temporary = run_dir / (EVENTS + ".tmp")
+        temporary.write_text("".join(json.dumps(event, ensure_ascii=False) + "\n" for event in kept),
+                             encoding="utf-8")
+        os.replace(temporary, run_dir / EVENTS)
+    append_event(run_dir, "resumed", message="")
+
+
+def run_single(run_dir: Path, config: PretrainConfig, resume: bool = False) -> None:
+    """One model from scratch (or from its last checkpoint): tokenizer, rows, model, the loop's events, then
+    ``model/`` before the last word."""
     text = None if config.corpus == "shakespeare" else config.text
     corpus = make_corpus(text)
-    for note in corpus.notes:
-        append_event(run_dir, "note", message=note)
     tokenizer = make_tokenizer(config, corpus.train)
     settings = config.settings()
     train_rows, held_out = training_rows(corpus, tokenizer, config.context, settings.steps * settings.batch_size,
                                          settings.eval_sequences)
+    rows = checkpoint.fingerprint(train_rows)
     model = build_model(config.size(len(tokenizer)), special_ids(tokenizer), seed=config.seed)
     counted = count_parameters(model)
-    append_event(run_dir, "model", method="pretrain", family=config.family, objective=config.objective,
-                 vocab=len(tokenizer), train_sequences=len(train_rows), held_out_sequences=len(held_out),
-                 **counted.to_dict())
-    append_event(run_dir, "note", message=f"{config.family} of {counted.non_embedding:,} non-embedding parameters "
-                 f"({counted.total:,} in all), {len(tokenizer):,}-token vocabulary, {len(train_rows):,} training "
-                 f"sequences of {config.context} tokens.")
+    start = checkpoint.load(run_dir, model, rows) if resume else None
+    if start is not None:
+        append_event(run_dir, "note", message=f"Resumed from the checkpoint of step {start.step}.")
+    else:
+        _describe(run_dir, config, corpus.notes, tokenizer, counted, len(train_rows), len(held_out))
     ending: dict[str, Any] = {}
 
     def on_event(kind: str, data: dict[str, Any]) -> None:
@@ -101,15 +121,33 @@ def run_single(run_dir: Path, config: PretrainConfig) -> None:
         else:
             append_event(run_dir, kind, **data)
 
+    def on_checkpoint(state: Any) -> None:
+        saved = checkpoint.save(run_dir, model, state, rows)
+        append_event(run_dir, "checkpoint", step=state.step, path=str(saved))
+
     train(model, tokenizer, config.objective, train_rows, held_out, settings, on_event,
-          should_stop=lambda: stop_requested(run_dir))
+          should_stop=lambda: stop_requested(run_dir), start=start, on_checkpoint=on_checkpoint)
     saved = run_dir / MODEL
     model.save_pretrained(str(saved))
     tokenizer.save_pretrained(str(saved))
     kind = ending.pop("kind")
-    ending["message"] = (f"Stopped at step {ending['step']}; model saved. {RESTART_NOTE}" if kind == "cancelled" else
+    ending["message"] = (f"Stopped at step {ending['step']}; model saved. {resume_message(run_dir)}"
+                         if kind == "cancelled" else
                          f"Finished {ending['step']} steps; model saved in model/ (load it as a local model).")
     append_event(run_dir, kind, model=str(saved), params=counted.non_embedding, **ending)
+
+
+def _describe(run_dir: Path, config: PretrainConfig, notes: tuple[str, ...], tokenizer: Any, counted: Any,
+              train_sequences: int, held_out_sequences: int) -> None:
+    """The run's opening events (the corpus' notes, the model's size), written once: not again on Resume."""
+    for note in notes:
+        append_event(run_dir, "note", message=note)
+    append_event(run_dir, "model", method="pretrain", family=config.family, objective=config.objective,
+                 vocab=len(tokenizer), train_sequences=train_sequences, held_out_sequences=held_out_sequences,
+                 **counted.to_dict())
+    append_event(run_dir, "note", message=f"{config.family} of {counted.non_embedding:,} non-embedding parameters "
+                 f"({counted.total:,} in all), {len(tokenizer):,}-token vocabulary, {train_sequences:,} training "
+                 f"sequences of {config.context} tokens.")
 
 
 def done_points(run_dir: Path) -> dict[int, dict[str, Any]]:

@@ -18,7 +18,6 @@ from playground.pretrain.config import PretrainConfig
 from playground.pretrain.lab import PretrainLab
 from playground.pretrain.scaling import ScalingLaw
 from playground.pretrain.sweep import SweepConfig
-from playground.pretrain.worker import RESTART_NOTE
 
 TINY = dict(layers=1, width=32, heads=2, context=32, vocab_size=512, steps=30, batch_size=8, eval_every=15,
             eval_sequences=8, sample_tokens=6, learning_rate=1e-2)
@@ -110,22 +109,23 @@ def summary_params(lab: PretrainLab, run_id: str) -> int:
     return next(e["non_embedding"] for e in read_events(lab.runner.run_dir(run_id)) if e["event"] == "model")
 
 
-def test_stop_saves_the_model_and_resume_starts_again(lab):
+def test_stop_saves_the_model_and_a_checkpoint_and_resume_continues(lab):
     run_id = lab.start(dict(TINY, steps=400, eval_every=400))
     deadline = time.monotonic() + 90
     while not lab.runner.status(run_id).losses and time.monotonic() < deadline:
         time.sleep(0.2)
     lab.runner.cancel(run_id)
     stopped = lab.runner.wait(run_id, 60)
-    assert stopped.status == "cancelled" and "Resume starts this run again" in stopped.message
+    assert stopped.status == "cancelled" and f"Resume continues from step {stopped.step}." in stopped.message
     assert (lab.runner.run_dir(run_id) / "model" / "config.json").is_file()
     lab.runner.resume(run_id)
-    assert lab.runner.status(run_id).status == "queued"  # the old "cancelled" is set aside at once
+    assert lab.runner.status(run_id).status == "queued"  # the old "cancelled" is not what the page reads now
     with pytest.raises(InvalidInputError, match="already running"):
         lab.start(TINY)
     lab.runner.cancel(run_id)
     again = lab.runner.wait(run_id, 60)
-    assert again.status == "cancelled" and RESTART_NOTE in again.notes
+    assert again.status == "cancelled" and again.step >= stopped.step
+    assert [step for step, _ in again.losses] == list(range(1, again.step + 1))  # continued from the checkpoint
 
 
 def write_points(folder: Path, law: ScalingLaw) -> None:
