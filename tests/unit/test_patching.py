@@ -132,7 +132,7 @@ def test_attribution_patching_is_the_metrics_derivative_along_each_patch(view, e
     estimated = experiment.normalised(patching.attribution_patch(experiment, what))
     exact = patching.SWEEPS[what](experiment, None)
     assert np.array(estimated).shape == np.array(exact).shape
-    step = 1e-3
+    step = 1e-2  # float32: a smaller step's round-off, divided by the step and normalised, reached 2e-3 in CI
     for layer, column in ((0, 3), (1, 1)):
         derivative = (metric_moved_toward_clean(view, experiment, what, layer, column, step)
                       - metric_moved_toward_clean(view, experiment, what, layer, column, -step)) / (2 * step)
