@@ -8,6 +8,7 @@ Every refusal names the field, the range it must be in, and a hint on what to pi
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from numbers import Integral, Real
 from typing import Any
 
@@ -45,3 +46,15 @@ def _is_whole(value: Any) -> bool:
 def _is_number(value: Any) -> bool:
     """An int or float (numpy's too), not a bool (True would pass as 1) and not text like "0.1"."""
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def settings_object(cls: type, data: Any) -> dict[str, Any]:
+    """``data`` checked as the settings of the dataclass ``cls``: a JSON object whose keys are all its fields
+    (a config file or an API body may hold anything); each run kind's ``from_dict`` starts here."""
+    if not isinstance(data, dict):  # a config file or API body holding a list, a number, null...
+        raise InvalidInputError(f"Settings must be a JSON object of named values, got {type(data).__name__}.")
+    known = {field.name for field in fields(cls)}
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
+    return data

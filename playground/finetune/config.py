@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
-from playground.core.validation import number, whole_number
+from playground.core.validation import number, settings_object, whole_number
 from playground.finetune.method_registry import REGISTRY, TrainingMethod, training_method
 from playground.finetune.rewards import ARITHMETIC_REWARDS, parse_rewards
 
@@ -179,11 +179,7 @@ class FinetuneConfig:
             raise InvalidInputError("This is a pre-training run (its config's kind is "
                                     f"'{data['kind']}'): this works on fine-tuning runs. A pre-training run's "
                                     "model/ folder loads as a local model wherever a model name is asked for.")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(str(key) for key in data if key not in known)
-        if unknown:
-            raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
-        return cls(**data)
+        return cls(**settings_object(cls, data))
 
     @classmethod
     def load(cls, path: str | Path) -> FinetuneConfig:

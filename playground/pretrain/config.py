@@ -8,12 +8,13 @@ the config (``corpus.txt``), not inside it, so listing runs never carries megaby
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from playground.core.errors import InvalidInputError
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
+from playground.core.validation import settings_object
 from playground.finetune.config import RUN_NAME
 from playground.pretrain.loop import TrainSettings
 from playground.pretrain.objectives import OBJECTIVES
@@ -122,14 +123,9 @@ class PretrainConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> PretrainConfig:
-        if not isinstance(data, dict):
-            raise InvalidInputError(f"Settings must be a JSON object of named values, got {type(data).__name__}.")
-        data = {key: value for key, value in data.items() if key != "text_chars"}
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(str(key) for key in data if key not in known)
-        if unknown:
-            raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
-        return cls(**data)
+        if isinstance(data, dict):  # text_chars is what to_dict reports in place of the text itself
+            data = {key: value for key, value in data.items() if key != "text_chars"}
+        return cls(**settings_object(cls, data))
 
     @classmethod
     def load(cls, path: str | Path) -> PretrainConfig:

@@ -10,12 +10,12 @@ flops, budget, eval_loss} ends each point, which is all :func:`playground.pretra
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from playground.core.errors import InvalidInputError
-from playground.core.validation import number, whole_number
+from playground.core.validation import number, settings_object, whole_number
 from playground.finetune.config import RUN_NAME
 from playground.pretrain.config import MAX_VOCAB, MIN_VOCAB, read_json
 from playground.pretrain.loop import TrainSettings
@@ -128,13 +128,7 @@ class SweepConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> SweepConfig:
-        if not isinstance(data, dict):
-            raise InvalidInputError(f"Settings must be a JSON object of named values, got {type(data).__name__}.")
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(str(key) for key in data if key not in known)
-        if unknown:
-            raise InvalidInputError(f"Unknown setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
-        return cls(**data)
+        return cls(**settings_object(cls, data))
 
     @classmethod
     def load(cls, path: str | Path) -> SweepConfig:
