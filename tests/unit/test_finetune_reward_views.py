@@ -14,9 +14,10 @@ from playground.finetune.method_registry import training_method
 from playground.finetune.reward_scoring import RewardScorers, Scored, score_answers
 from playground.finetune.runner import JobRunner
 from tabs.finetune import plots
+from tabs.finetune.layout import RunsView
 from tabs.finetune.method_views import MethodViews, group_headers, group_rows, method_view_outputs
-from tabs.finetune.page import RunsView, refresh_outputs
 from tabs.finetune.reward_scoring import score_rows
+from tabs.finetune.translation import refresh_outputs
 
 GROUPS = [{"prompt": "What is 2 + 3?", "answers": [
               {"text": "Answer: 5", "rewards": {"regex": 1.0, "exact_match": 1.0}, "advantage": 1.15},

@@ -16,19 +16,15 @@ from playground.finetune.method_registry import REGISTRY, training_method
 from playground.finetune.progress import NO_RUN, WatchRequest, watch_runs
 from playground.finetune.runner import JobRunner
 from playground.preferences.votes import Ballot, VoteStore
+from tabs.finetune.layout import CLASS_VOTES, UPLOAD, RunsView, SettingsForm, rewards_text
 from tabs.finetune.method_views import MethodViews
-from tabs.finetune.page import (
-    CLASS_VOTES,
-    UPLOAD,
-    RunsView,
-    SettingsForm,
+from tabs.finetune.translation import (
     config_from,
     data_file,
     estimate_outputs,
     method_outputs,
     preset_outputs,
     refresh_outputs,
-    rewards_text,
     stop_status,
     uploaded_file,
 )

@@ -89,7 +89,7 @@ def test_a_poll_lists_pretraining_runs_only_and_opens_the_one_chosen(tmp_path):
 
 
 def test_the_finetune_page_lists_a_pretraining_run_without_breaking(tmp_path):
-    from tabs.finetune.page import shown_method
+    from tabs.finetune.translation import shown_method
 
     runner = JobRunner(tmp_path)
     leftover(runner, "20200101-000000-pre")
