@@ -148,14 +148,14 @@ def steering_rows(ws: Workspace, repeat: int) -> tuple[float, list[tuple[str, fl
     steps: list[int] = []
 
     def steer() -> None:
-        steps.append(sum(1 for update in steering.steer(ws.inside, request) if not update.done))
+        steps.append(sum(1 for update in steering.steer(ws.inside, ws.generation, request) if not update.done))
 
     steer()  # the first request also loads the chat template and the generation config
     seconds = timed(steer, repeat)[0]
     new_tokens = steps[-1]
     model = ws.store.causal_lm(MODEL)
     tokenizer = ws.store.hf_tokenizer(MODEL)
-    ids = torch.tensor([steering.prompt_ids(ws.inside, request)])
+    ids = torch.tensor([ws.generation.prepare(MODEL, request.prompt, new_tokens, chat=request.chat).ids])
 
     def plain() -> None:
         with torch.inference_mode():
@@ -170,7 +170,8 @@ def steering_rows(ws: Workspace, repeat: int) -> tuple[float, list[tuple[str, fl
     first = timed(lambda: steering.direction(fresh, MODEL, request.layer, request.pairs), 1)[0]
     rows = [(f"the direction on a first request ({2 * len(request.pairs)} traced forwards of the pairs; "
              "remembered after it)", first),
-            ("whole `steer()` request: the direction + a two-row generate (steered and not), streamed", seconds)]
+            ("whole `steer()` request: the direction + two rows (steered and not) in the engine's batch, streamed",
+             seconds)]
     return baseline, rows, new_tokens
 
 

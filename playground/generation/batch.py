@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from playground.generation.kv_cache import ROOM, GrowingLayer, cache_of, growing, stacked
 from playground.generation.rows import Row, accept_all, model_device
+from playground.generation.steer import steered
 from playground.models.forward import without_router_logits
 
 
@@ -100,7 +101,7 @@ class Batch:
         tokens = torch.tensor([[row.ids[-1]] for row in self.rows], dtype=torch.long, device=device)
         positions = torch.tensor([[row.cached] for row in self.rows], dtype=torch.long, device=device)
         mask = torch.cat([self.mask, torch.ones(len(self.rows), 1, dtype=torch.long, device=device)], dim=1)
-        with torch.inference_mode():
+        with torch.inference_mode(), steered(self.lm, [row.steer for row in self.rows]):
             output = self.lm(input_ids=tokens, attention_mask=mask, position_ids=positions,
                              past_key_values=self.cache, use_cache=True, **without_router_logits(self.lm))
         self.cache, self.mask = output.past_key_values, mask

@@ -32,6 +32,7 @@ from playground.generation.request import FinishReason, Generation, PreparedProm
 from playground.generation.rows import Row, prefill_all, stop_token_ids
 from playground.generation.sampling import SamplingSettings
 from playground.generation.scheduler import BatchLimits, BatchScheduler, Request
+from playground.generation.steer import Steer
 from playground.models.store import ModelStore
 from playground.text.analysis import sanitize_text
 
@@ -53,6 +54,8 @@ class Ask:
     chat: bool = True
     constraint: Constraint | None = None
     """Structured output: what this prompt's answer must match (None: free text)."""
+    steer: Steer | None = None
+    """Steering: a push added to the residual stream while it decodes (a local model only)."""
 
 
 def context_length(config: Any) -> int:
@@ -139,16 +142,17 @@ class GenerationEngine:
 
     def stream(self, model: str, prompt: str | None, settings: SamplingSettings | None = None, *,
                system: str | None = None, chat: bool = True, constraint: Constraint | None = None,
-               progress: ProgressFn | None = None) -> Iterator[Generation]:
+               steer: Steer | None = None, progress: ProgressFn | None = None) -> Iterator[Generation]:
         """Yield the growing :class:`Generation` after each token (and while waiting in line).
 
         Closing the iterator (a Stop button) frees the request's row before the next step. With a
-        ``constraint`` the output is held to it (structured output) in the same shared batch.
+        ``constraint`` the output is held to it (structured output), with ``steer`` the model is pushed
+        (steering), both in the same shared batch.
         """
         settings = settings or SamplingSettings()
         prepared = self.prepare(model, prompt, settings.max_new_tokens, system=system, chat=chat,
                                 progress=progress)
-        yield from self._stream_prepared(model, prepared, settings, constraint)
+        yield from self._stream_prepared(model, prepared, settings, constraint, steer)
 
     def stream_rendered(self, model: str, rendered: str, settings: SamplingSettings | None = None
                         ) -> Iterator[Generation]:
@@ -163,9 +167,9 @@ class GenerationEngine:
         yield from self._stream_prepared(model, prepared, settings)
 
     def _stream_prepared(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings,
-                         constraint: Constraint | None = None) -> Iterator[Generation]:
+                         constraint: Constraint | None = None, steer: Steer | None = None) -> Iterator[Generation]:
         """One prepared prompt through the shared batch, yielding its generation after each step."""
-        generation = self._generation(model, prepared, settings, constraint)
+        generation = self._generation(model, prepared, settings, constraint, steer)
         for _ in self._run([generation]):
             raise_if_failed([generation])
             yield generation
@@ -193,18 +197,23 @@ class GenerationEngine:
             failed.error, failed.finish_reason = str(error), "error"
             return failed
         try:
-            return self._generation(ask.model, prepared, ask.settings, ask.constraint)
+            return self._generation(ask.model, prepared, ask.settings, ask.constraint, ask.steer)
         except PlaygroundError as error:
             failed = Generation(ask.model.strip(), prepared, ask.settings, constraint=ask.constraint)
             failed.error, failed.finish_reason = str(error), "error"
             return failed
 
     def _generation(self, model: str, prepared: PreparedPrompt, settings: SamplingSettings,
-                    constraint: Constraint | None = None) -> Generation:
+                    constraint: Constraint | None = None, steer: Steer | None = None) -> Generation:
         located = self.locate(model)
         if located is None:
             grammar = self.grammar(model, constraint) if constraint is not None else None
-            return Generation(model.strip(), prepared, settings, constraint=constraint, grammar=grammar)
+            if steer is not None:
+                steer.check(self.load(model)[0], model.strip())
+            return Generation(model.strip(), prepared, settings, constraint=constraint, grammar=grammar, steer=steer)
+        if steer is not None:
+            raise InvalidInputError(f"{model.strip()} runs on a server, which does not expose its residual stream: "
+                                    "steering needs a local model.")
         notices = tuple(unsupported_notices(settings))
         if constraint is not None and constraint.response_format() is None:
             notices += (f"The OpenAI API has no field for a {constraint.label}: the endpoint wrote free text, "

@@ -14,6 +14,7 @@ from playground.generation.sampling import SamplingSettings, TokenChoice, penalt
 
 if TYPE_CHECKING:
     from playground.generation.constraints import Constraint, Grammar, GrammarStep
+    from playground.generation.steer import Steer
 
 FinishReason = Literal["length", "eos", "stop", "cancelled", "error", "cut"]
 """``cut``: an endpoint's stream broke off mid-way; the text so far is kept and ``error`` says why."""
@@ -73,6 +74,8 @@ class Generation:
     """Time its masks and matcher took (part of ``compute_seconds``)."""
     grammar_accepting: bool | None = None
     """Whether the grammar accepts the output as it stands (None without a local grammar)."""
+    steer: Steer | None = None
+    """A push added to its residual stream while it decodes (steering); None for the model as it is."""
 
     @property
     def done(self) -> bool:

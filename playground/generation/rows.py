@@ -18,6 +18,7 @@ from playground.generation.constraints import REMOVED_SHOWN, GrammarStep, RowGra
 from playground.generation.detokenize import IncrementalDetokenizer
 from playground.generation.request import Generation
 from playground.generation.sampling import Alternative, TokenChoice, View, distribution_views
+from playground.generation.steer import steered
 from playground.generation.stops import StopStrings
 from playground.models.forward import last_position_only, without_router_logits
 
@@ -57,6 +58,7 @@ class Row:
         self.cached = 0
         """How many of ``ids`` the KV cache holds."""
         self.started: float | None = None
+        self.steer = generation.steer
         self.grammar: RowGrammar | None = None
         """Its structured-output matcher; None for a free row."""
         if generation.grammar is not None:
@@ -187,7 +189,7 @@ def prefill(lm: Any, row: Row, budget: int) -> int:
     chunk = row.ids[row.cached:row.cached + max(1, budget)]
     device = model_device(lm)
     extra = {**last_position_only(lm), **without_router_logits(lm)}
-    with torch.inference_mode():
+    with torch.inference_mode(), steered(lm, [row.steer]):
         output = lm(input_ids=torch.tensor([chunk], dtype=torch.long, device=device),
                     past_key_values=row.cache, use_cache=True, **extra)
     row.cache = output.past_key_values
@@ -237,7 +239,7 @@ def prefill_together(lm: Any, rows: list[Row]) -> None:
                                            for row in rows], room=width)
     mask = torch.cat([prefix_mask, tail_mask], dim=1)
     extra = {**last_position_only(lm), **without_router_logits(lm)}
-    with torch.inference_mode():
+    with torch.inference_mode(), steered(lm, [row.steer for row in rows]):
         output = lm(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                     use_cache=True, **extra)
     layers = [(layer.keys, layer.values) for layer in output.past_key_values.layers]

@@ -204,7 +204,8 @@ class BatchScheduler:
                 continue
             public = request.public
             request.row = Row(self.lm, self.tokenizer, Generation(public.model, public.prompt, public.settings,
-                                                                  constraint=public.constraint, grammar=public.grammar))
+                                                                  constraint=public.constraint, grammar=public.grammar,
+                                                                  steer=public.steer))
             self._waiting.remove(request)
             self._prefilling.append(request)
             active.append(request)
@@ -237,7 +238,7 @@ class BatchScheduler:
             if budget <= 0 or row is None or row.done:
                 continue
             try:
-                if row.cached == 0 and row.cache is None:
+                if row.cached == 0 and row.cache is None and row.steer is None:
                     row.cached, row.cache = self.prefix_cache.lookup(row.ids)
                     if row.cache is None and any(shares_prefix(leader, row.ids) for leader in leaders):
                         continue  # waits one step for a newcomer like it, then starts from its prefix
@@ -280,7 +281,8 @@ class BatchScheduler:
 
     def _prefill_alone(self, row: Row) -> None:
         try:
-            row.cached, row.cache = self.prefix_cache.lookup(row.ids)
+            if row.steer is None:
+                row.cached, row.cache = self.prefix_cache.lookup(row.ids)
             prefill_all(self.lm, row)
             self._keep_prefix(row)
         except Exception as error:
@@ -288,7 +290,7 @@ class BatchScheduler:
             row.fail(_failure(error))
 
     def _keep_prefix(self, row: Row) -> None:
-        if row.cached >= row.prompt_length and row.cache is not None and mergeable(row.cache):
+        if row.cached >= row.prompt_length and row.cache is not None and mergeable(row.cache) and row.steer is None:
             self.prefix_cache.add(row.ids[:row.prompt_length], row.cache)
 
     def _join_prefilled(self) -> None:

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from playground.core.errors import InvalidInputError, PlaygroundError
+from playground.models.blocks import BLOCK_LISTS, decoder_blocks
 
-BLOCK_LISTS = ("layers", "h", "blocks", "block")
 ATTENTIONS = ("self_attn", "attn", "attention", "self_attention")
 OUT_PROJECTIONS = ("o_proj", "out_proj", "c_proj", "dense")
 MLPS = ("mlp", "feed_forward", "ffn", "block_sparse_moe")
@@ -77,8 +77,8 @@ class Parts:
 def find_parts(model: Any, name: str) -> Parts:
     """The parts of ``model`` (a transformers causal LM), or a :class:`PlaygroundError` naming the missing one."""
     base = getattr(model, "base_model", model)
-    blocks = first_attribute(base, BLOCK_LISTS)
-    if not isinstance(blocks, nn.ModuleList) or not len(blocks):
+    blocks = decoder_blocks(model)
+    if blocks is None:
         raise PlaygroundError(f"{name}: no list of transformer blocks found (looked for {', '.join(BLOCK_LISTS)}).")
     attentions = tuple(first_attribute(block, ATTENTIONS) for block in blocks)
     if any(attention is None for attention in attentions):

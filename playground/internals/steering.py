@@ -3,26 +3,25 @@
 The direction is the mean, over contrastive pairs ("I love this" / "I hate this"), of the difference of
 the residual stream after block ``layer`` at each text's last token (activation addition, Turner et al.
 2023; contrastive activation addition, Rimsky et al. 2024). Generating, ``coefficient`` times it is added
-after that block at every position. The same prompt runs twice in one batch, one row steered and one not,
+after that block at every position. The same prompt runs twice in the model's shared batch (the app's own
+generation, beside other users' requests: :mod:`playground.generation.steer`), one row steered and one not,
 greedy with the app's repetition penalty, so the difference between the two is the push alone.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from queue import Queue
 from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers.generation.streamers import BaseStreamer
 
 from playground.core.errors import InvalidInputError
-from playground.generation.engine import rendered_ids
+from playground.generation.engine import Ask, GenerationEngine
+from playground.generation.request import raise_if_failed
+from playground.generation.sampling import SamplingSettings
+from playground.generation.steer import Steer
 from playground.internals.layout import check_index
-from playground.internals.tracing import ModelView, Run
 from playground.text.analysis import sanitize_text
 
 if TYPE_CHECKING:
@@ -44,7 +43,6 @@ SHIPPED_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 MAX_PAIRS = 64
 MAX_NEW_TOKENS = 256
-log = logging.getLogger(__name__)
 REPETITION_PENALTY = 1.2
 """The app's default: the 135M model's greedy output loops without one."""
 
@@ -122,67 +120,22 @@ def direction(inspector: ModelInspector, model: str, layer: int,
     return inspector.derived(("steering direction", model, layer, tuple(pairs)), compute)
 
 
-class _RowStreamer(BaseStreamer):
-    """Each step's new token ids (one per row) into a queue; None at the end."""
-
-    def __init__(self) -> None:
-        self.steps: Queue[list[int] | None] = Queue()
-        self._prompt_seen = False
-
-    def put(self, value: torch.Tensor) -> None:
-        if not self._prompt_seen:  # generate first sends the prompt itself
-            self._prompt_seen = True
-            return
-        self.steps.put(value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        self.steps.put(None)
-
-
-def prompt_ids(inspector: ModelInspector, request: SteerRequest) -> list[int]:
-    """The prompt as the app's generation renders it (chat template on request)."""
-    prompt, _ = sanitize_text(request.prompt)
-    return rendered_ids(inspector.store.hf_tokenizer(request.model), prompt, None, request.chat, [])[1]
-
-
-def steer(inspector: ModelInspector, request: SteerRequest) -> Iterator[Steering]:
-    """Both answers, streamed a token at a time (steered row first pushed by ``coefficient`` x direction)."""
+def steer(inspector: ModelInspector, engine: GenerationEngine, request: SteerRequest) -> Iterator[Steering]:
+    """Both answers, streamed a token at a time: the prompt twice in the model's shared batch (the app's
+    generation, with other users' requests), the first row pushed by ``coefficient`` x direction."""
     model = request.model.strip()
     view = inspector.view(model)
     layer = check_index("layer", request.layer, view.parts.num_layers, model)
     push = direction(inspector, model, layer, request.pairs)
-    rows = torch.stack([push * request.coefficient, torch.zeros_like(push)])
-    ids = torch.tensor([prompt_ids(inspector, request)] * 2)
-    tokenizer = inspector.store.hf_tokenizer(model)
-    streamer, failure = _RowStreamer(), []
-    settings = dict(max_new_tokens=request.max_new_tokens, do_sample=False, repetition_penalty=REPETITION_PENALTY,
-                    streamer=streamer, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-    worker = threading.Thread(target=_generate, args=(view, ids, Run(steer={layer: rows}), settings, failure, streamer),
-                              daemon=True)
-    worker.start()
-    new: list[list[int]] = [[], []]
-    norm = float(push.norm())
-    while (step := streamer.steps.get()) is not None:
-        for row, token in enumerate(step):
-            if not new[row] or new[row][-1] != tokenizer.eos_token_id:
-                new[row].append(token)
-        yield Steering(_text(tokenizer, new[0]), _text(tokenizer, new[1]), norm, layer, float(request.coefficient))
-    worker.join()
-    if failure:
-        raise failure[0]
-    yield Steering(_text(tokenizer, new[0]), _text(tokenizer, new[1]), norm, layer, float(request.coefficient),
-                   done=True)
-
-
-def _generate(view: ModelView, ids: torch.Tensor, run: Run, settings: dict[str, Any], failure: list,
-              streamer: _RowStreamer) -> None:
-    try:
-        view.generate(ids, run, **settings)
-    except Exception as error:  # noqa: BLE001 - raised again in the caller's thread, which reports it
-        log.exception("steered generation failed on %s", view.name)
-        failure.append(error)
-        streamer.end()
-
-
-def _text(tokenizer: Any, ids: list[int]) -> str:
-    return tokenizer.decode(ids, skip_special_tokens=True)
+    settings = SamplingSettings(max_new_tokens=request.max_new_tokens, repetition_penalty=REPETITION_PENALTY)
+    vector = (push * request.coefficient).float()
+    asks = [Ask(model, request.prompt, settings, chat=request.chat, steer=Steer(layer, vector)),
+            Ask(model, request.prompt, settings, chat=request.chat)]
+    norm, coefficient = float(push.norm()), float(request.coefficient)
+    generations = None
+    for generations in engine.stream_many(asks):
+        raise_if_failed(generations)
+        steered, unsteered = generations
+        yield Steering(steered.text, unsteered.text, norm, layer, coefficient)
+    assert generations is not None  # a stream always yields at least once
+    yield Steering(generations[0].text, generations[1].text, norm, layer, coefficient, done=True)

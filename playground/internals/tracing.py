@@ -45,8 +45,6 @@ class Run:
     mlp_patch: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     mlp_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
     live: bool = False
-    steer: dict[int, torch.Tensor] = field(default_factory=dict)
-    """Steering: (rows x hidden) added to the residual stream after block ``layer``, at every position."""
 
     def keep(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor if self.live else tensor.detach()
@@ -131,15 +129,13 @@ class ModelView:
             if layer in run.skip:
                 rows = run.skip[layer].to(hidden_out.device)[:, None, None]
                 hidden_out = torch.where(rows, hidden_in, hidden_out)
-            if layer in run.steer:
-                hidden_out = hidden_out + run.steer[layer].to(hidden_out.dtype).to(hidden_out.device)[:, None, :]
             if run.record:
                 if layer == 0 or run.live:
                     run.block_inputs[layer] = run.keep(hidden_in)
                 run.block_outputs[layer] = run.keep(hidden_out)
                 run.block_calls[layer] = (args[1:], {key: value for key, value in kwargs.items()
                                                      if key != "hidden_states"})
-            if layer not in run.skip and layer not in run.steer:
+            if layer not in run.skip:
                 return None
             return (hidden_out, *output[1:]) if isinstance(output, tuple) else hidden_out
         return hook
@@ -206,17 +202,6 @@ class ModelView:
             self._run.reset(token)
         logits = output.logits.float().cpu()  # on the CPU: sampling draws with a CPU generator
         return logits[:, -1] if last_only else logits
-
-    def generate(self, ids: torch.Tensor, run: Run, **settings: Any) -> torch.Tensor:
-        """transformers' ``generate`` on the view with ``run``'s edits (steering) in every step; call it in
-        the thread that generates, since the edits travel in a context variable."""
-        token = self._run.set(run)
-        try:
-            with torch.inference_mode():
-                ids = ids.to(self.device)
-                return self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **settings)
-        finally:
-            self._run.reset(token)
 
     def resume(self, trace: Trace, start: int, hidden: torch.Tensor, run: Run, grad: bool = False) -> torch.Tensor:
         """Last-position logits (rows x vocab) from block ``start`` on, given the residual stream entering it

@@ -45,7 +45,7 @@ def register_api(ws: Workspace) -> None:
         """The prompt answered with and without coefficient x a direction from contrastive pairs (a shipped
         set's name or [positive, negative] texts) added after block `layer`."""
         request = steering.SteerRequest(prompt, model, layer, coefficient, pairs, max_new_tokens)
-        return last(steering.steer(inside, request)).to_dict()
+        return last(steering.steer(inside, ws.generation, request)).to_dict()
 
     @event_handler
     def compare_internals(run_id: str, text: str, token: str = "") -> dict:

@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.generation.engine import GenerationEngine
 from playground.internals.inspector import ModelInspector
 from playground.workspace import Workspace
 from tabs.causes import translation
@@ -31,8 +32,9 @@ def patch(inside: ModelInspector, view: CausesView, values: dict[Any, Any],
 
 
 @event_handler
-def steer(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
-    yield from translation.steer_outputs(inside, view, values)
+def steer(inside: ModelInspector, engine: GenerationEngine, view: CausesView,
+          values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    yield from translation.steer_outputs(inside, engine, view, values)
 
 
 def wire(ws: Workspace, view: CausesView) -> None:
@@ -42,7 +44,7 @@ def wire(ws: Workspace, view: CausesView) -> None:
     explain.button.click(event_handler(partial(translation.salience_outputs, ws.inside, view)),
                          {view.model, explain.text, explain.token, explain.steps}, [explain.summary, explain.plot],
                          api_name="causes_salience", **HIDDEN)
-    push.button.click(partial(steer, ws.inside, view), {view.model, *push.inputs},
+    push.button.click(partial(steer, ws.inside, ws.generation, view), {view.model, *push.inputs},
                       [push.steered, push.unsteered, push.summary], api_name="causes_steer", **HIDDEN)
     view.model.change(event_handler(partial(translation.layer_range, ws.inside, view)), {view.model, push.layer},
                       [push.layer], api_name="causes_layers", **HIDDEN)

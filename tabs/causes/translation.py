@@ -11,6 +11,7 @@ import gradio as gr
 from playground.core.errors import InvalidInputError
 from playground.core.progress import ProgressFn
 from playground.finetune.runner import JobRunner
+from playground.generation.engine import GenerationEngine
 from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.internals.inspector import ModelInspector
 from tabs.causes import plots
@@ -92,10 +93,11 @@ def steer_request(view: CausesView, values: dict[Any, Any]) -> steering.SteerReq
                                  values[panel.coefficient], pairs, values[panel.max_new_tokens])
 
 
-def steer_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+def steer_outputs(inside: ModelInspector, engine: GenerationEngine, view: CausesView,
+                  values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
     """Both answers as they stream, then the direction's layer and norm."""
     panel = view.steer
-    for state in steering.steer(inside, steer_request(view, values)):
+    for state in steering.steer(inside, engine, steer_request(view, values)):
         summary = (f"Added **{state.coefficient:+g} x** a direction of norm **{state.norm:.2f}** after block "
                    f"**{state.layer}**, at every position" + ("" if state.done else " (generating...)"))
         yield {panel.steered: state.steered, panel.unsteered: state.unsteered, panel.summary: summary}

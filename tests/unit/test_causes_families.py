@@ -15,6 +15,10 @@ import pytest
 import torch
 
 from playground.core.errors import PlaygroundError
+from playground.generation.engine import decode_together
+from playground.generation.request import Generation, PreparedPrompt
+from playground.generation.sampling import SamplingSettings
+from playground.generation.steer import Steer
 from playground.internals import patching, salience
 from playground.internals.tracing import ModelView, Run, trace
 from tests.families import FAMILIES, tiny_config, tiny_model
@@ -384,6 +388,17 @@ def adding_to_output(vector: torch.Tensor):
     return hook
 
 
+def engine_decoded(b: Built, tokenizer, pushes: list[Steer | None], new_tokens: int) -> list[list[int]]:
+    """The clean prompt decoded by the app's generation rows, once per push, as one batch (each prefilled, then
+    one forward per step for all): the token ids each wrote (it stops early only at an end-of-text token)."""
+    settings = SamplingSettings(max_new_tokens=new_tokens, repetition_penalty=1.0)
+    generations = [Generation(b.family, PreparedPrompt(tuple(CLEAN), "", max_new_tokens=new_tokens), settings,
+                              steer=push) for push in pushes]
+    decode_together(b.model, tokenizer, generations)
+    assert all(g.finish_reason in ("length", "eos") for g in generations), [g.error for g in generations]
+    return [[token.id for token in g.tokens] for g in generations]
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_steered_generation_is_the_plain_generate_with_the_vector_added_after_the_block(family, built, tokenizer):
     b = built(family)
@@ -404,8 +419,7 @@ def test_steered_generation_is_the_plain_generate_with_the_vector_added_after_th
             if handle:
                 handle.remove()
 
-    unsteered = b.view.generate(ids, Run(steer={layer: torch.zeros(1, hidden)}), **settings)[0].tolist()
-    assert unsteered == plain()
-    steered = b.view.generate(ids, Run(steer={layer: vector[None]}), **settings)[0].tolist()
-    assert steered == plain(adding_to_output(vector))
+    steered, unsteered = engine_decoded(b, tokenizer, [Steer(layer, vector), None], new_tokens=4)
+    assert unsteered == plain()[len(CLEAN):len(CLEAN) + len(unsteered)]
+    assert steered == plain(adding_to_output(vector))[len(CLEAN):len(CLEAN) + len(steered)]
     assert steered != unsteered  # the push is large enough to show
