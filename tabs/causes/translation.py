@@ -53,9 +53,12 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
 
 def salience_summary(result: dict[str, Any]) -> str:
     change = result["logit_change"]
+    points, steps = result["ig_points"], result["ig_steps"]
+    reading = (f" Integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
+               "sharpen as the rest are read." if points < steps else "")
     lines = [f"Explaining **{result['target']!r}**. Integrated gradients' scores add up to "
              f"{change + result['completeness_gap']:+.3f} for a logit change of {change:+.3f} from the baseline "
-             f"(gap **{result['completeness_gap']:+.3f}**; raise the steps when it is large).",
+             f"(gap **{result['completeness_gap']:+.3f}**; raise the steps when it is large).{reading}",
              "Rank agreement: " + ", ".join(f"{pair} {'n/a' if value is None else f'{value:+.2f}'}"
                                             for pair, value in result["agreement"].items())]
     lines += [f"ℹ️ {result['completeness_note']}"] if result.get("completeness_note") else []
@@ -64,12 +67,14 @@ def salience_summary(result: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
-def salience_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
+def salience_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """The three maps as soon as integrated gradients has its first path points, then again as it reads more."""
     panel = view.salience
     request = salience.SalienceRequest(values[panel.text], values[view.model], values[panel.token] or "",
                                        values[panel.steps])
-    result = salience.salience(inside, request).to_dict()
-    return {panel.summary: salience_summary(result), panel.plot: plots.salience_figure(result)}
+    for state in salience.salience_progress(inside, request):
+        result = state.to_dict()
+        yield {panel.summary: salience_summary(result), panel.plot: plots.salience_figure(result)}
 
 
 def own_pairs(text: str | None) -> list[list[str]]:

@@ -60,6 +60,22 @@ def test_integrated_gradients_are_the_path_average_and_close_completeness_as_ste
     assert gaps[1] < 0.05 * abs(change) and gaps[1] <= gaps[0]  # under 5% at the default, as issue 33 asks
 
 
+def test_the_path_is_read_coarse_to_fine_and_ends_at_the_full_midpoint_rule(view, traced):
+    """After 2, 4, 8... points the points read are an even grid over the path (so each partial sum is already a
+    coarser rule's estimate), the page gets a map after 4 points, and the last estimate is the full rule's."""
+    order = salience.path_order(64)
+    assert sorted(order) == list(range(64))
+    for count in (2, 4, 8, 16, 32):
+        assert sorted(order[:count]) == list(range(0, 64, 64 // count))
+    assert sorted(salience.path_order(20)) == list(range(20))  # any step count is read whole
+    baseline = trace(view, [0] * len(IDS), [""] * len(IDS), len(IDS)).residual[0]
+    estimates = list(salience.integrated_gradients_progress(view, traced, TARGET, 64, baseline))
+    assert [e.points for e in estimates] == [4, 8, 16, 32, 48, 64]
+    scores, gap, change = salience.integrated_gradients(view, traced, TARGET, 64, baseline)
+    np.testing.assert_allclose(estimates[-1].scores, scores, rtol=1e-6, atol=1e-8)
+    assert estimates[-1].gap == pytest.approx(gap, abs=1e-6) and estimates[0].change == pytest.approx(change)
+
+
 def test_attention_rollout_rolls_the_models_own_attention_weights(tiny_lm, view, traced):
     eager = copy.deepcopy(tiny_lm)
     eager.set_attn_implementation("eager")
@@ -111,3 +127,4 @@ def test_on_the_embedded_model_every_method_scores_every_token_and_word(workspac
         assert sum(word["scores"][method] for word in data["words"]) == pytest.approx(sum(scores), abs=1e-6)
     assert data["completeness_gap"] == pytest.approx(sum(data["methods"]["integrated gradients"])
                                                      - data["logit_change"], abs=1e-6)
+    assert data["ig_points"] == data["ig_steps"] == 8
