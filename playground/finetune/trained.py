@@ -14,6 +14,7 @@ from typing import Any
 from playground.core.errors import InvalidInputError
 from playground.finetune.adapters import AdapterModels, side_by_side
 from playground.finetune.config import FinetuneConfig
+from playground.finetune.run_kinds import FINETUNE, run_kind
 from playground.finetune.runner import JobRunner
 from playground.generation.engine import GenerationEngine
 from playground.generation.request import Generation
@@ -21,6 +22,22 @@ from playground.generation.sampling import SamplingSettings
 
 TRY_TOKENS = 64
 """New tokens per column when the page tries both models: enough to hear the tuned style, quick on CPU."""
+
+
+def tuned_runs(runner: JobRunner) -> list[str]:
+    """Fine-tuning runs that saved a model or an adapter, newest first: what "base against fine-tuned" can
+    compare (a pre-training run's model has no base; it loads as a local model instead)."""
+    ids = []
+    for run in runner.runs():
+        folder = runner.run_dir(run.run_id)
+        try:
+            fine_tuning = run_kind(folder / "config.json") == FINETUNE
+        except InvalidInputError:
+            continue  # an unreadable config: the runs table says so
+        if fine_tuning and ((folder / "adapter" / "adapter_config.json").is_file()
+                            or (folder / "model" / "config.json").is_file()):
+            ids.append(run.run_id)
+    return ids
 
 
 def chosen_run(run_id: str | None) -> str:

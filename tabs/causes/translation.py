@@ -11,6 +11,7 @@ import gradio as gr
 from playground.core.errors import InvalidInputError
 from playground.core.progress import ProgressFn
 from playground.finetune.runner import JobRunner
+from playground.finetune.trained import tuned_runs
 from playground.generation.engine import GenerationEngine
 from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.internals.inspector import ModelInspector
@@ -116,10 +117,9 @@ def layer_range(inside: ModelInspector, view: CausesView, values: dict[Any, Any]
 
 
 def run_choices(runner: JobRunner, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
-    """Every run that has saved a model or an adapter, newest first; the chosen one kept if it still exists."""
-    ids = [run.run_id for run in runner.runs()
-           if (runner.run_dir(run.run_id) / "adapter" / "adapter_config.json").is_file()
-           or (runner.run_dir(run.run_id) / "model" / "config.json").is_file()]
+    """Every fine-tuning run that has saved a model or an adapter, newest first; the chosen one kept if it
+    still exists."""
+    ids = tuned_runs(runner)
     chosen = values[view.tuned.run]
     return {view.tuned.run: gr.Dropdown(choices=ids, value=chosen if chosen in ids else (ids[0] if ids else None))}
 

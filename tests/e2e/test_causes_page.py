@@ -39,12 +39,15 @@ def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
 
 @pytest.fixture
 def untrained_run(workspace):
-    """A finished run in the app's runs folder (an untrained LoRA adapter on the embedded model), removed after."""
+    """A finished run in the app's runs folder (an untrained LoRA adapter on the embedded model), removed after.
+    Named by the time now, it is the newest fine-tuning run, so the list the page loads and a refresh answering
+    after the test picked it both choose it, whatever runs earlier tests left behind."""
     import shutil
+    import time
 
     from tests.tuned_runs import save_run
 
-    run_id = "20261206-000000-causes-page"
+    run_id = time.strftime("%Y%m%d-%H%M%S-causes-page")
     save_run(workspace.finetune.runs_dir, run_id, "smollm2-135m-instruct",
              workspace.store.private_causal_lm("smollm2-135m-instruct"), nudge=False)
     yield run_id

@@ -60,6 +60,10 @@ def test_steering_reads_own_pairs_before_the_shipped_set(view):
 def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_lm, tiny_folder, tmp_path):
     save_run(tmp_path, RUN, str(tiny_folder), tiny_lm, nudge=True)
     (tmp_path / "20261206-040000-nothing-saved").mkdir()
+    scratch = tmp_path / "20261206-050000-scratch"  # newer, with a model, but pre-trained: it has no base
+    (scratch / "model").mkdir(parents=True)
+    (scratch / "config.json").write_text('{"kind": "pretrain"}', encoding="utf-8")
+    (scratch / "model" / "config.json").write_text("{}", encoding="utf-8")
     ws = dataclasses.replace(workspace, finetune=JobRunner(tmp_path))
     panel = view.tuned
     choices = translation.run_choices(ws.finetune, view, {panel.run: None})[panel.run]
