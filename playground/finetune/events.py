@@ -168,7 +168,7 @@ def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
         elif kind == "model" and event.get("adapted_modules"):
             summary.notes.append(f"LoRA adapts {', '.join(map(str, event['adapted_modules']))} (the names of this "
                                  "model's own layers).")
-        elif kind == "resumed":  # a pre-training sweep's Resume, before its worker's "started"
+        elif kind == "resumed":  # a Resume (fine-tuning or a sweep), before its worker's "started"
             summary.status, summary.message = "queued", ""
         elif kind in TERMINAL:
             summary.status, summary.message = kind, event.get("message", "")

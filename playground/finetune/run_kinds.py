@@ -46,14 +46,15 @@ def load_run_config(config_path: Path) -> Any:
 
 def prepare_resume(config_path: Path) -> None:
     """What a kind does to its folder before a resumed worker starts: a single pre-training run cuts its events
-    back to its last checkpoint (or sets them aside when it has none and starts again); a sweep keeps its points.
-    Both say ``resumed`` (queued again), so nobody reads the old "cancelled" while the worker starts."""
+    back to its last checkpoint (or sets them aside when it has none and starts again); a sweep keeps its points
+    and a fine-tuning run its Trainer checkpoints. Every kind says ``resumed`` (queued again), so nobody reads
+    the old "cancelled" while the worker starts."""
     kind = run_kind(config_path)
     if kind == "pretrain":
         from playground.pretrain.worker import prepare_events
 
         prepare_events(Path(config_path).parent)
-    elif kind == "pretrain_sweep":
+    else:
         from playground.finetune.events import append_event
 
         append_event(Path(config_path).parent, "resumed", message="")

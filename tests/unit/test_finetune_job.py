@@ -87,6 +87,7 @@ def test_a_killed_worker_is_reported_and_can_resume(runner):
     assert summary.status == "interrupted" and "stopped without finishing" in summary.message
     assert "checkpoint-" in summary.message
     runner.start(FinetuneConfig(), resume=run_id)
+    assert runner.status(run_id).status in ("queued", "running")  # not the old "interrupted" while it starts
     deadline = time.monotonic() + 120
     while runner.status(run_id).step <= summary.step and time.monotonic() < deadline:
         time.sleep(0.5)
