@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,14 @@ class RunSummary:
             left += self.eval_seconds / self.evaluations * evaluations_left
         return left
 
+    def copied(self) -> RunSummary:
+        """A copy with its own lists and dicts: events added to it later never reach what callers hold."""
+        return replace(self, losses=list(self.losses), eval_losses=list(self.eval_losses),
+                       learning_rates=list(self.learning_rates), grad_norms=list(self.grad_norms),
+                       probes=list(self.probes), checkpoints=list(self.checkpoints), notes=list(self.notes),
+                       measures={name: list(values) for name, values in self.measures.items()},
+                       reward_means={name: list(values) for name, values in self.reward_means.items()})
+
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "message": self.message, "step": self.step,
                 "max_steps": self.max_steps, "losses": self.losses, "eval_losses": self.eval_losses,
@@ -125,7 +133,12 @@ class RunSummary:
 
 
 def summarize(run_id: str, events: list[dict[str, Any]]) -> RunSummary:
-    summary = RunSummary(run_id)
+    return add_events(RunSummary(run_id), events)
+
+
+def add_events(summary: RunSummary, events: list[dict[str, Any]]) -> RunSummary:
+    """``summary`` (changed in place, and returned) with ``events`` added after the ones it holds: a run's
+    summary is a fold over its events, so a reader can add only the lines written since it last looked."""
     for event in events:
         kind = event.get("event")
         summary.updated = event.get("time", summary.updated)

@@ -17,17 +17,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from playground.core.errors import InvalidInputError
-from playground.core.keyed_cache import LRUCache
 from playground.core.settings import Limits
 from playground.finetune.config import FinetuneConfig
 from playground.finetune.data import load_pairs, names_server_file, refuse_full_prompts, with_default_probes
-from playground.finetune.events import EVENTS, TERMINAL, RunSummary, append_event, read_events, summarize
+from playground.finetune.event_log import EventLog
+from playground.finetune.events import TERMINAL, RunSummary, append_event
 from playground.finetune.preference import load_triples
 from playground.finetune.prompt_rows import load_prompt_rows
 from playground.finetune.run_kinds import load_run_config, prepare_resume, resume_note
@@ -87,7 +86,7 @@ class JobRunner:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
-        self._summaries: LRUCache[RunSummary] = LRUCache(maxsize=256)
+        self._events = EventLog()
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of ``run_id``; a name that is not a run id can never reach outside ``runs_dir``."""
@@ -242,17 +241,12 @@ class JobRunner:
             return False
 
     def _summary(self, run_id: str, folder: Path) -> RunSummary:
-        """The run's events summarized, re-read only when events.jsonl changed.
+        """The run's events summarized, reading only the lines written since the last look.
 
-        Every open fine-tuning page polls every run each 2 s; a class of 30 would otherwise
-        re-parse every event file 15 times a second. The copy keeps callers off the cached one.
+        Every open fine-tuning page polls every run each 2 s; a class of 30 would otherwise re-parse every
+        event file 15 times a second, and a long run's file grows by a line per step (:mod:`event_log`).
         """
-        try:
-            stamp = (folder / EVENTS).stat()
-            key: tuple[Any, ...] = (run_id, stamp.st_size, stamp.st_mtime_ns)
-        except FileNotFoundError:
-            key = (run_id, "no events")
-        return replace(self._summaries.get_or_compute(key, lambda: summarize(run_id, read_events(folder))))
+        return self._events.summary(run_id, folder)
 
     def status(self, run_id: str) -> RunSummary:
         folder = self.run_dir(run_id)
