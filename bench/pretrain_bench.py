@@ -21,6 +21,7 @@ from playground.finetune.runner import JobRunner
 from playground.pretrain.config import PretrainConfig
 from playground.pretrain.corpus import make_corpus, training_rows
 from playground.pretrain.objectives import make_batch
+from playground.pretrain.results import run_points, scaling_fit
 from playground.pretrain.sizes import build_model, count_parameters
 from playground.pretrain.sweep import SweepConfig
 from playground.pretrain.tokenizer import special_ids, train_bpe
@@ -80,8 +81,34 @@ def sweep_row(runs: Path) -> dict[str, Any]:
     summary = runner.wait(run_id, timeout=7200)
     wall = time.perf_counter() - began
     plan = config.plan()
+    points = run_points(run_id, runner.run_dir(run_id))
     return {"status": summary.status, "message": summary.message, "wall": wall, "points": len(plan),
-            "steps": sum(point.steps for point in plan), "tokens_per_step": config.batch_size * config.context}
+            "steps": sum(point.steps for point in plan), "tokens_per_step": config.batch_size * config.context,
+            "results": points, "fit": scaling_fit(points) if points else None}
+
+
+def sweep_lines(sweep: dict[str, Any]) -> list[str]:
+    """The sweep's wall time, then what it found: each budget's losses by size (the best in bold) and the fit."""
+    lines = ["", f"The default sweep ({sweep['points']} points, {sweep['steps']:,} steps of "
+             f"{sweep['tokens_per_step']} tokens, through the worker): {sweep['wall']:.0f} s wall time, "
+             f"{sweep['status']} ({sweep['message']})."]
+    if not sweep["results"]:
+        return lines
+    sizes = sorted({point["params"] for point in sweep["results"]})
+    budgets = sorted({point["budget"] for point in sweep["results"]})
+    loss = {(point["params"], point["budget"]): point["loss"] for point in sweep["results"]}
+    lines += ["", "| held-out loss | " + " | ".join(f"N = {size:,}" for size in sizes) + " |",
+              "|---|" + "---:|" * len(sizes)]
+    for budget in budgets:
+        row = [loss.get((size, budget)) for size in sizes]
+        best = min(value for value in row if value is not None)
+        lines.append(f"| {budget:.0e} FLOPs | " + " | ".join(
+            "" if value is None else (f"**{value:.3f}**" if value == best else f"{value:.3f}") for value in row) + " |")
+    fit = sweep["fit"]
+    lines += ["", f"Fitted law: E = {fit['E']:.2f}, alpha = {fit['alpha']:.2f}, beta = {fit['beta']:.2f} "
+              f"(Chinchilla: alpha {fit['chinchilla']['alpha']:.2f}, beta {fit['chinchilla']['beta']:.2f}); "
+              + ("warnings: " + " ".join(fit["warnings"]) if fit["warnings"] else "no warnings.")]
+    return lines
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -133,10 +160,7 @@ def run(argv: list[str]) -> str:
                   "adds gradient clipping, the schedule, one `loss.item()` and one fsynced event line; a "
                   "checkpoint (weights, AdamW, generator) after each evaluation is outside the timed steps."]
     if args.sweep:
-        sweep = sweep_row(runs)
-        lines += ["", f"The default sweep ({sweep['points']} points, {sweep['steps']:,} steps of "
-                  f"{sweep['tokens_per_step']} tokens, through the worker): {sweep['wall']:.0f} s wall time, "
-                  f"{sweep['status']} ({sweep['message']})."]
+        lines += sweep_lines(sweep_row(runs))
     else:
         lines += ["", "The default sweep was not timed (add `--sweep`: it takes minutes)."]
     return "\n".join(lines)

@@ -67,7 +67,7 @@ def test_bad_sweeps_are_refused(settings, message):
 
 def test_a_sweep_plans_iso_flop_groups():
     plan = SweepConfig().plan()
-    assert len(plan) == 12 and {p.budget for p in plan} == {1e10, 3e10, 1e11}
+    assert len(plan) == 12 and {p.budget for p in plan} == {1e11, 3e11, 1e12}
     for point in plan:
         assert point.steps >= 5 and math.isclose(point.flops, point.budget, rel_tol=0.15)
     assert plan[0].steps > plan[3].steps  # the smallest model trains longest on the same budget
