@@ -55,11 +55,12 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
 def salience_summary(result: dict[str, Any]) -> str:
     change = result["logit_change"]
     points, steps = result["ig_points"], result["ig_steps"]
-    reading = (f" Integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
-               "sharpen as the rest are read." if points < steps else "")
+    advice = ("raise the steps when it is large" if points == steps else
+              f"integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
+              "sharpen as the rest are read")
     lines = [f"Explaining **{result['target']!r}**. Integrated gradients' scores add up to "
              f"{change + result['completeness_gap']:+.3f} for a logit change of {change:+.3f} from the baseline "
-             f"(gap **{result['completeness_gap']:+.3f}**; raise the steps when it is large).{reading}",
+             f"(gap **{result['completeness_gap']:+.3f}**; {advice}).",
              "Rank agreement: " + ", ".join(f"{pair} {'n/a' if value is None else f'{value:+.2f}'}"
                                             for pair, value in result["agreement"].items())]
     lines += [f"ℹ️ {result['completeness_note']}"] if result.get("completeness_note") else []

@@ -72,3 +72,12 @@ def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_l
     assert f"Run **{RUN}**" in outputs[panel.summary] and "KL(base || tuned)" in outputs[panel.summary]
     assert outputs[panel.lens_plot].layout.title.text.startswith("Logit lens, base against fine-tuned")
     assert outputs[panel.heads_plot] is not None and outputs[panel.distribution_plot] is not None
+
+
+def test_the_salience_summary_says_while_integrated_gradients_is_still_reading_its_path():
+    result = {"target": " Berlin", "logit_change": 0.5, "completeness_gap": 7.7, "ig_points": 4, "ig_steps": 128,
+              "agreement": {"a / b": 0.1}, "warning": None, "unavailable": {}, "completeness_note": None}
+    reading = translation.salience_summary(result)
+    assert "**4 of 128** path points so far" in reading and "raise the steps" not in reading
+    done = translation.salience_summary({**result, "completeness_gap": 0.01, "ig_points": 128})
+    assert "raise the steps when it is large" in done and "so far" not in done
