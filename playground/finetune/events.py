@@ -93,7 +93,10 @@ class RunSummary:
     evaluations: int = 0
     eval_seconds: float = 0.0
     """Time spent evaluating so far: kept out of the training pace, added back per evaluation still to come."""
+    paused_seconds: float = 0.0
+    """Time a resumed run sat stopped (its last event before Resume to its worker's "started"): not training."""
     _eval_began: float | None = None
+    _paused_since: float | None = None
     _eval_step: int = 0
 
     @property
@@ -101,7 +104,7 @@ class RunSummary:
         """Training seconds per step, evaluations excluded (they would make the pace jump after each)."""
         if self.started is None or self.updated is None or self.step < 1:
             return None
-        return max(self.updated - self.started - self.eval_seconds, 0.0) / self.step
+        return max(self.updated - self.started - self.eval_seconds - self.paused_seconds, 0.0) / self.step
 
     @property
     def eta_seconds(self) -> float | None:
@@ -141,12 +144,17 @@ def add_events(summary: RunSummary, events: list[dict[str, Any]]) -> RunSummary:
     summary is a fold over its events, so a reader can add only the lines written since it last looked."""
     for event in events:
         kind = event.get("event")
-        summary.updated = event.get("time", summary.updated)
+        previous, summary.updated = summary.updated, event.get("time", summary.updated)
+        if kind == "resumed":
+            summary._paused_since = previous if previous is not None else summary.updated
+        elif kind == "started" and summary._paused_since is not None and summary.updated is not None:
+            summary.paused_seconds += max(summary.updated - summary._paused_since, 0.0)
+            summary._paused_since = None
         if kind in ("eval", "probe", *TERMINAL) or (kind == "step" and event.get("step", 0) > summary._eval_step):
             _end_evaluation(summary)
         if kind == "started":
             summary.status, summary.max_steps = "running", int(event.get("max_steps", 0))
-            summary.started = summary.started or event.get("time")
+            summary.started = event.get("time") if summary.started is None else summary.started
             summary.step = int(event.get("step", summary.step))
             summary.eval_every = int(event.get("eval_every") or summary.eval_every)
         elif kind == "evaluating":  # written before its step's own step event: the Trainer logs after

@@ -49,6 +49,18 @@ def test_the_pace_leaves_evaluations_out_and_the_eta_adds_them_back():
     assert after.eta_seconds == 3 * 1.0 + 20.0  # three steps and the one evaluation still to come
 
 
+def test_the_time_a_resumed_run_sat_stopped_is_not_in_its_pace():
+    events = [{"event": "started", "time": 0, "max_steps": 8},
+              *[{"event": "step", "time": t, "step": t, "loss": 1.0} for t in (1, 2, 3)],
+              {"event": "cancelled", "time": 3, "message": "Stopped."},
+              {"event": "resumed", "time": 500, "message": ""},
+              {"event": "started", "time": 503, "max_steps": 8, "step": 3},
+              {"event": "step", "time": 504, "step": 4, "loss": 1.0}]
+    summary = summarize("run", events)
+    assert summary.status == "running" and summary.paused_seconds == 500
+    assert summary.seconds_per_step == 1.0 and summary.eta_seconds == 4.0  # not (504 s / 4 steps)
+
+
 def test_the_page_opens_on_a_running_run_or_on_none():
     old = RunSummary("20260101-000000-old", status="cancelled", step=4, max_steps=40)
     live = RunSummary("20260101-000100-live", status="running", step=2, max_steps=40)
