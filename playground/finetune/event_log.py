@@ -10,14 +10,13 @@ resumed pre-training run rewrites its events) or cut is read again from its star
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from playground.finetune.events import EVENTS, RunSummary, add_events
+from playground.finetune.events import EVENTS, RunSummary, add_events, parse_events
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,7 @@ def lines_after(path: Path, offset: int) -> tuple[list[dict[str, Any]], int] | N
     end = data.rfind(b"\n")
     if end < 0:
         return [], offset  # nothing new, or a line still being written
-    events = []
-    for line in data[:end].decode("utf-8", errors="replace").split("\n"):  # see read_events on split("\n")
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events, offset + end + 1
+    return parse_events(data[:end].decode("utf-8", errors="replace")), offset + end + 1
 
 
 class EventLog:

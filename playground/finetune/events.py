@@ -48,8 +48,14 @@ def read_events(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / EVENTS
     if not path.exists():
         return []
+    return parse_events(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """The events in ``text``, one per line (see :func:`read_events` on why lines end at a line feed only);
+    a line that is not JSON (cut short by a crash) is skipped."""
     events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+    for line in text.split("\n"):
         if not line.strip():
             continue
         try:
