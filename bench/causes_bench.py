@@ -216,9 +216,9 @@ def run(argv: list[str]) -> str:
         "and the steering pairs are traced in every request, as the page does); load average up to "
         f"{load:.1f} during the run.",
         "",
-        f"**32 tokens.** Salience explains the top prediction after “{clean32}”; attribution patching "
-        f"copies that run into the one that ends “…{corrupted32[-36:]}” (answer “{patching.EXAMPLE[2].strip()}” "
-        f"against “{patching.EXAMPLE[3].strip()}”).",
+        f"**32 tokens.** Salience explains the top prediction's log-probability after “{clean32}”; attribution "
+        f"patching copies that run into the one that ends “…{corrupted32[-36:]}” "
+        f"(answer “{patching.EXAMPLE[2].strip()}” against “{patching.EXAMPLE[3].strip()}”).",
         "",
         *table("bare forward of the 32-token text, `model(input_ids)`", explain_base, explain),
         "",

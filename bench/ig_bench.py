@@ -1,17 +1,19 @@
 """Integrated gradients: how many path points a small completeness gap needs on this model, and what they cost.
 
 The issue asked for salience under 1 s for a 32-token text and a completeness gap (the scores' sum against
-f(input) - f(baseline)) small at the default steps. This measures why the two do not fit together on SmolLM2:
-the integrand along the path (the sum over tokens of gradient x (input - baseline) at each point) swings far
-above and below its integral, so any rule with few points misses by more than the integral itself. The
-midpoint rule (the page's) and Gauss-Legendre (the best rule for smooth integrands) are compared at the
-same numbers of points, on the same 32-token text and neutral baseline as ``bench causes``.
+f(input) - f(baseline)) under 5% at the default steps. Two measurements, on the neutral baseline the page uses:
+
+- On the 32-token text of ``bench causes``: the gap of the midpoint rule (the page's) and of Gauss-Legendre
+  (the best rule for smooth integrands) at the same numbers of points, and what the points cost.
+- On six texts: the gap at the default steps when f is the target's log-probability (what the page explains)
+  against its logit (what it explained before), which is why the page explains the log-probability.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -20,68 +22,134 @@ from bench import machine_line
 from bench.causes_bench import MODEL, prompt_pair
 from playground.core.settings import Settings
 from playground.internals import salience
+from playground.internals.inspector import ModelInspector
+from playground.internals.tracing import Run
 from playground.workspace import Workspace
 
 COMMAND = "python -m bench ig --write"
 POINTS = (4, 8, 16, 32, 64, 128)
 PROFILE = 65
 """Points at which the integrand's swing is sampled (evenly, ends included)."""
+TEXTS = (
+    prompt_pair(32)[0],
+    "My grandmother keeps a small garden behind her house where she grows tomatoes, beans and herbs, and every "
+    "morning she waters them before she drinks her",
+    "The meeting was moved from Tuesday to Thursday because the manager was sick, so everyone had to change "
+    "their plans and the report was finally sent on",
+    "In Python, to read every line of a text file you open it with a with statement and then loop over the file "
+    "object, calling",
+    "She looked at the empty plate, then at the dog wagging its tail under the table, and she knew exactly who "
+    "had eaten the",
+    "Two plus two is four, three plus three is six, and four plus four is",
+)
+"""Texts of 17 to 32 tokens, each explaining its top prediction."""
+MEASURES: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
+    "log-probability": lambda logits, target: torch.log_softmax(logits.float(), dim=-1)[:, target],
+    "logit": lambda logits, target: logits[:, target],
+}
+
+
+class Path:
+    """One text's straight path from the neutral baseline to its embeddings, and f at its points."""
+
+    def __init__(self, inspector: ModelInspector, text: str) -> None:
+        self.view, self.traced = inspector.view(MODEL), inspector.trace(text, MODEL)
+        self.target = inspector.token_id(text, MODEL, None)
+        self.target_text = inspector.decode(MODEL, self.target)
+        baseline = salience.neutral_baseline(inspector, self.view, self.traced).detach()
+        self.baseline = baseline.to(self.traced.residual.dtype)
+        self.embeddings = self.traced.residual[0].detach().clone()
+
+    def f(self, rows: torch.Tensor, measure: str, grad: bool = True) -> torch.Tensor:
+        logits = self.view.resume(self.traced, 0, rows, Run(), grad=grad)
+        return MEASURES[measure](logits, self.target)
+
+    def change(self, measure: str) -> float:
+        ends = self.f(torch.stack([self.baseline, self.embeddings]), measure, grad=False)
+        return float(ends[1] - ends[0])
+
+    def integrand(self, alphas: np.ndarray, measure: str) -> torch.Tensor:
+        """Per point and token: the gradient of f x (input - baseline)."""
+        delta, rows = (self.embeddings - self.baseline).double(), []
+        for chunk in torch.tensor(alphas, dtype=self.embeddings.dtype).split(salience.CHUNK):
+            path = (self.baseline[None] + chunk[:, None, None] * (self.embeddings - self.baseline)[None])
+            path.requires_grad_(True)
+            (gradients,) = torch.autograd.grad(self.f(path, measure).sum(), path)
+            rows.append((gradients.double() * delta[None]).sum(-1))
+        return torch.cat(rows)
+
+    def midpoint(self, points: int, measure: str) -> float:
+        return float(self.integrand((np.arange(points) + 0.5) / points, measure).mean(0).sum())
+
+    def gauss_legendre(self, points: int, measure: str) -> float:
+        nodes, weights = np.polynomial.legendre.leggauss(points)
+        return float((self.integrand((nodes + 1) / 2, measure) * torch.tensor(weights / 2)[:, None]).sum())
+
+
+def share(gap: float, change: float) -> str:
+    return f"{gap:+.2f} ({abs(gap / change):.1%})"
 
 
 def run(argv: list[str]) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench ig")
     parser.parse_args(argv)
-    ws = Workspace.create(Settings.from_env())
-    inspector = ws.inside
-    text, _ = prompt_pair(32)
-    view, traced = inspector.view(MODEL), inspector.trace(text, MODEL)
-    target = inspector.token_id(text, MODEL, None)
-    baseline = salience.neutral_baseline(inspector, view, traced).detach().to(traced.residual.dtype)
-    embeddings = traced.residual[0].detach().clone()
-    delta = (embeddings - baseline).double()
-
-    def integrand(alphas: np.ndarray) -> torch.Tensor:
-        """Per point and token: gradient of the target logit x (input - baseline)."""
-        rows = []
-        for chunk in torch.tensor(alphas, dtype=embeddings.dtype).split(salience.CHUNK):
-            path = (baseline[None] + chunk[:, None, None] * (embeddings - baseline)[None]).requires_grad_(True)
-            (gradients,) = torch.autograd.grad(salience.target_logit(view, traced, path, target).sum(), path)
-            rows.append((gradients.double() * delta[None]).sum(-1))
-        return torch.cat(rows)
-
-    ends = salience.target_logit(view, traced, torch.stack([baseline, embeddings]), target, grad=False)
-    change = float(ends[1] - ends[0])
-    profile = integrand(np.linspace(0, 1, PROFILE)).sum(-1)
+    inspector = Workspace.create(Settings.from_env()).inside
+    main = Path(inspector, TEXTS[0])
+    measure = "log-probability"
+    change = main.change(measure)
+    profile = main.integrand(np.linspace(0, 1, PROFILE), measure).sum(-1)
     lines, seconds = [], {}
     for points in POINTS:
         started = time.perf_counter()
-        midpoint = float(integrand((np.arange(points) + 0.5) / points).mean(0).sum())
+        midpoint = main.midpoint(points, measure)
         seconds[points] = time.perf_counter() - started
-        nodes, weights = np.polynomial.legendre.leggauss(points)
-        gauss = float((integrand((nodes + 1) / 2) * torch.tensor(weights / 2)[:, None]).sum())
-        lines.append(f"| {points} | {midpoint - change:+.2f} | {gauss - change:+.2f} | {seconds[points]:.2f} |")
+        gauss = main.gauss_legendre(points, measure)
+        lines.append(f"| {points} | {share(midpoint - change, change)} | {share(gauss - change, change)} | "
+                     f"{seconds[points]:.2f} |")
     per_point = seconds[POINTS[-1]] / POINTS[-1]
-    within_1s = int(1.0 / per_point)
+    default = salience.SalienceRequest("text", MODEL).steps
+    rows, over = [], dict.fromkeys(MEASURES, 0)
+    for text in TEXTS:
+        path, cells = Path(inspector, text), []
+        for name in MEASURES:
+            measured = path.change(name)
+            gap = path.midpoint(default, name) - measured
+            over[name] += abs(gap) > 0.05 * abs(measured)
+            cells.append(f"{measured:+.2f} | {share(gap, measured)}")
+        words = text.split()
+        rows.append(f"| “…{' '.join(words[-5:])}” | {path.traced.num_tokens} | {path.target_text!r} | "
+                    + " | ".join(cells) + " |")
     return "\n".join([
         "## Integrated gradients: completeness against time",
         "",
-        f"`{COMMAND}` on {machine_line()}; {MODEL}, the 32-token text of `bench causes` (“{text}”), the neutral "
-        "baseline the page uses, the top prediction's logit.",
+        f"`{COMMAND}` on {machine_line()}; {MODEL}, the neutral baseline the page uses (the first token, then "
+        "pad tokens), the top prediction's log-probability (what the page explains).",
         "",
-        f"f(input) - f(baseline) = {change:+.2f}. The integrand (the sum over tokens of gradient x (input - "
-        f"baseline)) sampled at {PROFILE} evenly spaced points along the path runs from {float(profile.min()):+.1f} "
-        f"to {float(profile.max()):+.1f}, changing sign {int((np.diff(np.sign(profile.numpy())) != 0).sum())} "
-        "times: the integral is a small difference of large swings.",
+        f"**The 32-token text of `bench causes`** (“{TEXTS[0]}”): f(input) - f(baseline) = {change:+.2f}. The "
+        f"integrand (the sum over tokens of gradient x (input - baseline)) sampled at {PROFILE} evenly spaced "
+        f"points along the path runs from {float(profile.min()):+.1f} to {float(profile.max()):+.1f}, changing "
+        f"sign {int((np.diff(np.sign(profile.numpy())) != 0).sum())} times.",
         "",
-        "| path points | midpoint rule gap | Gauss-Legendre gap | midpoint time (s) |",
+        "| path points | midpoint rule gap (of the change) | Gauss-Legendre gap | midpoint time (s) |",
         "|---:|---:|---:|---:|",
         *lines,
         "",
         f"One path point (a forward and a backward of the text, in batches of {salience.CHUNK}) costs "
-        f"{per_point * 1e3:.0f} ms here, so 1 s buys about {within_1s} points. At that many points neither rule "
-        "comes near a 5% gap: their errors are as large as the integral and change sign from one count to the "
-        "next, and Gauss-Legendre, exact for smooth integrands, is no better, since this one is not smooth at "
-        "that scale. The page therefore keeps 128 midpoint steps as its default (a gap the table shows small) "
-        "and shows the gap beside the scores, with gradient x input and attention rollout as the fast methods "
-        "(well under 1 s: see `bench causes`).",
+        f"{per_point * 1e3:.0f} ms here, so 1 s buys about {int(1.0 / per_point)} points, and at that many "
+        "neither rule's gap is reliably under 5%: the errors change sign from one count to the next, and "
+        "Gauss-Legendre, exact for smooth integrands, is no better, since this one is not smooth at that scale.",
+        "",
+        f"**Six texts at the default {default} steps**, f as the target's log-probability against its logit "
+        "(change, then the gap and its share of the change):",
+        "",
+        "| text | tokens | target | log-probability change | its gap | logit change | its gap |",
+        "|---|---:|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Gaps over 5% of the change: {over['log-probability']} of {len(TEXTS)} texts with the log-probability, "
+        f"{over['logit']} of {len(TEXTS)} with the logit. A logit also moves with shifts every token shares, "
+        "which leave the prediction as it is, so its change from the baseline can be a small difference of large "
+        "swings; the log-probability's is what the prediction is. The page explains the log-probability, keeps "
+        f"{default} midpoint steps as its default, and shows the gap and its share beside the scores; its first "
+        "map comes from 4 path points in under a second and sharpens as the rest are read (see `bench causes`).",
     ])

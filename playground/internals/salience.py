@@ -1,20 +1,27 @@
 """Which input tokens one predicted token depends on: three salience methods side by side.
 
-- **Gradient x input**: the target's logit differentiated with respect to each position's input embedding
-  (the residual stream entering block 0), dotted with that embedding. One backward pass; a local, linear
-  reading that can miss saturated effects.
+Each method explains f = the target token's **log-probability** at the last position, not its logit. A logit
+also moves with shifts every token shares, which leave the prediction as it is: on SmolLM2 the neutral baseline
+left "Paris" with almost its full logit (a change of -0.41 on a 32-token text) yet a log-probability of -19.1
+against -0.02 with the text. The logit's path integral was a tiny difference of swings up to +-97, and 128
+steps left gaps over 5% of the change on 3 of 6 texts (``bench ig``); the log-probability, what the prediction
+is, left them on 1 of the 6. Captum's LLM attribution measures the same quantity.
+
+- **Gradient x input**: f differentiated with respect to each position's input embedding (the residual
+  stream entering block 0), dotted with that embedding. One backward pass; a local, linear reading that can
+  miss saturated effects.
 - **Integrated gradients** (Sundararajan et al., 2017): the same product averaged along the straight path
   from a baseline to the real input, in ``steps`` points (midpoint rule) read in batches. Its scores
   should add up to f(input) - f(baseline) (*completeness*); the gap left says whether the steps were enough.
   One point costs a forward and a backward (80 ms for 32 tokens of the embedded model on a 2-core CPU), and
-  this integrand swings far either way along the path (``bench ig``), so no rule gets within 5% in the dozen
-  points a second buys. The points are therefore read coarse to fine (:func:`path_order`) and the page gets
+  this integrand still swings either way along the path (``bench ig``), so no rule gets within 5% in the
+  dozen points a second buys. The points are therefore read coarse to fine (:func:`path_order`) and the page gets
   an estimate after the first few, then a sharper one after each batch, its gap shown as it closes.
   The baseline is the text with every token after the first replaced by one neutral token (the pad or
   end-of-text token), as the model embeds it. The first token stays: it is the model's attention sink
   (most heads park their weight there), and moving it moves the whole model off the inputs it knows, so
-  the path's integral misses jumps (on SmolLM2 a 32-token text left a gap of -17.6 on a change of 7.8 at
-  128 steps with it replaced, -0.01 on -0.41 with it kept). All-zero embeddings, the textbook choice for
+  the path's integral misses jumps (on SmolLM2 a 32-token text's logit left a gap of -17.6 on a change of 7.8
+  at 128 steps with it replaced, -0.01 on -0.41 with it kept). All-zero embeddings, the textbook choice for
   images, are worse still: a pre-norm transformer's norms then divide by almost nothing. The first
   token's integrated gradient is therefore 0 by construction.
 - **Attention rollout** (Abnar & Zuidema, 2020): each layer's attention averaged over heads, mixed half and
@@ -85,8 +92,9 @@ class SalienceResult:
     agreement: dict[str, float | None]
     completeness_gap: float
     """Integrated gradients' scores summed, minus f(input) - f(baseline): near 0 when the steps suffice."""
-    logit_change: float
-    """f(input) - f(baseline), what the integrated gradients should add up to."""
+    log_prob: float
+    baseline_log_prob: float
+    """f(input) and f(baseline): the target's log-probability after the text and after the baseline."""
     ig_points: int
     ig_steps: int
     """Path points read so far, of the steps asked for (equal in a finished result)."""
@@ -96,24 +104,31 @@ class SalienceResult:
     completeness_note: str | None = None
     """Why more steps will not close the gap, where that is so (a mixture-of-experts router)."""
 
+    @property
+    def log_prob_change(self) -> float:
+        """f(input) - f(baseline), what the integrated gradients should add up to."""
+        return self.log_prob - self.baseline_log_prob
+
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "target_id": self.target_id, "tokens": self.tokens, "words": self.words,
                 "methods": self.methods, "agreement": self.agreement, "completeness_gap": self.completeness_gap,
-                "logit_change": self.logit_change, "ig_points": self.ig_points, "ig_steps": self.ig_steps,
+                "log_prob": self.log_prob, "baseline_log_prob": self.baseline_log_prob,
+                "log_prob_change": self.log_prob_change, "ig_points": self.ig_points, "ig_steps": self.ig_steps,
                 "warning": self.warning, "unavailable": self.unavailable,
                 "completeness_note": self.completeness_note}
 
 
-def target_logit(view: ModelView, trace: Trace, embeddings: torch.Tensor, target: int,
-                 grad: bool = True) -> torch.Tensor:
-    """The target's last-position logit for each row of input embeddings (rows x tokens x hidden), in the
-    autograd graph: the blocks run from the first one with the traced forward's masks and positions."""
-    return view.resume(trace, 0, embeddings, Run(), grad=grad)[:, target]
+def target_log_prob(view: ModelView, trace: Trace, embeddings: torch.Tensor, target: int,
+                    grad: bool = True) -> torch.Tensor:
+    """The target's last-position log-probability for each row of input embeddings (rows x tokens x hidden),
+    in the autograd graph: the blocks run from the first one with the traced forward's masks and positions."""
+    logits = view.resume(trace, 0, embeddings, Run(), grad=grad)
+    return torch.log_softmax(logits.float(), dim=-1)[:, target]
 
 
 def gradient_x_input(view: ModelView, trace: Trace, target: int) -> list[float]:
     embeddings = trace.residual[0][None].clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(target_logit(view, trace, embeddings, target).sum(), embeddings)
+    (gradient,) = torch.autograd.grad(target_log_prob(view, trace, embeddings, target).sum(), embeddings)
     return (gradient[0].double() * embeddings[0].detach().double()).sum(-1).tolist()
 
 
@@ -126,7 +141,12 @@ class PathEstimate:
     steps: int
     scores: list[float]
     gap: float
-    change: float
+    ends: tuple[float, float]
+    """f(baseline) and f(input)."""
+
+    @property
+    def change(self) -> float:
+        return self.ends[1] - self.ends[0]
 
 
 def path_order(steps: int) -> list[int]:
@@ -143,19 +163,20 @@ def integrated_gradients_progress(view: ModelView, trace: Trace, target: int, st
     a chunk, then after every chunk; the last is the ``steps``-point midpoint rule. ``baseline``: tokens x
     hidden. A page shows the map at once and watches the gap close instead of waiting for every point."""
     embeddings, baseline = trace.residual[0].detach().clone(), baseline.detach().clone().to(trace.residual.dtype)
-    ends = target_logit(view, trace, torch.stack([baseline, embeddings]), target, grad=False)
-    change = float(ends[1] - ends[0])
+    ends = target_log_prob(view, trace, torch.stack([baseline, embeddings]), target, grad=False)
+    values = (float(ends[0]), float(ends[1]))
+    change = values[1] - values[0]
     alphas = (torch.tensor(path_order(steps), dtype=embeddings.dtype) + 0.5) / steps
     total = torch.zeros_like(embeddings, dtype=torch.float64)
     done, size = 0, max(1, min(first, CHUNK))
     while done < steps:
         chunk = alphas[done:done + size]
         path = (baseline[None] + chunk[:, None, None] * (embeddings - baseline)[None]).requires_grad_(True)
-        (gradients,) = torch.autograd.grad(target_logit(view, trace, path, target).sum(), path)
+        (gradients,) = torch.autograd.grad(target_log_prob(view, trace, path, target).sum(), path)
         total += gradients.double().sum(0)
         done += len(chunk)
         scores = (total / done * (embeddings - baseline).double()).sum(-1)
-        yield PathEstimate(done, steps, scores.tolist(), float(scores.sum()) - change, change)
+        yield PathEstimate(done, steps, scores.tolist(), float(scores.sum()) - change, values)
         size = min(done, CHUNK)  # 4, 4, 8, 16, 16...: the points read double until a chunk is full
 
 
@@ -222,7 +243,7 @@ def disagreement_warning(pairs: dict[str, float | None]) -> str | None:
 
 ROUTED = ("num_experts", "num_local_experts", "n_routed_experts")
 ROUTER_NOTE = ("This model routes each token to its top experts: along the path the choice of experts switches, "
-               "the logit jumps there and no gradient sees the jump, so more steps will not close the gap.")
+               "the log-probability jumps there and no gradient sees the jump, so more steps will not close the gap.")
 
 
 def routes_experts(config: Any) -> bool:
@@ -257,7 +278,8 @@ def salience_progress(inspector: ModelInspector, request: SalienceRequest) -> It
         pairs = agreements(methods)
         yield SalienceResult(target=inspector.decode(name, target), target_id=target, tokens=list(traced.tokens),
                              words=words, methods=methods, agreement=pairs, completeness_gap=estimate.gap,
-                             logit_change=estimate.change, ig_points=estimate.points, ig_steps=estimate.steps,
+                             log_prob=estimate.ends[1], baseline_log_prob=estimate.ends[0],
+                             ig_points=estimate.points, ig_steps=estimate.steps,
                              warning=disagreement_warning(pairs), unavailable=unavailable, completeness_note=note)
 
 

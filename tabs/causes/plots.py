@@ -32,21 +32,32 @@ def patch_figure(result: dict[str, Any], effects: list[list[float]], title: str)
     return figure
 
 
+def sink_free_scaled(values: np.ndarray) -> np.ndarray:
+    """Each row divided by its largest magnitude after the first column, clipped to [-1, 1]. The first token
+    is the attention sink: rollout (and often gradient x input) piles up there, and scaled by it every other
+    cell would be white; its cell saturates instead. A row with nothing after the first column keeps its own
+    largest magnitude."""
+    rest = np.abs(values[:, 1:]).max(axis=1, keepdims=True) if values.shape[1] > 1 else np.zeros((len(values), 1))
+    whole = np.abs(values).max(axis=1, keepdims=True)
+    scale = np.where(rest > 0, rest, np.where(whole > 0, whole, 1))
+    return np.clip(values / scale, -1, 1)
+
+
 def salience_figure(result: dict[str, Any]) -> go.Figure:
-    """Each method's scores over the tokens (top) and the words (bottom), each row scaled to its largest
-    magnitude so the methods' very different units share one colour scale; hover shows the raw score."""
+    """Each method's scores over the tokens (top) and the words (bottom), each row scaled (without the first
+    token, see :func:`sink_free_scaled`) so the methods' very different units share one colour scale; hover
+    shows the raw score."""
     methods = list(result["methods"])
     words = result["words"]
-    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=("Tokens", "Words"))
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=(
+        "Tokens: each row scaled to its largest score after the first token (the attention sink)", "Words"))
     for row, (labels, raw) in enumerate((
             (_labels(result["tokens"]), [result["methods"][m] for m in methods]),
             ([f"{i}: {w['word'] or '·'}" for i, w in enumerate(words)],
              [[w["scores"][m] for w in words] for m in methods])), start=1):
         values = np.array(raw, dtype=float)
-        scale = np.abs(values).max(axis=1, keepdims=True)
-        scaled = values / np.where(scale == 0, 1, scale)
-        figure.add_trace(go.Heatmap(z=scaled, x=labels, y=methods, customdata=values, colorscale="RdBu", zmid=0,
-                                    zmin=-1, zmax=1, showscale=row == 1,
+        figure.add_trace(go.Heatmap(z=sink_free_scaled(values), x=labels, y=methods, customdata=values,
+                                    colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=row == 1,
                                     hovertemplate="%{y}<br>%{x}: %{customdata:.4f}<extra></extra>"), row=row, col=1)
     figure.update_layout(title=f"What the prediction {visible_whitespace(result['target'])!r} depends on",
                          height=520, margin=dict(l=10, r=10, t=70, b=10))

@@ -53,14 +53,15 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
 
 
 def salience_summary(result: dict[str, Any]) -> str:
-    change = result["logit_change"]
+    change, gap = result["log_prob_change"], result["completeness_gap"]
     points, steps = result["ig_points"], result["ig_steps"]
-    advice = ("raise the steps when it is large" if points == steps else
+    advice = ("raise the steps when it is over a few %" if points == steps else
               f"integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
               "sharpen as the rest are read")
-    lines = [f"Explaining **{result['target']!r}**. Integrated gradients' scores add up to "
-             f"{change + result['completeness_gap']:+.3f} for a logit change of {change:+.3f} from the baseline "
-             f"(gap **{result['completeness_gap']:+.3f}**; {advice}).",
+    share = f", {abs(gap / change):.1%} of the change" if change else ""
+    lines = [f"Explaining **{result['target']!r}**: its log-probability is **{result['log_prob']:+.3f}** after the "
+             f"text and {result['baseline_log_prob']:+.3f} after the baseline, a change of {change:+.3f}. "
+             f"Integrated gradients' scores add up to {change + gap:+.3f} (gap **{gap:+.3f}**{share}; {advice}).",
              "Rank agreement: " + ", ".join(f"{pair} {'n/a' if value is None else f'{value:+.2f}'}"
                                             for pair, value in result["agreement"].items())]
     lines += [f"ℹ️ {result['completeness_note']}"] if result.get("completeness_note") else []

@@ -29,8 +29,8 @@ DIFFERS = 3
 """The one position where the two prompts differ."""
 MIXTURES_OF_EXPERTS = {"qwen3_moe", "mixtral", "gpt_oss", "olmoe"}
 """Their router picks the top experts, a step function of the input: along integrated gradients' path the
-logit jumps where the choice changes, the gradients never see the jump, and completeness need not hold (the
-gap stays whatever the steps: gpt-oss's tiny model keeps about its whole logit change)."""
+log-probability jumps where the choice changes, the gradients never see the jump, and completeness need not hold
+(the gap stays whatever the steps: gpt-oss's tiny model keeps about its whole change)."""
 
 
 def blocks_of(model) -> torch.nn.ModuleList:
@@ -288,11 +288,12 @@ def test_attribution_patching_is_the_derivative_of_the_real_patched_metric(famil
 
 # --- salience --------------------------------------------------------------------------------------------
 
-def logit_from_block_input(model, ids: list[int], hidden: torch.Tensor, target: int) -> torch.Tensor:
-    """The plain model's target logit with block 0's hidden states replaced by ``hidden`` (a graph leaf)."""
+def log_prob_from_block_input(model, ids: list[int], hidden: torch.Tensor, target: int) -> torch.Tensor:
+    """The plain model's target log-probability with block 0's hidden states replaced by ``hidden`` (a graph
+    leaf): what salience explains."""
     handle = blocks_of(model)[0].register_forward_pre_hook(replacing_block_input(lambda _: hidden), with_kwargs=True)
     try:
-        return model(input_ids=torch.tensor([ids])).logits[0, -1, target]
+        return torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, -1], dim=-1)[target]
     finally:
         handle.remove()
 
@@ -303,7 +304,7 @@ def test_gradient_x_input_is_the_plain_models_autograd_and_integrated_gradients_
     traced = b.experiment.clean
     scores = salience.gradient_x_input(b.view, traced, b.answer)
     entering = block_inputs(b.model, CLEAN)[0].requires_grad_(True)
-    (gradient,) = torch.autograd.grad(logit_from_block_input(b.model, CLEAN, entering, b.answer), entering)
+    (gradient,) = torch.autograd.grad(log_prob_from_block_input(b.model, CLEAN, entering, b.answer), entering)
     expected = (gradient * entering).sum(-1)[0].detach().numpy()
     np.testing.assert_allclose(scores, expected, rtol=1e-3, atol=1e-5)
 
@@ -313,7 +314,8 @@ def test_gradient_x_input_is_the_plain_models_autograd_and_integrated_gradients_
         # block 0 reads the embeddings times a constant (1, or Gemma's sqrt(hidden)): the gradient x input on
         # inputs_embeds is the same number, since the constant cancels between the gradient and the input
         embeddings.requires_grad_(True)
-        (own,) = torch.autograd.grad(b.model(inputs_embeds=embeddings).logits[0, -1, b.answer], embeddings)
+        own_log_prob = torch.log_softmax(b.model(inputs_embeds=embeddings).logits[0, -1], dim=-1)[b.answer]
+        (own,) = torch.autograd.grad(own_log_prob, embeddings)
         np.testing.assert_allclose(scores, (own * embeddings).sum(-1)[0].detach().numpy(), rtol=1e-3, atol=1e-5)
     else:
         # block 0 reads positions added in (GPT-2): the comparable input is that stream, checked above
@@ -321,13 +323,13 @@ def test_gradient_x_input_is_the_plain_models_autograd_and_integrated_gradients_
 
     baseline = trace(b.view, [0] * len(CLEAN), tokens([0] * len(CLEAN)), len(CLEAN)).residual[0]
     midpoint = (baseline + 0.5 * (entering[0].detach() - baseline))[None].clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(logit_from_block_input(b.model, CLEAN, midpoint, b.answer), midpoint)
+    (gradient,) = torch.autograd.grad(log_prob_from_block_input(b.model, CLEAN, midpoint, b.answer), midpoint)
     one_step, _, _ = salience.integrated_gradients(b.view, traced, b.answer, 1, baseline)
     np.testing.assert_allclose(one_step, ((entering[0].detach() - baseline) * gradient[0]).sum(-1).detach().numpy(),
                                rtol=1e-3, atol=1e-5)  # one path point: the gradient at the midpoint x the step
     ig, gap, change = salience.integrated_gradients(b.view, traced, b.answer, 32, baseline)
     with torch.no_grad():
-        ends = [float(logit_from_block_input(b.model, CLEAN, x[None].clone(), b.answer))
+        ends = [float(log_prob_from_block_input(b.model, CLEAN, x[None].clone(), b.answer))
                 for x in (baseline, entering[0])]
     assert change == pytest.approx(ends[1] - ends[0], abs=1e-4)
     assert gap == pytest.approx(sum(ig) - change, abs=1e-6)

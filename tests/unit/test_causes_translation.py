@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from playground.core.errors import InvalidInputError
 from playground.finetune.runner import JobRunner
 from playground.internals import patching
-from tabs.causes import translation
+from tabs.causes import plots, translation
 from tabs.causes.layout import CausesView, PatchPanel, SaliencePanel, SteerPanel, TunedPanel
 from tests.tuned_runs import save_run
 
@@ -75,9 +76,18 @@ def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_l
 
 
 def test_the_salience_summary_says_while_integrated_gradients_is_still_reading_its_path():
-    result = {"target": " Berlin", "logit_change": 0.5, "completeness_gap": 7.7, "ig_points": 4, "ig_steps": 128,
-              "agreement": {"a / b": 0.1}, "warning": None, "unavailable": {}, "completeness_note": None}
+    result = {"target": " Berlin", "log_prob": -0.5, "baseline_log_prob": -10.5, "log_prob_change": 10.0,
+              "completeness_gap": 7.7, "ig_points": 4, "ig_steps": 128, "agreement": {"a / b": 0.1},
+              "warning": None, "unavailable": {}, "completeness_note": None}
     reading = translation.salience_summary(result)
     assert "**4 of 128** path points so far" in reading and "raise the steps" not in reading
-    done = translation.salience_summary({**result, "completeness_gap": 0.01, "ig_points": 128})
-    assert "raise the steps when it is large" in done and "so far" not in done
+    assert "log-probability is **-0.500** after the text and -10.500 after the baseline" in reading
+    done = translation.salience_summary({**result, "completeness_gap": 0.2, "ig_points": 128})
+    assert "gap **+0.200**, 2.0% of the change; raise the steps" in done and "so far" not in done
+
+
+def test_the_salience_map_scales_each_row_past_the_attention_sink():
+    """Rollout piles onto the first token: scaled by it, the other cells would all read as 0."""
+    rows = np.array([[0.9, 0.05, -0.1], [0.0, 2.0, 1.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(plots.sink_free_scaled(rows), [[1, 0.5, -1], [0, 1, 0.5], [1, 0, 0], [0, 0, 0]])
+    assert plots.sink_free_scaled(np.array([[4.0]])).tolist() == [[1.0]]

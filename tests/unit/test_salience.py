@@ -27,14 +27,15 @@ def traced(view):
     return trace(view, IDS, [str(i) for i in IDS], len(IDS))
 
 
-def own_logit(model, embeddings: torch.Tensor) -> torch.Tensor:
-    """The plain model's target logit at the last position, from ``inputs_embeds`` (rows x tokens x hidden)."""
-    return model(inputs_embeds=embeddings).logits[:, -1, TARGET]
+def own_log_prob(model, embeddings: torch.Tensor) -> torch.Tensor:
+    """The plain model's target log-probability at the last position, from ``inputs_embeds`` (rows x tokens x
+    hidden)."""
+    return torch.log_softmax(model(inputs_embeds=embeddings).logits[:, -1], dim=-1)[:, TARGET]
 
 
 def test_gradient_x_input_is_the_models_own_gradient_times_its_embeddings(tiny_lm, view, traced):
     embeddings = tiny_lm.get_input_embeddings()(torch.tensor([IDS])).detach().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(own_logit(tiny_lm, embeddings).sum(), embeddings)
+    (gradient,) = torch.autograd.grad(own_log_prob(tiny_lm, embeddings).sum(), embeddings)
     expected = (gradient * embeddings).sum(-1)[0]
     np.testing.assert_allclose(salience.gradient_x_input(view, traced, TARGET), expected.detach().numpy(),
                                rtol=1e-4, atol=1e-6)
@@ -44,12 +45,12 @@ def test_integrated_gradients_are_the_path_average_and_close_completeness_as_ste
     baseline = trace(view, [0] * len(IDS), [""] * len(IDS), len(IDS)).residual[0]
     embeddings = tiny_lm.get_input_embeddings()(torch.tensor([IDS])).detach()[0]
     midpoint = (baseline + 0.5 * (embeddings - baseline))[None].clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(own_logit(tiny_lm, midpoint).sum(), midpoint)
+    (gradient,) = torch.autograd.grad(own_log_prob(tiny_lm, midpoint).sum(), midpoint)
     one_step, _, _ = salience.integrated_gradients(view, traced, TARGET, 1, baseline)
     np.testing.assert_allclose(one_step, ((embeddings - baseline) * gradient[0]).sum(-1).detach().numpy(),
                                rtol=1e-4, atol=1e-6)
     with torch.no_grad():
-        change = float(own_logit(tiny_lm, embeddings[None]) - own_logit(tiny_lm, baseline[None].clone()))
+        change = float(own_log_prob(tiny_lm, embeddings[None]) - own_log_prob(tiny_lm, baseline[None].clone()))
     gaps = []
     default = salience.SalienceRequest("text", "model").steps
     for steps in (2, default):  # the default: more than one chunk of path points
@@ -126,5 +127,7 @@ def test_on_the_embedded_model_every_method_scores_every_token_and_word(workspac
     for method, scores in data["methods"].items():
         assert sum(word["scores"][method] for word in data["words"]) == pytest.approx(sum(scores), abs=1e-6)
     assert data["completeness_gap"] == pytest.approx(sum(data["methods"]["integrated gradients"])
-                                                     - data["logit_change"], abs=1e-6)
+                                                     - data["log_prob_change"], abs=1e-6)
+    assert data["log_prob_change"] == pytest.approx(data["log_prob"] - data["baseline_log_prob"])
+    assert -1 < data["log_prob"] < 0 and data["baseline_log_prob"] < data["log_prob"] - 5  # "Berlin" is likely
     assert data["ig_points"] == data["ig_steps"] == 8
