@@ -101,8 +101,9 @@ def explain_rows(ws: Workspace, repeat: int) -> tuple[float, list[tuple[str, flo
     view, traced = experiment.view, experiment.clean
     text = prompt_pair(32)[0]
     target = ws.inside.token_id(text, MODEL, None)
-    baseline_embeddings = salience.neutral_baseline(ws.inside, view, traced)
-    rows = [("gradient x input (one forward + backward)",
+    baseline_embeddings = salience.neutral_baseline(view, traced)
+    rows = [("gradient x input alone (one forward + backward; the page reads it in integrated gradients' first "
+             "batch)",
              timed(lambda: salience.gradient_x_input(view, traced, target), repeat)[0])]
     gaps = {}
     for steps in STEPS:
@@ -116,10 +117,11 @@ def explain_rows(ws: Workspace, repeat: int) -> tuple[float, list[tuple[str, flo
                  timed(lambda: salience.attention_rollout(view, traced), repeat)[0]))
     request = salience.SalienceRequest(text, MODEL, steps=STEPS[-1])
     rows.append((f"whole `salience()` request, {request.steps} steps (the three methods + the neutral baseline's "
-                 "trace)", timed(lambda: salience.salience(ws.inside, request), repeat)[0]))
+                 "embedding)", timed(lambda: salience.salience(ws.inside, request), repeat)[0]))
     page = salience.SalienceRequest(text, MODEL)
     rows.append((f"the page's first salience map at the default {page.steps} steps (the three methods, integrated "
-                 f"gradients from its first {salience.FIRST_POINTS} path points, then sharpening)",
+                 f"gradients from its first {salience.FIRST_POINTS} path points, the path's ends and gradient x "
+                 "input read in the same batch)",
                  timed(lambda: first_of(salience.salience_progress(ws.inside, page)), repeat)[0]))
     extra = {"residual": "", "heads": "", "mlp": ", + 2 MLP recording passes"}
     for what in patching.WHATS:
@@ -213,7 +215,7 @@ def run(argv: list[str]) -> str:
         "",
         f"`{COMMAND}` on {machine_line()}; {MODEL} (30 layers x 9 heads, sdpa); median of {args.repeat} runs, "
         "each method reading the traces the page has cached after its first request (the neutral baseline "
-        "and the steering pairs are traced in every request, as the page does); load average up to "
+        "is embedded and the steering pairs traced in every request, as the page does); load average up to "
         f"{load:.1f} during the run.",
         "",
         f"**32 tokens.** Salience explains the top prediction's log-probability after “{clean32}”; attribution "

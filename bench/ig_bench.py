@@ -5,8 +5,9 @@ f(input) - f(baseline)) under 5% at the default steps. Two measurements, on the 
 
 - On the 32-token text of ``bench causes``: the gap of the midpoint rule (the page's) and of Gauss-Legendre
   (the best rule for smooth integrands) at the same numbers of points, and what the points cost.
-- On six texts: the gap at the default steps when f is the target's log-probability (what the page explains)
-  against its logit (what it explained before), which is why the page explains the log-probability.
+- On six texts: the gap at the default steps for the page's choices (f the target's log-probability, the
+  baseline the vocabulary's mean embedding after the first token) against the earlier ones (the pad token
+  after the first; the logit), which is why the page made them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench.causes_bench import MODEL, prompt_pair
 from playground.core.settings import Settings
 from playground.internals import salience
 from playground.internals.inspector import ModelInspector
-from playground.internals.tracing import Run
+from playground.internals.tracing import ModelView, Run, Trace
 from playground.workspace import Workspace
 
 COMMAND = "python -m bench ig --write"
@@ -43,21 +44,33 @@ TEXTS = (
     "Two plus two is four, three plus three is six, and four plus four is",
 )
 """Texts of 17 to 32 tokens, each explaining its top prediction."""
+CHOICES = {"mean embedding, log-probability (the page's)": ("mean", "log-probability"),
+           "pad baseline, log-probability": ("pad", "log-probability"),
+           "pad baseline, logit (the page's first)": ("pad", "logit")}
+"""Baseline and f, as compared over the six texts."""
 MEASURES: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
     "log-probability": lambda logits, target: torch.log_softmax(logits.float(), dim=-1)[:, target],
     "logit": lambda logits, target: logits[:, target],
 }
 
 
+def pad_baseline(inspector: ModelInspector, view: ModelView, traced: Trace) -> torch.Tensor:
+    """The page's earlier baseline: the first token, then the pad (or end-of-text) token repeated."""
+    tokenizer = inspector.store.hf_tokenizer(MODEL)
+    neutral = next(int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None)
+    return view.block_input([traced.ids[0]] + [neutral] * (traced.num_tokens - 1))
+
+
 class Path:
-    """One text's straight path from the neutral baseline to its embeddings, and f at its points."""
+    """One text's straight path from a baseline (the page's unless told) to its embeddings, and f along it."""
 
     def __init__(self, inspector: ModelInspector, text: str) -> None:
         self.view, self.traced = inspector.view(MODEL), inspector.trace(text, MODEL)
         self.target = inspector.token_id(text, MODEL, None)
         self.target_text = inspector.decode(MODEL, self.target)
-        baseline = salience.neutral_baseline(inspector, self.view, self.traced).detach()
-        self.baseline = baseline.to(self.traced.residual.dtype)
+        self.baselines = {"mean": salience.neutral_baseline(self.view, self.traced),
+                          "pad": pad_baseline(inspector, self.view, self.traced)}
+        self.baseline = self.baselines["mean"]
         self.embeddings = self.traced.residual[0].detach().clone()
 
     def f(self, rows: torch.Tensor, measure: str, grad: bool = True) -> torch.Tensor:
@@ -108,22 +121,26 @@ def run(argv: list[str]) -> str:
                      f"{seconds[points]:.2f} |")
     per_point = seconds[POINTS[-1]] / POINTS[-1]
     default = salience.SalienceRequest("text", MODEL).steps
-    rows, over = [], dict.fromkeys(MEASURES, 0)
+    rows, over, largest = [], dict.fromkeys(CHOICES, 0), dict.fromkeys(CHOICES, 0.0)
     for text in TEXTS:
         path, cells = Path(inspector, text), []
-        for name in MEASURES:
+        for choice, (baseline, name) in CHOICES.items():
+            path.baseline = path.baselines[baseline]
             measured = path.change(name)
             gap = path.midpoint(default, name) - measured
-            over[name] += abs(gap) > 0.05 * abs(measured)
+            over[choice] += abs(gap) > 0.05 * abs(measured)
+            largest[choice] = max(largest[choice], abs(gap / measured))
             cells.append(f"{measured:+.2f} | {share(gap, measured)}")
         words = text.split()
         rows.append(f"| “…{' '.join(words[-5:])}” | {path.traced.num_tokens} | {path.target_text!r} | "
                     + " | ".join(cells) + " |")
+    counts = "; ".join(f"{choice}: {over[choice]} of {len(TEXTS)}, the largest {largest[choice]:.1%}"
+                       for choice in CHOICES)
     return "\n".join([
         "## Integrated gradients: completeness against time",
         "",
-        f"`{COMMAND}` on {machine_line()}; {MODEL}, the neutral baseline the page uses (the first token, then "
-        "pad tokens), the top prediction's log-probability (what the page explains).",
+        f"`{COMMAND}` on {machine_line()}; {MODEL}, the baseline the page uses (the first token, then the "
+        "vocabulary's mean embedding), the top prediction's log-probability (what the page explains).",
         "",
         f"**The 32-token text of `bench causes`** (“{TEXTS[0]}”): f(input) - f(baseline) = {change:+.2f}. The "
         f"integrand (the sum over tokens of gradient x (input - baseline)) sampled at {PROFILE} evenly spaced "
@@ -139,17 +156,20 @@ def run(argv: list[str]) -> str:
         "neither rule's gap is reliably under 5%: the errors change sign from one count to the next, and "
         "Gauss-Legendre, exact for smooth integrands, is no better, since this one is not smooth at that scale.",
         "",
-        f"**Six texts at the default {default} steps**, f as the target's log-probability against its logit "
-        "(change, then the gap and its share of the change):",
+        f"**Six texts at the default {default} steps**: f(input) - f(baseline), then the gap and its share of it, "
+        "for the page's baseline (the first token, then the vocabulary's mean embedding) and f (the target's "
+        "log-probability), against the pad token as the baseline and the logit as f:",
         "",
-        "| text | tokens | target | log-probability change | its gap | logit change | its gap |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| text | tokens | target | mean, log-prob: change | its gap | pad, log-prob: change | its gap "
+        "| pad, logit: change | its gap |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        f"Gaps over 5% of the change: {over['log-probability']} of {len(TEXTS)} texts with the log-probability, "
-        f"{over['logit']} of {len(TEXTS)} with the logit. A logit also moves with shifts every token shares, "
-        "which leave the prediction as it is, so its change from the baseline can be a small difference of large "
-        "swings; the log-probability's is what the prediction is. The page explains the log-probability, keeps "
-        f"{default} midpoint steps as its default, and shows the gap and its share beside the scores; its first "
-        "map comes from 4 path points in under a second and sharpens as the rest are read (see `bench causes`).",
+        f"Gaps over 5% of the change, {counts}. A logit also moves with shifts every token shares, which leave "
+        "the prediction as it is, so its change from the baseline can be a small difference of large swings; "
+        "the log-probability's is what the prediction is. Repeating one pad token puts the start of the path "
+        "where the model's attention can flip abruptly (a near-jump the steps cannot resolve); the mean "
+        f"embedding is no token in particular. The page keeps {default} midpoint steps as its default and shows "
+        "the gap and its share beside the scores; its first map comes from 4 path points in under a second and "
+        "sharpens as the rest are read (see `bench causes`).",
     ])

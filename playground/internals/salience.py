@@ -1,7 +1,7 @@
 """Which input tokens one predicted token depends on: three salience methods side by side.
 
 Each method explains f = the target token's **log-probability** at the last position, not its logit. A logit
-also moves with shifts every token shares, which leave the prediction as it is: on SmolLM2 the neutral baseline
+also moves with shifts every token shares, which leave the prediction as it is: on SmolLM2 a pad-token baseline
 left "Paris" with almost its full logit (a change of -0.41 on a 32-token text) yet a log-probability of -19.1
 against -0.02 with the text. The logit's path integral was a tiny difference of swings up to +-97, and 128
 steps left gaps over 5% of the change on 3 of 6 texts (``bench ig``); the log-probability, what the prediction
@@ -17,13 +17,16 @@ is, left them on 1 of the 6. Captum's LLM attribution measures the same quantity
   this integrand still swings either way along the path (``bench ig``), so no rule gets within 5% in the
   dozen points a second buys. The points are therefore read coarse to fine (:func:`path_order`) and the page gets
   an estimate after the first few, then a sharper one after each batch, its gap shown as it closes.
-  The baseline is the text with every token after the first replaced by one neutral token (the pad or
-  end-of-text token), as the model embeds it. The first token stays: it is the model's attention sink
-  (most heads park their weight there), and moving it moves the whole model off the inputs it knows, so
-  the path's integral misses jumps (on SmolLM2 a 32-token text's logit left a gap of -17.6 on a change of 7.8
-  at 128 steps with it replaced, -0.01 on -0.41 with it kept). All-zero embeddings, the textbook choice for
-  images, are worse still: a pre-norm transformer's norms then divide by almost nothing. The first
-  token's integrated gradient is therefore 0 by construction.
+  The baseline keeps the text's first token and puts the vocabulary's mean embedding (no token in
+  particular) at every other position, as the model embeds it (its scale, its positions). The first token
+  stays: it is the model's attention sink (most heads park their weight there), and moving it moves the
+  whole model off the inputs it knows, so the path's integral misses jumps (on SmolLM2 a 32-token text's
+  logit left a gap of -17.6 on a change of 7.8 at 128 steps with it replaced, -0.01 on -0.41 with it kept).
+  The first token's integrated gradient is therefore 0 by construction. The mean embedding replaced one
+  pad token repeated, whose path started where the model's attention flips abruptly: on one of six texts
+  128 steps left a gap of 230% of the change, against at most 6% with the mean (``bench ig``). All-zero
+  embeddings, the textbook choice for images, are worse still: a pre-norm transformer's norms then divide
+  by almost nothing.
 - **Attention rollout** (Abnar & Zuidema, 2020): each layer's attention averaged over heads, mixed half and
   half with the identity (the residual connection), rows renormalised, multiplied through the layers; the
   last row is how much the last position reads each input. It ignores what values and MLPs do.
@@ -45,7 +48,7 @@ from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.core.iterutil import last
 from playground.internals.head_math import attention_weights, recorded_call
 from playground.internals.patching import rank_agreement
-from playground.internals.tracing import ModelView, Run, Trace, trace
+from playground.internals.tracing import ModelView, Run, Trace
 from playground.text.analysis import sanitize_text
 
 if TYPE_CHECKING:
@@ -56,8 +59,11 @@ CHUNK = 16
 """Integrated gradients' path points per backward pass: memory grows with it (a 256-token text's 30 layers
 of activations per point), time barely does past a few rows on a CPU."""
 FIRST_POINTS = 4
-"""Path points read before the page's first map: about 0.3 s for 32 tokens on the embedded model, so the three
-maps appear within a second and integrated gradients' then sharpens (its gap shown as it closes)."""
+"""Path points read before the page's first map, in one batch with the path's two ends (the gradient at the input
+end is gradient x input's): about 0.6 s for 32 tokens on the embedded model, so the three maps appear within a
+second and integrated gradients' then sharpens (its gap shown as it closes)."""
+VOCAB_SLICE = 8192
+"""Vocabulary rows embedded at once when averaging them."""
 DISAGREEMENT = 0.3
 """A pair of methods whose rank correlation is below this gets the warning."""
 
@@ -126,16 +132,23 @@ def target_log_prob(view: ModelView, trace: Trace, embeddings: torch.Tensor, tar
     return torch.log_softmax(logits.float(), dim=-1)[:, target]
 
 
+def times_input(gradient: torch.Tensor, embeddings: torch.Tensor) -> list[float]:
+    """Gradient x input per position (tokens x hidden each), in float64."""
+    return (gradient.double() * embeddings.detach().double()).sum(-1).tolist()
+
+
 def gradient_x_input(view: ModelView, trace: Trace, target: int) -> list[float]:
+    """Gradient x input alone (one forward and backward); the page reads it from integrated gradients'
+    first batch instead (:class:`PathEstimate`'s ``local``)."""
     embeddings = trace.residual[0][None].clone().requires_grad_(True)
     (gradient,) = torch.autograd.grad(target_log_prob(view, trace, embeddings, target).sum(), embeddings)
-    return (gradient[0].double() * embeddings[0].detach().double()).sum(-1).tolist()
+    return times_input(gradient[0], embeddings[0])
 
 
 @dataclass(frozen=True)
 class PathEstimate:
     """Integrated gradients after ``points`` of the path's ``steps`` points: the scores, their completeness
-    gap and f(input) - f(baseline)."""
+    gap and f(input) - f(baseline); and gradient x input, read at the path's end in the first batch."""
 
     points: int
     steps: int
@@ -143,6 +156,8 @@ class PathEstimate:
     gap: float
     ends: tuple[float, float]
     """f(baseline) and f(input)."""
+    local: list[float]
+    """Gradient x input."""
 
     @property
     def change(self) -> float:
@@ -163,20 +178,25 @@ def integrated_gradients_progress(view: ModelView, trace: Trace, target: int, st
     a chunk, then after every chunk; the last is the ``steps``-point midpoint rule. ``baseline``: tokens x
     hidden. A page shows the map at once and watches the gap close instead of waiting for every point."""
     embeddings, baseline = trace.residual[0].detach().clone(), baseline.detach().clone().to(trace.residual.dtype)
-    ends = target_log_prob(view, trace, torch.stack([baseline, embeddings]), target, grad=False)
-    values = (float(ends[0]), float(ends[1]))
-    change = values[1] - values[0]
     alphas = (torch.tensor(path_order(steps), dtype=embeddings.dtype) + 0.5) / steps
     total = torch.zeros_like(embeddings, dtype=torch.float64)
-    done, size = 0, max(1, min(first, CHUNK))
+    done, size, values, local = 0, max(1, min(first, CHUNK)), (0.0, 0.0), []
     while done < steps:
         chunk = alphas[done:done + size]
+        if not done:  # the path's two ends ride in the first batch: f at both, and gradient x input at the input
+            chunk = torch.cat([chunk, torch.tensor([0.0, 1.0], dtype=chunk.dtype)])
         path = (baseline[None] + chunk[:, None, None] * (embeddings - baseline)[None]).requires_grad_(True)
-        (gradients,) = torch.autograd.grad(target_log_prob(view, trace, path, target).sum(), path)
+        measured = target_log_prob(view, trace, path, target)
+        (gradients,) = torch.autograd.grad(measured.sum(), path)  # each row's f depends on that row alone
+        if not done:
+            ends = measured[-2:].detach()
+            values, local = (float(ends[0]), float(ends[1])), times_input(gradients[-1], embeddings)
+            gradients = gradients[:-2]
         total += gradients.double().sum(0)
-        done += len(chunk)
+        done += len(gradients)
         scores = (total / done * (embeddings - baseline).double()).sum(-1)
-        yield PathEstimate(done, steps, scores.tolist(), float(scores.sum()) - change, values)
+        yield PathEstimate(done, steps, scores.tolist(), float(scores.sum()) - (values[1] - values[0]), values,
+                           local)
         size = min(done, CHUNK)  # 4, 4, 8, 16, 16...: the points read double until a chunk is full
 
 
@@ -188,13 +208,26 @@ def integrated_gradients(view: ModelView, trace: Trace, target: int, steps: int,
     return estimate.scores, estimate.gap, estimate.change
 
 
-def neutral_baseline(inspector: ModelInspector, view: ModelView, traced: Trace) -> torch.Tensor:
-    """The residual stream entering block 0 for ``traced``'s first token followed by one neutral token
-    repeated (the first token is the attention sink: it stays, see the module's docstring)."""
-    tokenizer = inspector.store.hf_tokenizer(traced.model)
-    neutral = next((int(i) for i in (tokenizer.pad_token_id, tokenizer.eos_token_id) if i is not None), 0)
-    ids = [traced.ids[0]] + [neutral] * (traced.num_tokens - 1)
-    return trace(view, ids, [""] * len(ids), len(ids)).residual[0]
+def mean_embedding(view: ModelView) -> torch.Tensor:
+    """The embedding layer's output averaged over the whole vocabulary: "no token in particular". Read in
+    slices, so a 256k-token vocabulary never sits whole in memory twice."""
+    layer = view.model.get_input_embeddings()
+    size = layer.num_embeddings
+    with torch.inference_mode():
+        total = sum(layer(torch.arange(start, min(start + VOCAB_SLICE, size), device=view.device)).double().sum(0)
+                    for start in range(0, size, VOCAB_SLICE))
+    return (total / size).to(layer.weight.dtype)
+
+
+def neutral_baseline(view: ModelView, traced: Trace) -> torch.Tensor:
+    """The residual stream entering block 0 for ``traced``'s first token followed by the vocabulary's mean
+    embedding at every other position, as the model embeds them (its scale, its positions). The first token
+    stays: it is the attention sink (see the module's docstring)."""
+    ids = list(traced.ids)
+    with torch.inference_mode():
+        first = view.model.get_input_embeddings()(torch.tensor(ids[:1], device=view.device))
+    embeddings = torch.cat([first, mean_embedding(view).to(first.device)[None].expand(len(ids) - 1, -1)])
+    return view.block_input(ids, embeddings)
 
 
 def attention_rollout(view: ModelView, trace: Trace) -> list[float]:
@@ -258,7 +291,6 @@ def salience_progress(inspector: ModelInspector, request: SalienceRequest) -> It
     view = inspector.view(name)
     traced = inspector.trace(request.text, name)
     target = inspector.token_id(request.text, name, request.token or None)
-    local = gradient_x_input(view, traced, target)
     unavailable, rollout = {}, None
     try:
         rollout = attention_rollout(view, traced)
@@ -269,8 +301,8 @@ def salience_progress(inspector: ModelInspector, request: SalienceRequest) -> It
     groups = word_groups(cleaned, [(token.start, token.end) for token in kept])
     note = ROUTER_NOTE if routes_experts(view.model.config) else None
     for estimate in integrated_gradients_progress(view, traced, target, request.steps,
-                                                  neutral_baseline(inspector, view, traced)):
-        methods = {"gradient x input": local, "integrated gradients": estimate.scores,
+                                                  neutral_baseline(view, traced)):
+        methods = {"gradient x input": estimate.local, "integrated gradients": estimate.scores,
                    **({"attention rollout": rollout} if rollout is not None else {})}
         words = [{"word": word, "positions": positions,
                   "scores": {method: float(sum(scores[p] for p in positions)) for method, scores in methods.items()}}

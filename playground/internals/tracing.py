@@ -45,9 +45,15 @@ class Run:
     mlp_patch: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     mlp_outputs: dict[int, torch.Tensor] = field(default_factory=dict)
     live: bool = False
+    embed_only: bool = False
+    """Stop the forward where block 0 starts, its input recorded as ``block_inputs[0]``."""
 
     def keep(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor if self.live else tensor.detach()
+
+
+class _ReachedFirstBlock(Exception):
+    """Raised by block 0's pre-hook in an ``embed_only`` run: the rest of the forward is not needed."""
 
 
 def _first(value: Any) -> torch.Tensor:
@@ -64,6 +70,7 @@ class ModelView:
         self.parts: Parts = find_parts(self.model, name)
         self._run: ContextVar[Run | None] = ContextVar("inside-run", default=None)
         """Per view, not per module: each view's hooks read only their own variable."""
+        self.parts.blocks[0].register_forward_pre_hook(self._first_block_pre_hook, with_kwargs=True)
         for layer, (block, projection) in enumerate(zip(self.parts.blocks, self.parts.out_projections, strict=True)):
             block.register_forward_hook(self._block_hook(layer), with_kwargs=True)
             projection.register_forward_pre_hook(self._projection_hook(layer))
@@ -118,6 +125,23 @@ class ModelView:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    def _first_block_pre_hook(self, module: Any, args: tuple, kwargs: dict) -> None:
+        run = self._run.get()
+        if run is not None and run.embed_only:
+            run.block_inputs[0] = (args[0] if args else kwargs["hidden_states"]).detach()
+            raise _ReachedFirstBlock
+
+    def block_input(self, ids: list[int], embeddings: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual stream entering block 0 (tokens x hidden) for ``ids``, or for ``embeddings`` (tokens x
+        hidden) standing for the embedding layer's output: what the model's family does before its first
+        block (Gemma's scale, GPT-2's positions), without running any block."""
+        run = Run(embed_only=True)
+        try:
+            self.run(torch.tensor([ids]), run, embeddings=None if embeddings is None else embeddings[None])
+        except _ReachedFirstBlock:
+            return run.block_inputs[0][0]
+        raise RuntimeError(f"{self.name}: block 0 never ran")
 
     def _block_hook(self, layer: int) -> Any:
         def hook(module: Any, args: tuple, kwargs: dict, output: Any) -> Any:
@@ -189,15 +213,19 @@ class ModelView:
             return (onward, *output[1:]) if isinstance(output, tuple) else onward
         return hook
 
-    def run(self, ids: torch.Tensor, run: Run, last_only: bool = True) -> torch.Tensor:
+    def run(self, ids: torch.Tensor, run: Run, last_only: bool = True,
+            embeddings: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of a forward over ``ids`` (rows x tokens) with ``run``'s recording and ablations:
-        the last position's (rows x vocab) when ``last_only``, else every position's."""
+        the last position's (rows x vocab) when ``last_only``, else every position's. ``embeddings`` (rows x
+        tokens x hidden), where given, stand for the embedding layer's output (the model still applies what
+        its family does after it: Gemma's scale, GPT-2's positions)."""
         extra = {**(last_position_only(self.model) if last_only else {}), **without_router_logits(self.model)}
         token = self._run.set(run)
         try:
             with torch.inference_mode():
                 ids = ids.to(self.device)
-                output = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, **extra)
+                inputs = {"input_ids": ids} if embeddings is None else {"inputs_embeds": embeddings.to(self.device)}
+                output = self.model(**inputs, attention_mask=torch.ones_like(ids), use_cache=False, **extra)
         finally:
             self._run.reset(token)
         logits = output.logits.float().cpu()  # on the CPU: sampling draws with a CPU generator

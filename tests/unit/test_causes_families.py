@@ -337,6 +337,25 @@ def test_gradient_x_input_is_the_plain_models_autograd_and_integrated_gradients_
         assert abs(gap) < 0.05 * abs(change) + 1e-4  # completeness: the scores add up to f(input) - f(baseline)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_baseline_is_what_the_model_makes_of_the_vocabularys_mean_embedding(family, built):
+    """After the first token, every position's embedding-layer output is replaced by that layer's output
+    averaged over the vocabulary; the plain model then applies its own scale or positions."""
+    b = built(family)
+    layer = b.model.get_input_embeddings()
+    with torch.no_grad():
+        mean = layer(torch.arange(layer.num_embeddings)).mean(0)
+    handle = layer.register_forward_hook(lambda module, args, output: torch.cat(
+        [output[:, :1], mean.expand(output.shape[0], output.shape[1] - 1, -1)], dim=1))
+    try:
+        expected = block_inputs(b.model, CLEAN)[0][0]
+    finally:
+        handle.remove()
+    baseline = salience.neutral_baseline(b.view, b.experiment.clean)
+    torch.testing.assert_close(baseline, expected, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(baseline[1:], b.experiment.clean.residual[0][1:])
+
+
 def eager_attentions(family: str, model, tokenizer, ids: list[int]):
     """The plain model's attention weights from an eager copy (the implementation every family has)."""
     from transformers import AutoModelForCausalLM

@@ -75,6 +75,21 @@ def test_the_path_is_read_coarse_to_fine_and_ends_at_the_full_midpoint_rule(view
     scores, gap, change = salience.integrated_gradients(view, traced, TARGET, 64, baseline)
     np.testing.assert_allclose(estimates[-1].scores, scores, rtol=1e-6, atol=1e-8)
     assert estimates[-1].gap == pytest.approx(gap, abs=1e-6) and estimates[0].change == pytest.approx(change)
+    # the path's ends ride in the first batch: gradient x input is the gradient at the input itself
+    np.testing.assert_allclose(estimates[0].local, salience.gradient_x_input(view, traced, TARGET), rtol=1e-4,
+                               atol=1e-6)
+    assert all(e.local == estimates[0].local and e.ends == estimates[0].ends for e in estimates)
+
+
+def test_block_input_stops_before_the_first_block_with_the_traced_residual(view, traced):
+    torch.testing.assert_close(view.block_input(IDS), traced.residual[0])
+
+
+def test_the_neutral_baseline_keeps_the_first_token_and_averages_the_vocabulary_after_it(tiny_lm, view, traced):
+    baseline = salience.neutral_baseline(view, traced)
+    torch.testing.assert_close(baseline[0], traced.residual[0][0])  # the attention sink stays
+    mean = tiny_lm.get_input_embeddings().weight.detach().mean(0)  # a Llama's blocks read the embeddings as they are
+    torch.testing.assert_close(baseline[1:], mean.expand(len(IDS) - 1, -1), rtol=1e-5, atol=1e-6)
 
 
 def test_attention_rollout_rolls_the_models_own_attention_weights(tiny_lm, view, traced):
