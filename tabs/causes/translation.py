@@ -52,12 +52,18 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
             panel.estimate_plot: plots.patch_figure(result, result["effects"], "Attribution patching (estimate)")}
 
 
+CLOSE_ENOUGH = 0.05
+"""A completeness gap within this share of the change reads as small (issue 33's bar at the default steps)."""
+
+
 def salience_summary(result: dict[str, Any]) -> str:
     change, gap = result["log_prob_change"], result["completeness_gap"]
     points, steps = result["ig_points"], result["ig_steps"]
-    advice = ("raise the steps when it is over a few %" if points == steps else
-              f"integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
-              "sharpen as the rest are read")
+    small = abs(gap) <= CLOSE_ENOUGH * abs(change)
+    advice = (f"integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
+              "sharpen as the rest are read" if points < steps else
+              "small: the scores account for the change" if small else
+              f"over {CLOSE_ENOUGH:.0%}: raise the steps (up to {salience.MAX_STEPS}) for a map that accounts for it")
     share = f", {abs(gap / change):.1%} of the change" if change else ""
     lines = [f"Explaining **{result['target']!r}**: its log-probability is **{result['log_prob']:+.3f}** after the "
              f"text and {result['baseline_log_prob']:+.3f} after the baseline, a change of {change:+.3f}. "

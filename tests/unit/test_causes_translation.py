@@ -83,7 +83,10 @@ def test_the_salience_summary_says_while_integrated_gradients_is_still_reading_i
     assert "**4 of 128** path points so far" in reading and "raise the steps" not in reading
     assert "log-probability is **-0.500** after the text and -10.500 after the baseline" in reading
     done = translation.salience_summary({**result, "completeness_gap": 0.2, "ig_points": 128})
-    assert "gap **+0.200**, 2.0% of the change; raise the steps" in done and "so far" not in done
+    assert "gap **+0.200**, 2.0% of the change; small: the scores account for the change" in done
+    assert "so far" not in done and "raise" not in done
+    wide = translation.salience_summary({**result, "completeness_gap": -0.8, "ig_points": 128})
+    assert "gap **-0.800**, 8.0% of the change; over 5%: raise the steps (up to 256)" in wide
 
 
 def test_the_salience_map_scales_each_row_past_the_attention_sink():
