@@ -62,8 +62,6 @@ FIRST_POINTS = 4
 """Path points read before the page's first map, in one batch with the path's two ends (the gradient at the input
 end is gradient x input's): about 0.6 s for 32 tokens on the embedded model, so the three maps appear within a
 second and integrated gradients' then sharpens (its gap shown as it closes)."""
-VOCAB_SLICE = 8192
-"""Vocabulary rows embedded at once when averaging them."""
 DISAGREEMENT = 0.3
 """A pair of methods whose rank correlation is below this gets the warning."""
 
@@ -208,17 +206,6 @@ def integrated_gradients(view: ModelView, trace: Trace, target: int, steps: int,
     return estimate.scores, estimate.gap, estimate.change
 
 
-def mean_embedding(view: ModelView) -> torch.Tensor:
-    """The embedding layer's output averaged over the whole vocabulary: "no token in particular". Read in
-    slices, so a 256k-token vocabulary never sits whole in memory twice."""
-    layer = view.model.get_input_embeddings()
-    size = layer.num_embeddings
-    with torch.inference_mode():
-        total = sum(layer(torch.arange(start, min(start + VOCAB_SLICE, size), device=view.device)).double().sum(0)
-                    for start in range(0, size, VOCAB_SLICE))
-    return (total / size).to(layer.weight.dtype)
-
-
 def neutral_baseline(view: ModelView, traced: Trace) -> torch.Tensor:
     """The residual stream entering block 0 for ``traced``'s first token followed by the vocabulary's mean
     embedding at every other position, as the model embeds them (its scale, its positions). The first token
@@ -226,7 +213,7 @@ def neutral_baseline(view: ModelView, traced: Trace) -> torch.Tensor:
     ids = list(traced.ids)
     with torch.inference_mode():
         first = view.model.get_input_embeddings()(torch.tensor(ids[:1], device=view.device))
-    embeddings = torch.cat([first, mean_embedding(view).to(first.device)[None].expand(len(ids) - 1, -1)])
+    embeddings = torch.cat([first, view.mean_embedding.to(first.device)[None].expand(len(ids) - 1, -1)])
     return view.block_input(ids, embeddings)
 
 

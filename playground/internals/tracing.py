@@ -9,6 +9,7 @@ so two users' requests on the same view (two threads) never see each other's rec
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ class Run:
 
     def keep(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor if self.live else tensor.detach()
+
+
+VOCAB_SLICE = 8192
+"""Vocabulary rows embedded at once when averaging them."""
 
 
 class _ReachedFirstBlock(Exception):
@@ -131,6 +136,18 @@ class ModelView:
         if run is not None and run.embed_only:
             run.block_inputs[0] = (args[0] if args else kwargs["hidden_states"]).detach()
             raise _ReachedFirstBlock
+
+    @functools.cached_property
+    def mean_embedding(self) -> torch.Tensor:
+        """The embedding layer's output averaged over the whole vocabulary ("no token in particular"), once
+        per view: it is the same for every request. Read in slices, so a 256k-token vocabulary never sits
+        whole in memory twice."""
+        layer = self.model.get_input_embeddings()
+        size = layer.num_embeddings
+        with torch.inference_mode():
+            total = sum(layer(torch.arange(start, min(start + VOCAB_SLICE, size), device=self.device)).double()
+                        .sum(0) for start in range(0, size, VOCAB_SLICE))
+        return (total / size).to(layer.weight.dtype)
 
     def block_input(self, ids: list[int], embeddings: torch.Tensor | None = None) -> torch.Tensor:
         """The residual stream entering block 0 (tokens x hidden) for ``ids``, or for ``embeddings`` (tokens x
