@@ -33,7 +33,7 @@ PREFIXES = {
         "one simple fact: ",
 }
 """What goes before the page's example to make a prompt pair of that many tokens (checked in the run)."""
-STEPS = (128, 16)
+STEPS = (salience.DEFAULT_STEPS, 16)
 """Integrated gradients' steps: the page's default, and fewer."""
 
 
@@ -120,8 +120,8 @@ def explain_rows(ws: Workspace, repeat: int) -> tuple[float, list[tuple[str, flo
                  "embedding)", timed(lambda: salience.salience(ws.inside, request), repeat)[0]))
     page = salience.SalienceRequest(text, MODEL)
     rows.append((f"the page's first salience map at the default {page.steps} steps (the three methods, integrated "
-                 f"gradients from its first {salience.FIRST_POINTS} path points, the path's ends and gradient x "
-                 "input read in the same batch)",
+                 f"gradients from the path cut into {salience.FIRST_PIECES} even pieces, its ends included, and "
+                 "gradient x input read in the same batch)",
                  timed(lambda: first_of(salience.salience_progress(ws.inside, page)), repeat)[0]))
     extra = {"residual": "", "heads": "", "mlp": ", + 2 MLP recording passes"}
     for what in patching.WHATS:
@@ -237,11 +237,12 @@ def run(argv: list[str]) -> str:
         f"with progress, under 30 s for a 16-token pair. Attribution patching (residual) takes {attribution:.2f} s, "
         f"{attribution / explain_base:.1f} forwards. "
         + (f"Over 1 s: {'; '.join(slow)}. " if slow else "Every method is under 1 s. ")
-        + f"The page streams salience: its first map, with integrated gradients from {salience.FIRST_POINTS} path "
-        f"points, comes in {first_map:.2f} s ({'under' if first_map < 1 else 'over'} 1 s), and integrated "
-        "gradients then sharpens to the steps asked for, its gap shown as it closes. "
-        + f"Integrated gradients at the default {STEPS[0]} steps take {ig[STEPS[0]]:.1f} s: {STEPS[0]} forward + "
-        f"backward passes of the text (in batches of {salience.CHUNK} path points), "
+        + "The page streams salience: its first map, with integrated gradients from the path cut into "
+        f"{salience.FIRST_PIECES} even pieces ({salience.FIRST_PIECES + 1} points, its ends included), comes in "
+        f"{first_map:.2f} s ({'under' if first_map < 1 else 'over'} 1 s), and integrated gradients then "
+        "sharpens to the steps asked for, its gap shown as it closes. "
+        + f"Integrated gradients at the default {STEPS[0]} steps take {ig[STEPS[0]]:.1f} s: {STEPS[0] + 1} "
+        f"forward + backward passes of the text (the worst pieces halved {salience.ROUND} at a time), "
         f"{ig[STEPS[0]] / explain_base:.0f} forwards' time; {STEPS[-1]} steps take {ig[STEPS[-1]]:.1f} s. "
         f"What the steps buy is completeness: the scores should add up to f(input) - f(baseline) = "
         f"{change:+.2f}, and {gap_text}. The residual sweep takes {residual:.1f} s "

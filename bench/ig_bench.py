@@ -3,34 +3,40 @@
 The issue asked for salience under 1 s for a 32-token text and a completeness gap (the scores' sum against
 f(input) - f(baseline)) under 5% at the default steps. Two measurements, on the neutral baseline the page uses:
 
-- On the 32-token text of ``bench causes``: the gap of the midpoint rule (the page's) and of Gauss-Legendre
-  (the best rule for smooth integrands) at the same numbers of points, and what the points cost.
-- On six texts: the gap at the default steps for the page's choices (f the target's log-probability, the
-  baseline the vocabulary's mean embedding after the first token) against the earlier ones (the pad token
-  after the first; the logit), which is why the page made them.
+- On the 32-token text of ``bench causes``: the gap of the page's rule (the trapezoid on pieces halved where
+  they are read worst, :mod:`playground.internals.path_integral`) against the midpoint rule (even points) and
+  Gauss-Legendre (the best rule for smooth integrands) at the same numbers of points, and what they cost.
+- On fourteen texts: the gap at the default steps for the page's choices (that rule, f the target's
+  log-probability, the baseline the vocabulary's mean embedding after the first token) against the midpoint
+  rule at the same cost and at twice it (the page's earlier default), the pad token as the baseline and the
+  logit as f.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from bench import machine_line
 from bench.causes_bench import MODEL, prompt_pair
+from playground.core.iterutil import last
 from playground.core.settings import Settings
 from playground.internals import salience
 from playground.internals.inspector import ModelInspector
-from playground.internals.tracing import ModelView, Run, Trace
+from playground.internals.path_integral import PathPoint
+from playground.internals.tracing import ModelView, Trace
 from playground.workspace import Workspace
 
 COMMAND = "python -m bench ig --write"
-POINTS = (4, 8, 16, 32, 64, 128)
+POINTS = (5, 9, 17, 33, 65, 129)
+"""Path points read, the ends included for the page's rule (so 4 to 128 pieces)."""
 PROFILE = 65
 """Points at which the integrand's swing is sampled (evenly, ends included)."""
+BATCH = 16
+"""Path points per forward and backward for the even rules."""
 TEXTS = (
     prompt_pair(32)[0],
     "My grandmother keeps a small garden behind her house where she grows tomatoes, beans and herbs, and every "
@@ -42,14 +48,19 @@ TEXTS = (
     "She looked at the empty plate, then at the dog wagging its tail under the table, and she knew exactly who "
     "had eaten the",
     "Two plus two is four, three plus three is six, and four plus four is",
+    "The capital of France is Paris. The capital of Germany is",
+    "After the long winter the river rose quickly, and by April the farmers could see the water covering their",
+    "To make a cup of tea you boil the water, put the tea bag in the cup, pour the water and wait for three",
+    "The detective looked at the broken window, the muddy footprints and the open safe, and concluded that the "
+    "thief had",
+    "Alice gave Bob a book, and then Bob gave the book back to",
+    "The sun rises in the east and sets in the",
+    "Water freezes at zero degrees Celsius and boils at one hundred degrees",
+    "He opened the fridge, took out the milk, poured it into a glass and drank the whole",
 )
-"""Texts of 17 to 32 tokens, each explaining its top prediction."""
-CHOICES = {"mean embedding, log-probability (the page's)": ("mean", "log-probability"),
-           "pad baseline, log-probability": ("pad", "log-probability"),
-           "pad baseline, logit (the page's first)": ("pad", "logit")}
-"""Baseline and f, as compared over the six texts."""
-MEASURES: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
-    "log-probability": lambda logits, target: torch.log_softmax(logits.float(), dim=-1)[:, target],
+"""Texts of 10 to 32 tokens, each explaining its top prediction."""
+MEASURES: dict[str, salience.Measure] = {
+    "log-probability": salience.log_probability,
     "logit": lambda logits, target: logits[:, target],
 }
 
@@ -62,7 +73,7 @@ def pad_baseline(inspector: ModelInspector, view: ModelView, traced: Trace) -> t
 
 
 class Path:
-    """One text's straight path from a baseline (the page's unless told) to its embeddings, and f along it."""
+    """One text's straight path from a baseline to its embeddings, read by the page's rule or an even one."""
 
     def __init__(self, inspector: ModelInspector, text: str) -> None:
         self.view, self.traced = inspector.view(MODEL), inspector.trace(text, MODEL)
@@ -70,36 +81,42 @@ class Path:
         self.target_text = inspector.decode(MODEL, self.target)
         self.baselines = {"mean": salience.neutral_baseline(self.view, self.traced),
                           "pad": pad_baseline(inspector, self.view, self.traced)}
-        self.baseline = self.baselines["mean"]
-        self.embeddings = self.traced.residual[0].detach().clone()
 
-    def f(self, rows: torch.Tensor, measure: str, grad: bool = True) -> torch.Tensor:
-        logits = self.view.resume(self.traced, 0, rows, Run(), grad=grad)
-        return MEASURES[measure](logits, self.target)
+    def halving(self, pieces: int, baseline: str = "mean", measure: str = "log-probability") -> tuple[float, float]:
+        """The page's rule: its gap and f(input) - f(baseline)."""
+        estimate = last(salience.integrated_gradients_progress(self.view, self.traced, self.target, pieces,
+                                                               self.baselines[baseline], MEASURES[measure]))
+        assert estimate is not None
+        return estimate.gap, estimate.change
 
-    def change(self, measure: str) -> float:
-        ends = self.f(torch.stack([self.baseline, self.embeddings]), measure, grad=False)
-        return float(ends[1] - ends[0])
+    def read(self, alphas: np.ndarray) -> list[PathPoint]:
+        """The points at ``alphas`` on the mean baseline's path, ``BATCH`` per forward and backward."""
+        points = []
+        for chunk in np.array_split(alphas, max(1, -(-len(alphas) // BATCH))):
+            points += salience.read_points(self.view, self.traced, self.target, self.baselines["mean"],
+                                           chunk.tolist())[0]
+        return points
 
-    def integrand(self, alphas: np.ndarray, measure: str) -> torch.Tensor:
-        """Per point and token: the gradient of f x (input - baseline)."""
-        delta, rows = (self.embeddings - self.baseline).double(), []
-        for chunk in torch.tensor(alphas, dtype=self.embeddings.dtype).split(salience.CHUNK):
-            path = (self.baseline[None] + chunk[:, None, None] * (self.embeddings - self.baseline)[None])
-            path.requires_grad_(True)
-            (gradients,) = torch.autograd.grad(self.f(path, measure).sum(), path)
-            rows.append((gradients.double() * delta[None]).sum(-1))
-        return torch.cat(rows)
+    def weighted(self, alphas: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+        """An even rule's gap (its points and weights on [0, 1]) and the change, for the mean baseline and f."""
+        points, ends = self.read(alphas), self.read(np.array([0.0, 1.0]))
+        change = ends[1].value - ends[0].value
+        total = sum(weight * float(point.integrand.sum()) for weight, point in zip(weights, points, strict=True))
+        return total - change, change
 
-    def midpoint(self, points: int, measure: str) -> float:
-        return float(self.integrand((np.arange(points) + 0.5) / points, measure).mean(0).sum())
+    def midpoint(self, points: int) -> tuple[float, float]:
+        return self.weighted((np.arange(points) + 0.5) / points, np.full(points, 1 / points))
 
-    def gauss_legendre(self, points: int, measure: str) -> float:
+    def gauss_legendre(self, points: int) -> tuple[float, float]:
         nodes, weights = np.polynomial.legendre.leggauss(points)
-        return float((self.integrand((nodes + 1) / 2, measure) * torch.tensor(weights / 2)[:, None]).sum())
+        return self.weighted((nodes + 1) / 2, weights / 2)
+
+    def profile(self) -> np.ndarray:
+        return np.array([float(point.integrand.sum()) for point in self.read(np.linspace(0, 1, PROFILE))])
 
 
-def share(gap: float, change: float) -> str:
+def share(result: tuple[float, float]) -> str:
+    gap, change = result
     return f"{gap:+.2f} ({abs(gap / change):.1%})"
 
 
@@ -108,68 +125,73 @@ def run(argv: list[str]) -> str:
     parser.parse_args(argv)
     inspector = Workspace.create(Settings.from_env()).inside
     main = Path(inspector, TEXTS[0])
-    measure = "log-probability"
-    change = main.change(measure)
-    profile = main.integrand(np.linspace(0, 1, PROFILE), measure).sum(-1)
+    profile = main.profile()
     lines, seconds = [], {}
     for points in POINTS:
         started = time.perf_counter()
-        midpoint = main.midpoint(points, measure)
+        halving = main.halving(points - 1)
         seconds[points] = time.perf_counter() - started
-        gauss = main.gauss_legendre(points, measure)
-        lines.append(f"| {points} | {share(midpoint - change, change)} | {share(gauss - change, change)} | "
-                     f"{seconds[points]:.2f} |")
+        lines.append(f"| {points} | {share(halving)} | {share(main.midpoint(points))} | "
+                     f"{share(main.gauss_legendre(points))} | {seconds[points]:.2f} |")
     per_point = seconds[POINTS[-1]] / POINTS[-1]
-    default = salience.SalienceRequest("text", MODEL).steps
-    rows, over, largest = [], dict.fromkeys(CHOICES, 0), dict.fromkeys(CHOICES, 0.0)
+    default = salience.DEFAULT_STEPS
+    choices = {
+        f"the page: halving, {default} steps": lambda path: path.halving(default),
+        f"midpoint, {default + 1} points": lambda path: path.midpoint(default + 1),
+        f"midpoint, {2 * default} points": lambda path: path.midpoint(2 * default),
+        "pad baseline (halving)": lambda path: path.halving(default, baseline="pad"),
+        "logit as f (halving)": lambda path: path.halving(default, measure="logit"),
+    }
+    rows, over, largest = [], dict.fromkeys(choices, 0), dict.fromkeys(choices, 0.0)
     for text in TEXTS:
         path, cells = Path(inspector, text), []
-        for choice, (baseline, name) in CHOICES.items():
-            path.baseline = path.baselines[baseline]
-            measured = path.change(name)
-            gap = path.midpoint(default, name) - measured
-            over[choice] += abs(gap) > 0.05 * abs(measured)
-            largest[choice] = max(largest[choice], abs(gap / measured))
-            cells.append(f"{measured:+.2f} | {share(gap, measured)}")
+        for choice, measured in choices.items():
+            gap, change = measured(path)
+            over[choice] += abs(gap) > 0.05 * abs(change)
+            largest[choice] = max(largest[choice], abs(gap / change))
+            cells.append(f"{abs(gap / change):.1%}")
+        change = path.halving(1)[1]
         words = text.split()
         rows.append(f"| “…{' '.join(words[-5:])}” | {path.traced.num_tokens} | {path.target_text!r} | "
-                    + " | ".join(cells) + " |")
+                    f"{change:+.2f} | " + " | ".join(cells) + " |")
     counts = "; ".join(f"{choice}: {over[choice]} of {len(TEXTS)}, the largest {largest[choice]:.1%}"
-                       for choice in CHOICES)
+                       for choice in choices)
     return "\n".join([
         "## Integrated gradients: completeness against time",
         "",
         f"`{COMMAND}` on {machine_line()}; {MODEL}, the baseline the page uses (the first token, then the "
         "vocabulary's mean embedding), the top prediction's log-probability (what the page explains).",
         "",
-        f"**The 32-token text of `bench causes`** (“{TEXTS[0]}”): f(input) - f(baseline) = {change:+.2f}. The "
-        f"integrand (the sum over tokens of gradient x (input - baseline)) sampled at {PROFILE} evenly spaced "
-        f"points along the path runs from {float(profile.min()):+.1f} to {float(profile.max()):+.1f}, changing "
-        f"sign {int((np.diff(np.sign(profile.numpy())) != 0).sum())} times.",
+        f"**The 32-token text of `bench causes`** (“{TEXTS[0]}”): the integrand (the sum over tokens of "
+        f"gradient x (input - baseline)) sampled at {PROFILE} evenly spaced points along the path runs from "
+        f"{float(profile.min()):+.1f} to {float(profile.max()):+.1f}, changing sign "
+        f"{int((np.diff(np.sign(profile)) != 0).sum())} times. The gap (of the change) at each number of points "
+        "read: the page's rule (the trapezoid on pieces, the worst halved in rounds of "
+        f"{salience.ROUND}; the first batch cuts the path into {salience.FIRST_PIECES}), the midpoint rule and "
+        "Gauss-Legendre:",
         "",
-        "| path points | midpoint rule gap (of the change) | Gauss-Legendre gap | midpoint time (s) |",
-        "|---:|---:|---:|---:|",
+        "| path points | the page's rule: gap | midpoint rule gap | Gauss-Legendre gap | the page's rule: time (s) |",
+        "|---:|---:|---:|---:|---:|",
         *lines,
         "",
-        f"One path point (a forward and a backward of the text, in batches of {salience.CHUNK}) costs "
-        f"{per_point * 1e3:.0f} ms here, so 1 s buys about {int(1.0 / per_point)} points, and at that many "
-        "neither rule's gap is reliably under 5%: the errors change sign from one count to the next, and "
-        "Gauss-Legendre, exact for smooth integrands, is no better, since this one is not smooth at that scale.",
+        f"One path point (a forward and a backward of the text) costs {per_point * 1e3:.0f} ms here with the "
+        f"page's rounds, so 1 s buys about {int(1.0 / per_point)} points, and at that many no rule's gap is "
+        "reliably under 5%.",
         "",
-        f"**Six texts at the default {default} steps**: f(input) - f(baseline), then the gap and its share of it, "
-        "for the page's baseline (the first token, then the vocabulary's mean embedding) and f (the target's "
-        "log-probability), against the pad token as the baseline and the logit as f:",
+        f"**{len(TEXTS)} texts at the default {default} steps**: f(input) - f(baseline), then the gap's share of it "
+        "for the page's rule and choices, the midpoint rule at the same cost and at twice it (the page's "
+        f"earlier default), and the page's rule with the pad token repeated as the baseline or the logit as f:",
         "",
-        "| text | tokens | target | mean, log-prob: change | its gap | pad, log-prob: change | its gap "
-        "| pad, logit: change | its gap |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| text | tokens | target | change | " + " | ".join(choices) + " |",
+        "|---|---:|---|---:|" + "---:|" * len(choices),
         *rows,
         "",
-        f"Gaps over 5% of the change, {counts}. A logit also moves with shifts every token shares, which leave "
-        "the prediction as it is, so its change from the baseline can be a small difference of large swings; "
-        "the log-probability's is what the prediction is. Repeating one pad token puts the start of the path "
-        "where the model's attention can flip abruptly (a near-jump the steps cannot resolve); the mean "
-        f"embedding is no token in particular. The page keeps {default} midpoint steps as its default and shows "
-        "the gap and its share beside the scores; its first map comes from 4 path points in under a second and "
-        "sharpens as the rest are read (see `bench causes`).",
+        f"Gaps over 5% of the change, {counts}. The integrand is flat over most of the path and swings hard "
+        "over short stretches (where the model's attention shifts), which even points step over; the page's "
+        "rule knows each piece's error on the sum exactly (every point's forward also gives f there) and "
+        "halves the worst. A logit also moves with shifts every token shares, which leave the prediction as it "
+        "is, so its change can be a small difference of large swings; repeating one pad token puts the start of "
+        "the path where attention can flip abruptly. The page shows the gap and its share beside the scores; its "
+        "first map comes from the first batch in under a second and sharpens as the rest are read (see "
+        "`bench causes`).",
     ])

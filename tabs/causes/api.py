@@ -34,7 +34,7 @@ def register_api(ws: Workspace) -> None:
         return patching.attribution_patching(inside, request).to_dict()
 
     @event_handler
-    def salience_scores(text: str, model: str, token: str = "", steps: int = 128) -> dict:
+    def salience_scores(text: str, model: str, token: str = "", steps: int = salience.DEFAULT_STEPS) -> dict:
         """Gradient x input, integrated gradients and attention rollout for one predicted token (empty: the
         top one), per token and per word, with their agreement and the completeness gap."""
         return salience.salience(inside, salience.SalienceRequest(text, model, token or "", steps)).to_dict()

@@ -118,7 +118,8 @@ def layout_salience() -> SaliencePanel:
     with gr.Row():
         text = gr.Textbox(SALIENCE_TEXT, label="Text", scale=3, elem_id="causes-salience-text")
         token = gr.Textbox("", label="Token to explain (empty: the top prediction)", scale=1)
-        steps = gr.Slider(1, salience.MAX_STEPS, value=128, step=1, label="Integrated gradients: steps", scale=1)
+        steps = gr.Slider(1, salience.MAX_STEPS, value=salience.DEFAULT_STEPS, step=1,
+                          label="Integrated gradients: steps", scale=1)
     button = gr.Button("Explain the token", variant="primary", elem_id="causes-salience")
     summary = gr.Markdown(elem_id="causes-salience-summary")
     plot = gr.Plot(elem_id="causes-salience-plot", show_label=False)

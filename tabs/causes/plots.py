@@ -44,13 +44,18 @@ def sink_free_scaled(values: np.ndarray) -> np.ndarray:
 
 
 def salience_figure(result: dict[str, Any]) -> go.Figure:
-    """Each method's scores over the tokens (top) and the words (bottom), each row scaled (without the first
+    """Each method's scores over the tokens (top) and the words (middle), each row scaled (without the first
     token, see :func:`sink_free_scaled`) so the methods' very different units share one colour scale; hover
-    shows the raw score."""
+    shows the raw score. Below, integrated gradients' path: where its points were read and what it integrates
+    there, so the steep stretches the points crowd into are visible."""
     methods = list(result["methods"])
     words = result["words"]
-    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=(
-        "Tokens: each row scaled to its largest score after the first token (the attention sink)", "Words"))
+    path = result.get("ig_path") or []
+    titles = ("Tokens: each row scaled to its largest score after the first token (the attention sink)", "Words",
+              "Integrated gradients' path: the integrand summed over tokens at the points read (the area under the "
+              "line is the scores' sum)")
+    rows = 3 if path else 2
+    figure = make_subplots(rows=rows, cols=1, vertical_spacing=0.12 if path else 0.18, subplot_titles=titles[:rows])
     for row, (labels, raw) in enumerate((
             (_labels(result["tokens"]), [result["methods"][m] for m in methods]),
             ([f"{i}: {w['word'] or '·'}" for i, w in enumerate(words)],
@@ -58,9 +63,17 @@ def salience_figure(result: dict[str, Any]) -> go.Figure:
         values = np.array(raw, dtype=float)
         figure.add_trace(go.Heatmap(z=sink_free_scaled(values), x=labels, y=methods, customdata=values,
                                     colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=row == 1,
+                                    colorbar=dict(len=0.6, y=1, yanchor="top"),
                                     hovertemplate="%{y}<br>%{x}: %{customdata:.4f}<extra></extra>"), row=row, col=1)
+    if path:
+        figure.add_trace(go.Scatter(
+            x=[p["alpha"] for p in path], y=[p["integrand"] for p in path], mode="lines+markers",
+            customdata=[p["log_prob"] for p in path], marker=dict(size=5, color="#4f46e5"), showlegend=False,
+            hovertemplate="alpha %{x:.4f}<br>integrand %{y:.3f}<br>log-probability %{customdata:.3f}<extra></extra>"),
+            row=3, col=1)
+        figure.update_xaxes(title_text="alpha: 0 the baseline, 1 the text", range=[0, 1], row=3, col=1)
     figure.update_layout(title=f"What the prediction {visible_whitespace(result['target'])!r} depends on",
-                         height=520, margin=dict(l=10, r=10, t=70, b=10))
+                         height=760 if path else 520, margin=dict(l=10, r=10, t=70, b=10))
     return figure
 
 

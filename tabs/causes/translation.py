@@ -58,10 +58,10 @@ CLOSE_ENOUGH = 0.05
 
 def salience_summary(result: dict[str, Any]) -> str:
     change, gap = result["log_prob_change"], result["completeness_gap"]
-    points, steps = result["ig_points"], result["ig_steps"]
+    done, steps = result["ig_steps_done"], result["ig_steps"]
     small = abs(gap) <= CLOSE_ENOUGH * abs(change)
-    advice = (f"integrated gradients has read **{points} of {steps}** path points so far: its map and gap "
-              "sharpen as the rest are read" if points < steps else
+    advice = (f"integrated gradients has cut the path into **{done} of {steps}** pieces so far: its map and gap "
+              "sharpen as the worst pieces are halved" if done < steps else
               "small: the scores account for the change" if small else
               f"over {CLOSE_ENOUGH:.0%}: raise the steps (up to {salience.MAX_STEPS}) for a map that accounts for it")
     share = f", {abs(gap / change):.1%} of the change" if change else ""

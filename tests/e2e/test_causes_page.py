@@ -26,6 +26,7 @@ def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
     page.locator("#causes-salience").click()
     expect(page.locator("#causes-salience-plot .gtitle")).to_contain_text("Berlin", timeout=90_000)
     expect(page.locator("#causes-salience-summary")).to_contain_text("gap")
+    expect(page.locator("#causes-salience-plot")).to_contain_text("Integrated gradients' path")
 
     page.get_by_role("tab", name="Steering").click()
     page.locator("#causes-steer").click()

@@ -322,11 +322,14 @@ def test_gradient_x_input_is_the_plain_models_autograd_and_integrated_gradients_
         assert family == "gpt2", "only GPT-2 adds learned positions to the embeddings here"
 
     baseline = trace(b.view, [0] * len(CLEAN), tokens([0] * len(CLEAN)), len(CLEAN)).residual[0]
-    midpoint = (baseline + 0.5 * (entering[0].detach() - baseline))[None].clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(log_prob_from_block_input(b.model, CLEAN, midpoint, b.answer), midpoint)
+    step, ends = entering[0].detach() - baseline, []
+    for point in (baseline, entering[0].detach()):
+        point = point[None].clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(log_prob_from_block_input(b.model, CLEAN, point, b.answer), point)
+        ends.append((step * gradient[0]).sum(-1).detach())
     one_step, _, _ = salience.integrated_gradients(b.view, traced, b.answer, 1, baseline)
-    np.testing.assert_allclose(one_step, ((entering[0].detach() - baseline) * gradient[0]).sum(-1).detach().numpy(),
-                               rtol=1e-3, atol=1e-5)  # one path point: the gradient at the midpoint x the step
+    np.testing.assert_allclose(one_step, ((ends[0] + ends[1]) / 2).numpy(), rtol=1e-3, atol=1e-5)  # one step:
+    # the trapezoid on the path's ends, the gradient at each times the step
     ig, gap, change = salience.integrated_gradients(b.view, traced, b.answer, 32, baseline)
     with torch.no_grad():
         ends = [float(log_prob_from_block_input(b.model, CLEAN, x[None].clone(), b.answer))

@@ -77,15 +77,15 @@ def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_l
 
 def test_the_salience_summary_says_while_integrated_gradients_is_still_reading_its_path():
     result = {"target": " Berlin", "log_prob": -0.5, "baseline_log_prob": -10.5, "log_prob_change": 10.0,
-              "completeness_gap": 7.7, "ig_points": 4, "ig_steps": 128, "agreement": {"a / b": 0.1},
+              "completeness_gap": 7.7, "ig_steps_done": 4, "ig_steps": 128, "agreement": {"a / b": 0.1},
               "warning": None, "unavailable": {}, "completeness_note": None}
     reading = translation.salience_summary(result)
-    assert "**4 of 128** path points so far" in reading and "raise the steps" not in reading
+    assert "**4 of 128** pieces so far" in reading and "raise the steps" not in reading
     assert "log-probability is **-0.500** after the text and -10.500 after the baseline" in reading
-    done = translation.salience_summary({**result, "completeness_gap": 0.2, "ig_points": 128})
+    done = translation.salience_summary({**result, "completeness_gap": 0.2, "ig_steps_done": 128})
     assert "gap **+0.200**, 2.0% of the change; small: the scores account for the change" in done
     assert "so far" not in done and "raise" not in done
-    wide = translation.salience_summary({**result, "completeness_gap": -0.8, "ig_points": 128})
+    wide = translation.salience_summary({**result, "completeness_gap": -0.8, "ig_steps_done": 128})
     assert "gap **-0.800**, 8.0% of the change; over 5%: raise the steps (up to 256)" in wide
 
 
@@ -94,3 +94,17 @@ def test_the_salience_map_scales_each_row_past_the_attention_sink():
     rows = np.array([[0.9, 0.05, -0.1], [0.0, 2.0, 1.0], [3.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     np.testing.assert_allclose(plots.sink_free_scaled(rows), [[1, 0.5, -1], [0, 1, 0.5], [1, 0, 0], [0, 0, 0]])
     assert plots.sink_free_scaled(np.array([[4.0]])).tolist() == [[1.0]]
+
+
+def test_the_salience_figure_draws_where_integrated_gradients_read_its_path():
+    result = {"target": " Berlin", "tokens": ["The", " capital", " is"], "methods": {"a": [0.5, 1.0, -1.0]},
+              "words": [{"word": w, "positions": [i], "scores": {"a": s}}
+                        for i, (w, s) in enumerate(zip(["The", "capital", "is"], [0.5, 1.0, -1.0], strict=True))],
+              "ig_path": [{"alpha": a, "log_prob": -10 + 9 * a, "integrand": 9.0} for a in (0, 0.25, 0.5, 1)]}
+    figure = plots.salience_figure(result)
+    path = [trace for trace in figure.data if trace.type == "scatter"]
+    assert len(path) == 1 and list(path[0].x) == [0, 0.25, 0.5, 1] and list(path[0].customdata) == [-10, -7.75,
+                                                                                                     -5.5, -1]
+    assert "Integrated gradients' path" in figure.layout.annotations[2].text
+    without = plots.salience_figure({**result, "ig_path": None})
+    assert [trace.type for trace in without.data] == ["heatmap", "heatmap"]

@@ -41,14 +41,20 @@ def test_gradient_x_input_is_the_models_own_gradient_times_its_embeddings(tiny_l
                                rtol=1e-4, atol=1e-6)
 
 
-def test_integrated_gradients_are_the_path_average_and_close_completeness_as_steps_grow(tiny_lm, view, traced):
+def gradient_times_step(model, point: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """The plain model's gradient of f at ``point`` (tokens x hidden), times the path's step, per token."""
+    point = point[None].clone().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(own_log_prob(model, point).sum(), point)
+    return (step * gradient[0]).sum(-1).detach()
+
+
+def test_integrated_gradients_are_the_path_integral_and_close_completeness_as_steps_grow(tiny_lm, view, traced):
     baseline = trace(view, [0] * len(IDS), [""] * len(IDS), len(IDS)).residual[0]
     embeddings = tiny_lm.get_input_embeddings()(torch.tensor([IDS])).detach()[0]
-    midpoint = (baseline + 0.5 * (embeddings - baseline))[None].clone().requires_grad_(True)
-    (gradient,) = torch.autograd.grad(own_log_prob(tiny_lm, midpoint).sum(), midpoint)
+    step = embeddings - baseline
     one_step, _, _ = salience.integrated_gradients(view, traced, TARGET, 1, baseline)
-    np.testing.assert_allclose(one_step, ((embeddings - baseline) * gradient[0]).sum(-1).detach().numpy(),
-                               rtol=1e-4, atol=1e-6)
+    ends = [gradient_times_step(tiny_lm, point, step) for point in (baseline, embeddings)]
+    np.testing.assert_allclose(one_step, ((ends[0] + ends[1]) / 2).numpy(), rtol=1e-4, atol=1e-6)  # trapezoid
     with torch.no_grad():
         change = float(own_log_prob(tiny_lm, embeddings[None]) - own_log_prob(tiny_lm, baseline[None].clone()))
     gaps = []
@@ -61,24 +67,27 @@ def test_integrated_gradients_are_the_path_average_and_close_completeness_as_ste
     assert gaps[1] < 0.05 * abs(change) and gaps[1] <= gaps[0]  # under 5% at the default, as issue 33 asks
 
 
-def test_the_path_is_read_coarse_to_fine_and_ends_at_the_full_midpoint_rule(view, traced):
-    """After 2, 4, 8... points the points read are an even grid over the path (so each partial sum is already a
-    coarser rule's estimate), the page gets a map after 4 points, and the last estimate is the full rule's."""
-    order = salience.path_order(64)
-    assert sorted(order) == list(range(64))
-    for count in (2, 4, 8, 16, 32):
-        assert sorted(order[:count]) == list(range(0, 64, 64 // count))
-    assert sorted(salience.path_order(20)) == list(range(20))  # any step count is read whole
+def test_the_path_is_read_in_rounds_that_halve_the_worst_pieces(tiny_lm, view, traced):
+    """The first batch cuts the path into 4 even pieces (its ends included, so gradient x input comes with it);
+    each later round halves the 8 pieces read worst; every point is the plain model's."""
     baseline = trace(view, [0] * len(IDS), [""] * len(IDS), len(IDS)).residual[0]
     estimates = list(salience.integrated_gradients_progress(view, traced, TARGET, 64, baseline))
-    assert [e.points for e in estimates] == [4, 8, 16, 32, 48, 64]
+    assert [e.pieces for e in estimates] == [4, *range(12, 61, 8), 64]
+    assert [alpha for alpha, _, _ in estimates[0].path] == [0, 0.25, 0.5, 0.75, 1]
+    assert all(len(e.path) == e.pieces + 1 for e in estimates)
     scores, gap, change = salience.integrated_gradients(view, traced, TARGET, 64, baseline)
     np.testing.assert_allclose(estimates[-1].scores, scores, rtol=1e-6, atol=1e-8)
     assert estimates[-1].gap == pytest.approx(gap, abs=1e-6) and estimates[0].change == pytest.approx(change)
-    # the path's ends ride in the first batch: gradient x input is the gradient at the input itself
     np.testing.assert_allclose(estimates[0].local, salience.gradient_x_input(view, traced, TARGET), rtol=1e-4,
                                atol=1e-6)
     assert all(e.local == estimates[0].local and e.ends == estimates[0].ends for e in estimates)
+    embeddings = traced.residual[0]
+    alpha, value, integrand = estimates[-1].path[7]  # a point some round chose: f and the integrand are the model's
+    point = baseline + alpha * (embeddings - baseline)
+    with torch.no_grad():
+        assert value == pytest.approx(float(own_log_prob(tiny_lm, point[None].clone())), abs=1e-5)
+    assert integrand == pytest.approx(float(gradient_times_step(tiny_lm, point, embeddings - baseline).sum()),
+                                      rel=1e-4, abs=1e-6)
 
 
 def test_block_input_stops_before_the_first_block_with_the_traced_residual(view, traced):
@@ -145,4 +154,8 @@ def test_on_the_embedded_model_every_method_scores_every_token_and_word(workspac
                                                      - data["log_prob_change"], abs=1e-6)
     assert data["log_prob_change"] == pytest.approx(data["log_prob"] - data["baseline_log_prob"])
     assert -1 < data["log_prob"] < 0 and data["baseline_log_prob"] < data["log_prob"] - 5  # "Berlin" is likely
-    assert data["ig_points"] == data["ig_steps"] == 8
+    assert data["ig_steps_done"] == data["ig_steps"] == 8
+    path = data["ig_path"]
+    assert len(path) == 9 and [p["alpha"] for p in path] == sorted(p["alpha"] for p in path)
+    assert (path[0]["alpha"], path[-1]["alpha"]) == (0, 1) and path[-1]["log_prob"] == data["log_prob"]
+    assert path[0]["log_prob"] == data["baseline_log_prob"]
