@@ -33,6 +33,7 @@ def test_salience_and_steering_endpoints(client):
                             api_name="/salience")
     assert scores["target"] == " Berlin" and len(scores["methods"]) == 3
     assert all(len(values) == len(scores["tokens"]) for values in scores["methods"].values())
+    assert scores["ig_steps_done"] == scores["ig_steps"] == 8 and len(scores["ig_path"]) == 9  # JSON all through
     steered = client.predict("Write one sentence about your weekend.", MODEL, 10, 4.0, "positive vs negative", 12,
                              api_name="/steer")
     assert steered["layer"] == 10 and steered["norm"] > 0 and steered["steered"] != steered["unsteered"]
