@@ -60,12 +60,15 @@ class PiecewisePath:
         """f(input) - f(baseline): what the scores should add up to."""
         return self._points[-1].value - self._points[0].value
 
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The points' alphas, f values and per-token integrands (points x tokens), in path order."""
+        return (np.array([p.alpha for p in self._points]), np.array([p.value for p in self._points]),
+                np.stack([p.integrand for p in self._points]))
+
     def scores(self) -> np.ndarray:
         """Each token's integral by the trapezoid rule over the pieces read so far."""
-        total = np.zeros_like(self._points[0].integrand)
-        for start, end in zip(self._points, self._points[1:], strict=False):
-            total += (end.alpha - start.alpha) / 2 * (start.integrand + end.integrand)
-        return total
+        alphas, _, integrands = self._columns()
+        return np.trapezoid(integrands, alphas, axis=0)
 
     def gap(self) -> float:
         """The scores' sum minus f(input) - f(baseline): the pieces' errors on the sum, added up."""
@@ -74,13 +77,10 @@ class PiecewisePath:
     def piece_scores(self) -> np.ndarray:
         """How badly each piece is read: its exact error on the sum, plus the per-token integrand's change
         across it times half its width (the size of a trapezoid's error for each token)."""
-        scores = []
-        for start, end in zip(self._points, self._points[1:], strict=False):
-            width = end.alpha - start.alpha
-            on_sum = width / 2 * float((start.integrand + end.integrand).sum()) - (end.value - start.value)
-            per_token = width / 2 * float(np.abs(end.integrand - start.integrand).sum())
-            scores.append(abs(on_sum) + per_token)
-        return np.array(scores)
+        alphas, values, integrands = self._columns()
+        half_widths, sums = np.diff(alphas) / 2, integrands.sum(1)
+        on_sum = half_widths * (sums[:-1] + sums[1:]) - np.diff(values)
+        return np.abs(on_sum) + half_widths * np.abs(np.diff(integrands, axis=0)).sum(1)
 
     def next_alphas(self, count: int) -> list[float]:
         """Where to read ``count`` more points, in path order: the worst piece is halved, its halves take half
