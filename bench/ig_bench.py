@@ -15,6 +15,7 @@ f(input) - f(baseline)) under 5% at the default steps. Two measurements, on the 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
@@ -97,10 +98,15 @@ class Path:
                                            chunk.tolist())[0]
         return points
 
+    @functools.cached_property
+    def change(self) -> float:
+        """f(input) - f(baseline) for the mean baseline and f, read once for every even rule."""
+        ends = self.read(np.array([0.0, 1.0]))
+        return ends[1].value - ends[0].value
+
     def weighted(self, alphas: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
         """An even rule's gap (its points and weights on [0, 1]) and the change, for the mean baseline and f."""
-        points, ends = self.read(alphas), self.read(np.array([0.0, 1.0]))
-        change = ends[1].value - ends[0].value
+        points, change = self.read(alphas), self.change
         total = sum(weight * float(point.integrand.sum()) for weight, point in zip(weights, points, strict=True))
         return total - change, change
 
@@ -150,10 +156,9 @@ def run(argv: list[str]) -> str:
             over[choice] += abs(gap) > 0.05 * abs(change)
             largest[choice] = max(largest[choice], abs(gap / change))
             cells.append(f"{abs(gap / change):.1%}")
-        change = path.halving(1)[1]
         words = text.split()
         rows.append(f"| “…{' '.join(words[-5:])}” | {path.traced.num_tokens} | {path.target_text!r} | "
-                    f"{change:+.2f} | " + " | ".join(cells) + " |")
+                    f"{path.change:+.2f} | " + " | ".join(cells) + " |")
     counts = "; ".join(f"{choice}: {over[choice]} of {len(TEXTS)}, the largest {largest[choice]:.1%}"
                        for choice in choices)
     return "\n".join([
