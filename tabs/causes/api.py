@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import gradio as gr
 
 from playground.core.iterutil import last
@@ -34,10 +36,15 @@ def register_api(ws: Workspace) -> None:
         return patching.attribution_patching(inside, request).to_dict()
 
     @event_handler
-    def salience_scores(text: str, model: str, token: str = "", steps: int = salience.DEFAULT_STEPS) -> dict:
+    def salience_scores(text: str, model: str, token: str = "",
+                        steps: int = salience.DEFAULT_STEPS) -> Iterator[dict]:
         """Gradient x input, integrated gradients and attention rollout for one predicted token (empty: the
-        top one), per token and per word, with their agreement and the completeness gap."""
-        return salience.salience(inside, salience.SalienceRequest(text, model, token or "", steps)).to_dict()
+        top one), per token and per word, with their agreement and the completeness gap. Streams as the page
+        does: the first result once the path is cut into 4 pieces (`ig_steps_done`), then one per round, the
+        last with all `steps` (what `predict` returns)."""
+        request = salience.SalienceRequest(text, model, token or "", steps)
+        for result in salience.salience_progress(inside, request):
+            yield result.to_dict()
 
     @event_handler
     def steer(prompt: str, model: str, layer: int, coefficient: float, pairs: str | list = "positive vs negative",

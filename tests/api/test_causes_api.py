@@ -29,11 +29,15 @@ def test_patching_endpoints_return_normalised_grids(client):
 
 
 def test_salience_and_steering_endpoints(client):
-    scores = client.predict("The capital of France is Paris. The capital of Germany is", MODEL, "", 8,
-                            api_name="/salience")
+    job = client.submit("The capital of France is Paris. The capital of Germany is", MODEL, "", 8,
+                        api_name="/salience")
+    scores = job.result(timeout=120)
     assert scores["target"] == " Berlin" and len(scores["methods"]) == 3
     assert all(len(values) == len(scores["tokens"]) for values in scores["methods"].values())
     assert scores["ig_steps_done"] == scores["ig_steps"] == 8 and len(scores["ig_path"]) == 9  # JSON all through
+    first, *_ = streamed = job.outputs()  # as the page: a first map from the path cut into 4, then sharper
+    assert [result["ig_steps_done"] for result in streamed] == [4, 8] and streamed[-1] == scores
+    assert len(first["ig_path"]) == 5 and first["methods"]["gradient x input"] == scores["methods"]["gradient x input"]
     steered = client.predict("Write one sentence about your weekend.", MODEL, 10, 4.0, "positive vs negative", 12,
                              api_name="/steer")
     assert steered["layer"] == 10 and steered["norm"] > 0 and steered["steered"] != steered["unsteered"]
