@@ -46,16 +46,18 @@ def sink_free_scaled(values: np.ndarray) -> np.ndarray:
 def salience_figure(result: dict[str, Any]) -> go.Figure:
     """Each method's scores over the tokens (top) and the words (middle), each row scaled (without the first
     token, see :func:`sink_free_scaled`) so the methods' very different units share one colour scale; hover
-    shows the raw score. Below, integrated gradients' path: where its points were read and what it integrates
-    there, so the steep stretches the points crowd into are visible."""
+    shows the raw score. Below, integrated gradients' path: where its points were read, what it integrates there
+    and the log-probability itself, so the steep stretches the points crowd into are visible, and where along
+    the path the prediction forms."""
     methods = list(result["methods"])
     words = result["words"]
     path = result.get("ig_path") or []
     titles = ("Tokens: each row scaled to its largest score after the first token (the attention sink)", "Words",
-              "Integrated gradients' path: the integrand summed over tokens at the points read (the area under the "
-              "line is the scores' sum)")
+              "Integrated gradients' path: the integrand summed over tokens at the points read (its area is the "
+              "scores' sum)<br>and the log-probability there (its rise is what the scores explain)")
     rows = 3 if path else 2
-    figure = make_subplots(rows=rows, cols=1, vertical_spacing=0.12 if path else 0.18, subplot_titles=titles[:rows])
+    figure = make_subplots(rows=rows, cols=1, vertical_spacing=0.12 if path else 0.18, subplot_titles=titles[:rows],
+                           specs=[[{}], [{}], [{"secondary_y": True}]][:rows])
     for row, (labels, raw) in enumerate((
             (_labels(result["tokens"]), [result["methods"][m] for m in methods]),
             ([f"{i}: {w['word'] or '·'}" for i, w in enumerate(words)],
@@ -68,10 +70,17 @@ def salience_figure(result: dict[str, Any]) -> go.Figure:
     if path:
         figure.add_trace(go.Scatter(
             x=[p["alpha"] for p in path], y=[p["integrand"] for p in path], mode="lines+markers",
-            customdata=[p["log_prob"] for p in path], marker=dict(size=5, color="#4f46e5"), showlegend=False,
-            hovertemplate="alpha %{x:.4f}<br>integrand %{y:.3f}<br>log-probability %{customdata:.3f}<extra></extra>"),
-            row=3, col=1)
+            marker=dict(size=5, color="#4f46e5"), showlegend=False,
+            name="integrand", hovertemplate="alpha %{x:.4f}<br>integrand %{y:.3f}<extra></extra>"), row=3, col=1)
+        figure.add_trace(go.Scatter(
+            x=[p["alpha"] for p in path], y=[p["log_prob"] for p in path], mode="lines", showlegend=False,
+            line=dict(color="#ea580c", width=2), name="log-probability",
+            hovertemplate="alpha %{x:.4f}<br>log-probability %{y:.3f}<extra></extra>"), row=3, col=1,
+            secondary_y=True)
         figure.update_xaxes(title_text="alpha: 0 the baseline, 1 the text", range=[0, 1], row=3, col=1)
+        figure.update_yaxes(title_text="integrand", title_font_color="#4f46e5", row=3, col=1, secondary_y=False)
+        figure.update_yaxes(title_text="log-probability", title_font_color="#ea580c", showgrid=False, row=3, col=1,
+                            secondary_y=True)
     figure.update_layout(title=f"What the prediction {visible_whitespace(result['target'])!r} depends on",
                          height=760 if path else 520, margin=dict(l=10, r=10, t=70, b=10))
     return figure

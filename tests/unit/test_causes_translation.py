@@ -102,9 +102,9 @@ def test_the_salience_figure_draws_where_integrated_gradients_read_its_path():
                         for i, (w, s) in enumerate(zip(["The", "capital", "is"], [0.5, 1.0, -1.0], strict=True))],
               "ig_path": [{"alpha": a, "log_prob": -10 + 9 * a, "integrand": 9.0} for a in (0, 0.25, 0.5, 1)]}
     figure = plots.salience_figure(result)
-    path = [trace for trace in figure.data if trace.type == "scatter"]
-    assert len(path) == 1 and list(path[0].x) == [0, 0.25, 0.5, 1] and list(path[0].customdata) == [-10, -7.75,
-                                                                                                     -5.5, -1]
+    integrand, log_prob = (trace for trace in figure.data if trace.type == "scatter")
+    assert list(integrand.x) == list(log_prob.x) == [0, 0.25, 0.5, 1] and list(integrand.y) == [9.0] * 4
+    assert list(log_prob.y) == [-10, -7.75, -5.5, -1] and log_prob.yaxis != integrand.yaxis  # its own scale
     assert "Integrated gradients' path" in figure.layout.annotations[2].text
     without = plots.salience_figure({**result, "ig_path": None})
     assert [trace.type for trace in without.data] == ["heatmap", "heatmap"]
