@@ -140,9 +140,10 @@ def run(argv: list[str]) -> str:
         lines.append(f"| {points} | {share(halving)} | {share(main.midpoint(points))} | "
                      f"{share(main.gauss_legendre(points))} | {seconds[points]:.2f} |")
     per_point = seconds[POINTS[-1]] / POINTS[-1]
-    default = salience.DEFAULT_STEPS
+    default, in_a_second = salience.DEFAULT_STEPS, int(1.0 / per_point) - 1
     choices = {
         f"the page: halving, {default} steps": lambda path: path.halving(default),
+        f"halving, {in_a_second} steps (1 s)": lambda path: path.halving(in_a_second),
         f"midpoint, {default + 1} points": lambda path: path.midpoint(default + 1),
         f"midpoint, {2 * default} points": lambda path: path.midpoint(2 * default),
         "pad baseline (halving)": lambda path: path.halving(default, baseline="pad"),
@@ -180,12 +181,14 @@ def run(argv: list[str]) -> str:
         *lines,
         "",
         f"One path point (a forward and a backward of the text) costs {per_point * 1e3:.0f} ms here with the "
-        f"page's rounds, so 1 s buys about {int(1.0 / per_point)} points, and at that many no rule's gap is "
-        "reliably under 5%.",
+        f"page's rounds, so 1 s buys about {in_a_second + 1} points ({in_a_second} pieces): the second column "
+        f"of the table below shows what the page's rule leaves at that many. The default's {default + 1} points "
+        f"cost about {per_point * (default + 1):.1f} s.",
         "",
         f"**{len(TEXTS)} texts at the default {default} steps**: f(input) - f(baseline), then the gap's share of it "
-        "for the page's rule and choices, the midpoint rule at the same cost and at twice it (the page's "
-        f"earlier default), and the page's rule with the pad token repeated as the baseline or the logit as f:",
+        "for the page's rule and choices, the same rule stopped at the pieces 1 s buys, the midpoint rule at the "
+        "same cost as the default and at twice it (the page's earlier default), and the page's rule with the pad "
+        "token repeated as the baseline or the logit as f:",
         "",
         "| text | tokens | target | change | " + " | ".join(choices) + " |",
         "|---|---:|---|---:|" + "---:|" * len(choices),
