@@ -9,10 +9,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
-if "PLAYGROUND_RUNS" not in os.environ:  # fine-tuning runs from tests never land in the user's run list
+OWN_RUNS: str | None = None
+"""The runs folder this session made (fine-tuning runs from tests never land in the user's run list), removed
+when the session ends: a whole suite's runs take about 1 GB."""
+if "PLAYGROUND_RUNS" not in os.environ:
     import tempfile
 
-    os.environ["PLAYGROUND_RUNS"] = tempfile.mkdtemp(prefix="playground-test-runs-")
+    os.environ["PLAYGROUND_RUNS"] = OWN_RUNS = tempfile.mkdtemp(prefix="playground-test-runs-")
 
 import pytest  # noqa: E402
 
@@ -27,6 +30,15 @@ def workspace():
     ws = Workspace.create(Settings.from_env())
     yield ws
     kill_leftover_workers(ws.settings.runs_dir)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """After every fixture's teardown (the workspace's kills any worker left running): the session's own runs
+    folder goes, not one the caller named in PLAYGROUND_RUNS."""
+    if OWN_RUNS is not None:
+        import shutil
+
+        shutil.rmtree(OWN_RUNS, ignore_errors=True)
 
 
 def kill_leftover_workers(runs_dir) -> None:
