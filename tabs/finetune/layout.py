@@ -19,7 +19,7 @@ from playground.finetune.method_registry import training_method
 from playground.finetune.rewards import ARITHMETIC_REWARDS
 from playground.workspace import Workspace
 from tabs.finetune.method_views import MethodViews, layout_method_views
-from tabs.shared.common import read_asset
+from tabs.shared.common import read_asset, widgets_for
 
 UPLOAD = "upload"
 CLASS_VOTES = "class votes"
@@ -79,7 +79,7 @@ class SettingsForm:
     @property
     def settings(self) -> dict[str, Any]:
         """The widgets by the setting each edits."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SETTINGS}
+        return widgets_for(self, SETTINGS)
 
     @property
     def inputs(self) -> set[Any]:

@@ -28,7 +28,7 @@ from playground.pretrain.sweep import DEFAULT_BUDGETS, DEFAULT_SIZES
 from playground.workspace import Workspace
 from tabs.pretrain import plots
 from tabs.pretrain.api import register_api
-from tabs.shared.common import event_handler, read_asset
+from tabs.shared.common import event_handler, read_asset, widgets_for
 
 SETTINGS = frozenset(f.name for f in fields(PretrainConfig))
 HIDDEN = dict(api_visibility="undocumented")
@@ -62,7 +62,8 @@ class ModelForm:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in SETTINGS}
+        """The widgets by the setting each edits."""
+        return widgets_for(self, SETTINGS)
 
     @property
     def shape(self) -> tuple[Any, ...]:

@@ -7,7 +7,8 @@ import inspect
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +89,12 @@ def event_handler(fn: F) -> F:
     """What every page and API handler is wrapped in: its failures become messages (:func:`friendly_errors`)
     and its thread's OpenMP workers are freed when it is done (:func:`frees_openmp_workers`)."""
     return frees_openmp_workers(friendly_errors(fn))
+
+
+def widgets_for(form: Any, settings: Collection[str]) -> dict[str, Any]:
+    """A form's widgets (a dataclass of components) by the setting each edits, in the form's order: the form
+    names each widget after its config field, so a run's settings map onto the page and back."""
+    return {field.name: getattr(form, field.name) for field in fields(form) if field.name in settings}
 
 
 def uploaded_path(item: Any) -> str | None:
