@@ -237,7 +237,7 @@ def run(argv: list[str]) -> str:
         f"with progress, under 30 s for a 16-token pair. Attribution patching (residual) takes {attribution:.2f} s, "
         f"{attribution / explain_base:.1f} forwards. "
         + (f"Over 1 s: {'; '.join(slow)}. " if slow else "Every method is under 1 s. ")
-        + "The page streams salience: its first map, with integrated gradients from the path cut into "
+        + "The page and `/salience` stream salience: the first map, with integrated gradients from the path cut into "
         f"{salience.FIRST_PIECES} even pieces ({salience.FIRST_PIECES + 1} points, its ends included), comes in "
         f"{first_map:.2f} s ({'under' if first_map < 1 else 'over'} 1 s), and integrated gradients then "
         "sharpens to the steps asked for, its gap shown as it closes. "
