@@ -3,6 +3,7 @@ another, timed, each guarded on its own, within one time budget."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import tempfile
@@ -155,6 +156,63 @@ def rag(ctx: Context) -> tuple[dict[str, Any], str]:
             "top source": hits[0].chunk.source if hits else ""}, ctx.note()
 
 
+SUBJECTS = ("Colosseum", "Acropolis", "Louvre", "Kremlin", "Parthenon", "Vatican")
+"""What replaces "Eiffel Tower" in the corrupted prompt of ``bench causes``' pair: the first that keeps the pair
+the same length in the model's tokens (the embedded model: the page's own Colosseum; a random-weight copy's small
+tokenizer may need another, and its speed does not depend on the words)."""
+
+
+def patch_request(ctx: Context, tokens: int) -> Any:
+    """``bench causes``' ``tokens``-token prompt pair as a residual patching request, or None where no subject
+    keeps the two prompts the same length in this model's tokens."""
+    from bench.causes_bench import prompt_pair
+    from playground.internals import patching
+
+    clean = prompt_pair(tokens)[0]
+    tokenizer = ctx.workspace.store.hf_tokenizer(ctx.model)
+    for subject in SUBJECTS:
+        corrupted = clean.replace("Eiffel Tower", subject)
+        if len(tokenizer(corrupted)["input_ids"]) == len(tokenizer(clean)["input_ids"]):
+            return patching.PatchRequest(clean, corrupted, ctx.model, " Paris", " Rome", "residual")
+    return None
+
+
+def causes(ctx: Context) -> tuple[dict[str, Any], str]:
+    """Issue 33's speed targets, which a 2-core CPU misses for integrated gradients (docs/benchmarks.md, ``bench
+    ig``): on ``bench causes``' 32-token text, salience's first map and its finished result at the default steps
+    (target under 1 s, with the gap under 5% of the change on real weights) and attribution patching (under
+    1 s); the full residual sweep on the 16-token pair (under 30 s). Each is run once untimed first (traces,
+    kernels)."""
+    from bench.causes_bench import prompt_pair
+    from playground.internals import patching, salience
+
+    inside = ctx.workspace.inside
+    request = salience.SalienceRequest(prompt_pair(32)[0], ctx.model)
+    last(salience.salience_progress(inside, dataclasses.replace(request, steps=1)))
+    started = time.perf_counter()
+    stream = salience.salience_progress(inside, request)
+    first = next(stream)
+    first_seconds = time.perf_counter() - started
+    final = last(stream) or first
+    figures: dict[str, Any] = {
+        "salience tokens": len(final.tokens), "salience first map s": first_seconds,
+        f"salience finished s ({final.ig_steps} steps)": time.perf_counter() - started,
+        "integrated gradients gap share": abs(final.completeness_gap / final.log_prob_change)}
+    for tokens, label, operation in (
+            (32, "attribution patching s", lambda experiment: patching.attribution_patch(experiment, "residual")),
+            (16, "residual sweep s", lambda experiment: patching.SWEEPS["residual"](experiment, None))):
+        pair = patch_request(ctx, tokens)
+        if pair is None:
+            figures[label] = "not measured: no corrupted subject keeps the pair the same length"
+            continue
+        experiment = patching.experiment_for(inside, pair)
+        operation(experiment)
+        started = time.perf_counter()
+        operation(experiment)
+        figures[label] = time.perf_counter() - started
+    return figures, ctx.note()
+
+
 def app_endpoints(ctx: Context) -> tuple[dict[str, Any], str]:
     from bench.gpu.app_check import call_endpoints
 
@@ -169,7 +227,8 @@ CHECKS: list[tuple[str, Check]] = [
     ("quantization", quantization), ("finetune (LoRA, QLoRA)", finetune), ("attention maps", attention),
     ("generation (single, batch of 16)", generation),
     ("batching backends (engine, transformers' manager)", batching_backends),
-    ("embeddings and RAG", rag), ("app endpoints", app_endpoints),
+    ("embeddings and RAG", rag),
+    ("what causes it (salience, attribution patching, residual sweep)", causes), ("app endpoints", app_endpoints),
 ]
 
 

@@ -58,6 +58,23 @@ def test_no_cuda_prints_one_line_and_runs_nothing(monkeypatch, capsys, tmp_path)
     assert "bench.gpu.checks" not in sys.modules and not list(tmp_path.iterdir())
 
 
+def test_the_causes_check_measures_issue_33s_targets_on_any_device(workspace, monkeypatch) -> None:
+    """The check calls the library the page calls, so it runs on this CPU too (slowly), on real weights."""
+    from types import SimpleNamespace
+
+    from bench.gpu import checks
+
+    ctx = SimpleNamespace(workspace=workspace, model="smollm2-135m-instruct", note=lambda text="": text)
+    figures, _ = checks.causes(ctx)  # type: ignore[arg-type]
+    assert figures["salience tokens"] == 32
+    assert 0 < figures["salience first map s"] < figures["salience finished s (64 steps)"]
+    assert figures["integrated gradients gap share"] < 0.05  # the default's gap on the bench text
+    assert figures["attribution patching s"] > 0 and figures["residual sweep s"] > 0
+    assert "Colosseum" in checks.patch_request(ctx, 16).corrupted  # the page's own pair  # type: ignore[arg-type]
+    monkeypatch.setattr(checks, "SUBJECTS", ("Eiffel Tower, the Louvre and the Colosseum",))
+    assert checks.patch_request(ctx, 16) is None  # type: ignore[arg-type]
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_the_gpu_check_runs_on_cuda(tmp_path) -> None:
