@@ -19,6 +19,7 @@ from bench.gpu.report import CheckResult
 from playground.core.errors import first_line
 from playground.core.iterutil import last
 from playground.core.settings import Settings
+from playground.quantization.metrics import median_seconds
 from playground.workspace import Workspace
 
 PROMPT = "Explain what a lighthouse does, in two sentences."
@@ -170,9 +171,10 @@ def patch_request(ctx: Context, tokens: int) -> Any:
 
     clean = prompt_pair(tokens)[0]
     tokenizer = ctx.workspace.store.hf_tokenizer(ctx.model)
+    length = len(tokenizer(clean)["input_ids"])
     for subject in SUBJECTS:
         corrupted = clean.replace("Eiffel Tower", subject)
-        if len(tokenizer(corrupted)["input_ids"]) == len(tokenizer(clean)["input_ids"]):
+        if len(tokenizer(corrupted)["input_ids"]) == length:
             return patching.PatchRequest(clean, corrupted, ctx.model, " Paris", " Rome", "residual")
     return None
 
@@ -206,10 +208,7 @@ def causes(ctx: Context) -> tuple[dict[str, Any], str]:
             figures[label] = "not measured: no corrupted subject keeps the pair the same length"
             continue
         experiment = patching.experiment_for(inside, pair)
-        operation(experiment)
-        started = time.perf_counter()
-        operation(experiment)
-        figures[label] = time.perf_counter() - started
+        figures[label] = median_seconds(lambda experiment=experiment: operation(experiment), repeat=1, warmup=1)
     return figures, ctx.note()
 
 

@@ -68,12 +68,13 @@ def salience_figure(result: dict[str, Any]) -> go.Figure:
                                     colorbar=dict(len=0.6, y=1, yanchor="top"),
                                     hovertemplate="%{y}<br>%{x}: %{customdata:.4f}<extra></extra>"), row=row, col=1)
     if path:
+        alphas = [p["alpha"] for p in path]
         figure.add_trace(go.Scatter(
-            x=[p["alpha"] for p in path], y=[p["integrand"] for p in path], mode="lines+markers",
+            x=alphas, y=[p["integrand"] for p in path], mode="lines+markers",
             marker=dict(size=5, color="#4f46e5"), showlegend=False,
             name="integrand", hovertemplate="alpha %{x:.4f}<br>integrand %{y:.3f}<extra></extra>"), row=3, col=1)
         figure.add_trace(go.Scatter(
-            x=[p["alpha"] for p in path], y=[p["log_prob"] for p in path], mode="lines", showlegend=False,
+            x=alphas, y=[p["log_prob"] for p in path], mode="lines", showlegend=False,
             line=dict(color="#ea580c", width=2), name="log-probability",
             hovertemplate="alpha %{x:.4f}<br>log-probability %{y:.3f}<extra></extra>"), row=3, col=1,
             secondary_y=True)
