@@ -54,6 +54,13 @@ class Figures:
     pinned_tokens: gr.State
     """The tokens the pin was chosen on: a new text resets the pin to its own last token."""
 
+    @property
+    def plots(self) -> list[gr.Plot]:
+        """Where a slow refresh (a model loading) shows its progress: the maps the user is looking at, not
+        the layer and head sliders it also updates, whose narrow boxes clipped the message."""
+        return [self.head_plot, self.layer_plot, self.overview_plot, self.pinned_plot, self.rollout_plot,
+                self.causal_plot, self.encoder_plot]
+
 
 @dataclass(frozen=True)
 class AttentionView:

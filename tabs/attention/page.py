@@ -45,7 +45,8 @@ def wire(ws: Workspace, app: gr.Blocks, view: AttentionView) -> None:
                               figures.hide_sink, figures.pinned_tokens},
                       outputs=[figures.notice, controls.layer, controls.head, figures.pin, figures.overview_plot,
                                figures.pinned_plot, figures.rollout_plot, figures.pinned_tokens],
-                      api_name="refresh", api_visibility="undocumented", show_progress="minimal", **FORWARD_QUEUE)
+                      api_name="refresh", api_visibility="undocumented", show_progress="minimal",
+                      show_progress_on=figures.plots, **FORWARD_QUEUE)
     head_views = dict(fn=event_handler(partial(translation.head_outputs, explorer, view)),
                       inputs={*controls.maps_inputs, controls.layer, controls.head},
                       outputs=[figures.head_plot, figures.layer_plot, figures.causal_plot, figures.encoder_plot],
