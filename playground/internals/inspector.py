@@ -25,6 +25,9 @@ from playground.text.analysis import TokenizerRegistry, sanitize_text
 MAX_TOKENS = 256
 """Longer texts keep their last 256 tokens: the next token follows the end of the text, not the start."""
 SHOWN = 10
+REMEMBERED = 32
+"""Results kept by :meth:`ModelInspector.remember` and :meth:`ModelInspector.derived`, all kinds together: each
+is small (a grid of floats, a salience result, a direction), and a class uses a handful of examples at a time."""
 
 
 class ModelInspector:
@@ -36,9 +39,11 @@ class ModelInspector:
         self._views: KeyedCache[ModelView] = KeyedCache()
         self._traces: LRUCache[Trace] = LRUCache(cache_size)
         self._cards: KeyedCache[dict[str, Any]] = KeyedCache()
-        self._derived: LRUCache[Any] = LRUCache(16)
-        """Small results derived from several traces (a steering direction reads 8), kept so a repeat does
-        not re-trace them all and push the page's own traces out of the trace cache."""
+        self._derived: LRUCache[Any] = LRUCache(REMEMBERED)
+        """Small results that cost many forwards, kept so a repeat is a lookup: a steering direction (it reads
+        8 traces, which would push the page's own out of the trace cache), and what the app serves from the What
+        causes it tab (a patching sweep, a finished salience), which a class asks for again and again as it
+        follows the teacher's example."""
         self._other_views: KeyedCache[tuple[Any, ModelView]] = KeyedCache(maxsize=1)
         """Views of models the store did not load (a fine-tuned run's), kept with the model itself so its
         id cannot be reused while cached; one at a time, since each holds a private copy of the weights."""
@@ -56,6 +61,14 @@ class ModelInspector:
     def derived(self, key: tuple, compute: Any) -> Any:
         """``compute()``, remembered under ``key`` (which must name the model and every input)."""
         return self._derived.get_or_compute(key, compute)
+
+    def recall(self, key: tuple) -> Any | None:
+        """What :meth:`remember` (or :meth:`derived`) kept under ``key``, or None."""
+        return self._derived.peek(key)
+
+    def remember(self, key: tuple, value: Any) -> None:
+        """Keep ``value`` under ``key`` (which must name the model and every input) for :meth:`recall`."""
+        self._derived.put(key, value)
 
     def view_of_model(self, model: Any, name: str) -> ModelView:
         """The hookable view of a model object the store did not load (a PEFT model is unwrapped: its LoRA

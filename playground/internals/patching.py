@@ -263,21 +263,39 @@ def experiment_for(inspector: ModelInspector, request: PatchRequest,
     return experiment
 
 
-def patch(inspector: ModelInspector, request: PatchRequest, progress: ProgressFn | None = None) -> PatchResult:
-    """The real sweep: one patched forward per cell (batched per layer)."""
+def patch(inspector: ModelInspector, request: PatchRequest, progress: ProgressFn | None = None,
+          remember: bool = False) -> PatchResult:
+    """The real sweep: one patched forward per cell (batched per layer). ``remember``: see :func:`grid`."""
     experiment = experiment_for(inspector, request, progress)
-    effects = experiment.normalised(SWEEPS[request.what](experiment, progress))
+    effects = grid(inspector, experiment, "sweep", request.what, remember,
+                   lambda: SWEEPS[request.what](experiment, progress))
     return result_of(experiment, request.what, effects, inspector, request)
 
 
-def attribution_patching(inspector: ModelInspector, request: PatchRequest,
-                         progress: ProgressFn | None = None) -> PatchResult:
+def attribution_patching(inspector: ModelInspector, request: PatchRequest, progress: ProgressFn | None = None,
+                         remember: bool = False) -> PatchResult:
     """The gradient estimate of every cell, with the real sweep beside it and their rank agreement."""
     experiment = experiment_for(inspector, request, progress)
-    estimated = experiment.normalised(attribution_patch(experiment, request.what))
-    exact = experiment.normalised(SWEEPS[request.what](experiment, progress))
+    estimated = grid(inspector, experiment, "estimate", request.what, remember,
+                     lambda: attribution_patch(experiment, request.what))
+    exact = grid(inspector, experiment, "sweep", request.what, remember,
+                 lambda: SWEEPS[request.what](experiment, progress))
     return result_of(experiment, request.what, estimated, inspector, request,
                      agreement=rank_agreement(estimated, exact), exact=exact)
+
+
+def grid(inspector: ModelInspector, experiment: Experiment, method: str, what: str, remember: bool,
+         metrics: Callable[[], list[list[float]]]) -> list[list[float]]:
+    """The normalised grid of ``metrics()``. With ``remember`` (the app) it is kept by the inspector per model,
+    token ids, answers, method and what: a class repeating the teacher's example, or ``/attribution_patch``
+    after ``/patch``, gets it without a forward. Off by default, so a measurement never times its own earlier
+    answer."""
+    if not remember:
+        return experiment.normalised(metrics())
+    key = ("patching", method, experiment.view.name, experiment.clean.ids, experiment.corrupted.ids,
+           experiment.answer, experiment.wrong, what)
+    kept = inspector.derived(key, lambda: experiment.normalised(metrics()))
+    return [list(row) for row in kept]  # the caller's own rows: the kept ones serve the next request
 
 
 def result_of(experiment: Experiment, what: str, effects: list[list[float]], inspector: ModelInspector,

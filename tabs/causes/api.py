@@ -25,7 +25,7 @@ def register_api(ws: Workspace) -> None:
         """Copy each clean activation (what: residual, heads or mlp) into the corrupted run: effects per layer
         and position (or head), 0 = the corrupted run's logit difference, 1 = the clean run's."""
         request = patching.PatchRequest(clean, corrupted, model, answer, wrong_answer, what)
-        return patching.patch(inside, request).to_dict()
+        return patching.patch(inside, request, remember=True).to_dict()
 
     @event_handler
     def attribution_patch(clean: str, corrupted: str, model: str, answer: str, wrong_answer: str,
@@ -33,7 +33,7 @@ def register_api(ws: Workspace) -> None:
         """The gradient estimate of every patching effect (one forward, one backward), with the real sweep
         (`exact_effects`) and their rank `agreement`."""
         request = patching.PatchRequest(clean, corrupted, model, answer, wrong_answer, what)
-        return patching.attribution_patching(inside, request).to_dict()
+        return patching.attribution_patching(inside, request, remember=True).to_dict()
 
     @event_handler
     def salience_scores(text: str, model: str, token: str = "",
@@ -43,7 +43,7 @@ def register_api(ws: Workspace) -> None:
         does: the first result once the path is cut into 4 pieces (`ig_steps_done`), then one per round, the
         last with all `steps` (what `predict` returns)."""
         request = salience.SalienceRequest(text, model, token or "", steps)
-        for result in salience.salience_progress(inside, request):
+        for result in salience.salience_progress(inside, request, remember=True):
             yield result.to_dict()
 
     @event_handler

@@ -43,10 +43,10 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
     """The real sweep; with the checkbox, the gradient estimate beside it (the sweep comes with it)."""
     panel, request = view.patch, patch_request(view, values)
     if not values[panel.estimate]:
-        result = patching.patch(inside, request, progress).to_dict()
+        result = patching.patch(inside, request, progress, remember=True).to_dict()
         return {panel.summary: patch_summary(result), panel.estimate_plot: None,
                 panel.exact_plot: plots.patch_figure(result, result["effects"], "Activation patching")}
-    result = patching.attribution_patching(inside, request, progress).to_dict()
+    result = patching.attribution_patching(inside, request, progress, remember=True).to_dict()
     return {panel.summary: patch_summary(result),
             panel.exact_plot: plots.patch_figure(result, result["exact_effects"], "Activation patching"),
             panel.estimate_plot: plots.patch_figure(result, result["effects"], "Attribution patching (estimate)")}
@@ -81,7 +81,7 @@ def salience_outputs(inside: ModelInspector, view: CausesView, values: dict[Any,
     panel = view.salience
     request = salience.SalienceRequest(values[panel.text], values[view.model], values[panel.token] or "",
                                        values[panel.steps])
-    for state in salience.salience_progress(inside, request):
+    for state in salience.salience_progress(inside, request, remember=True):
         result = state.to_dict()
         yield {panel.summary: salience_summary(result), panel.plot: plots.salience_figure(result)}
 
