@@ -98,6 +98,12 @@ class InsideView:
                 *self.head.outputs, self.lens, self.attribution.plot, self.attribution.ablate_layer,
                 self.attribution.ablate_what]
 
+    @property
+    def refresh_progress(self) -> list[Any]:
+        """Where a refresh shows its progress: the views, not the sliders and menus whose ranges it updates (their
+        boxes are too small for "Loading smollm2-135m-instruct - 60%" and repeated the timer under each)."""
+        return [self.notice, self.next_token.plot, self.head.plot, self.head.vectors, self.lens, self.attribution.plot]
+
 
 def layout_inputs() -> tuple[gr.Textbox, gr.Dropdown]:
     with gr.Row():

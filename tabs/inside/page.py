@@ -47,8 +47,8 @@ def wire_refresh(ws: Workspace, app: gr.Blocks, view: InsideView) -> None:
           partial(with_progress, translation.refresh_outputs, ws.inside, view),
           {view.text, view.model, *view.next_token.sampling, view.head.layer, view.head.head,
            view.attribution.token},
-          view.refresh_outputs, trigger_mode="always_last", show_progress="minimal", api_name="inside_refresh",
-          **HIDDEN)
+          view.refresh_outputs, trigger_mode="always_last", show_progress="minimal",
+          show_progress_on=view.refresh_progress, api_name="inside_refresh", **HIDDEN)
     gr.on([app.load, view.model.change], partial(with_progress, translation.card_outputs, ws.inside, view),
           {view.model}, view.architecture.outputs, trigger_mode="always_last", api_name="inside_card", **HIDDEN)
 
