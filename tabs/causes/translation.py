@@ -124,12 +124,17 @@ def layer_range(inside: ModelInspector, view: CausesView, values: dict[Any, Any]
     return {view.steer.layer: gr.Slider(maximum=layers - 1, value=current)}
 
 
+NO_RUN_YET = ("No fine-tuning run has saved a model yet: train one in the Fine-tuning tab (its \"quick demo on "
+              "CPU\" preset takes about 2 minutes), then press ↻ Runs.")
+
+
 def run_choices(runner: JobRunner, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
     """Every fine-tuning run that has saved a model or an adapter, newest first; the chosen one kept if it
-    still exists."""
+    still exists. With none, the menu says how to make one instead of staying blank."""
     ids = tuned_runs(runner)
     chosen = values[view.tuned.run]
-    return {view.tuned.run: gr.Dropdown(choices=ids, value=chosen if chosen in ids else (ids[0] if ids else None))}
+    return {view.tuned.run: gr.Dropdown(choices=ids, value=chosen if chosen in ids else (ids[0] if ids else None),
+                                        info="" if ids else NO_RUN_YET)}
 
 
 def tuned_summary(result: dict[str, Any]) -> str:

@@ -67,8 +67,11 @@ def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_l
     (scratch / "model" / "config.json").write_text("{}", encoding="utf-8")
     ws = dataclasses.replace(workspace, finetune=JobRunner(tmp_path))
     panel = view.tuned
+    empty = dataclasses.replace(workspace, finetune=JobRunner(tmp_path / "none"))
+    nothing = translation.run_choices(empty.finetune, view, {panel.run: None})[panel.run]
+    assert nothing.choices == [] and nothing.value is None and "train one in the Fine-tuning tab" in nothing.info
     choices = translation.run_choices(ws.finetune, view, {panel.run: None})[panel.run]
-    assert choices.value == RUN and [c[0] for c in choices.choices] == [RUN]
+    assert choices.value == RUN and [c[0] for c in choices.choices] == [RUN] and not choices.info
     outputs = translation.tuned_outputs(ws, view, {panel.run: RUN, panel.text: TEXT, panel.token: ""})
     assert f"Run **{RUN}**" in outputs[panel.summary] and "KL(base || tuned)" in outputs[panel.summary]
     assert outputs[panel.lens_plot].layout.title.text.startswith("Logit lens, base against fine-tuned")
