@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from playground.finetune.events import RunSummary
+from tabs.shared.figures import message_figure
 
 PALETTE = ["#6366f1", "#ef4444", "#10b981", "#f59e0b", "#0ea5e9", "#a855f7"]
 
@@ -24,6 +25,9 @@ def smooth(values: list[float], weight: float) -> list[float]:
 
 def loss_figure(runs: list[RunSummary], log_scale: bool, smoothing: float) -> go.Figure:
     """Training loss (smoothed, raw faint behind it) and eval loss for one or several runs."""
+    if not any(run.losses or run.eval_losses for run in runs):
+        return message_figure("The loss appears here after the first step." if runs else
+                              "Start a run: its loss appears here as it trains.", height=340)
     figure = go.Figure()
     for index, run in enumerate(runs):
         colour = PALETTE[index % len(PALETTE)]
@@ -46,27 +50,20 @@ def loss_figure(runs: list[RunSummary], log_scale: bool, smoothing: float) -> go
 
 
 def schedule_figure(run: RunSummary | None) -> go.Figure:
+    if run is None or not (run.learning_rates or run.grad_norms):
+        return message_figure("The learning rate and gradient norm appear here after the first step." if run else
+                              "Start a run: its learning rate and gradient norm appear here.", height=340)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    if run is not None and run.learning_rates:
+    if run.learning_rates:
         steps, values = zip(*run.learning_rates, strict=True)
         figure.add_trace(go.Scatter(x=steps, y=values, name="learning rate", line=dict(color="#0ea5e9")))
-    if run is not None and run.grad_norms:
+    if run.grad_norms:
         steps, values = zip(*run.grad_norms, strict=True)
         figure.add_trace(go.Scatter(x=steps, y=values, name="grad norm", line=dict(color="#f59e0b")),
                          secondary_y=True)
     figure.update_layout(title="Learning rate and gradient norm", height=340, margin=dict(l=50, r=50, t=40, b=40),
                          legend=dict(orientation="h", y=-0.25))
     figure.update_xaxes(title_text="step")
-    return figure
-
-
-def message_figure(text: str) -> go.Figure:
-    """No axes, only a sentence: what to do before there is anything to draw."""
-    figure = go.Figure()
-    figure.add_annotation(text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                          font=dict(size=15, color="#6b7280"))
-    figure.update_layout(height=200, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
-                         yaxis=dict(visible=False), plot_bgcolor="rgba(0,0,0,0)")
     return figure
 
 

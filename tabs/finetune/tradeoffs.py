@@ -16,8 +16,9 @@ from playground.finetune.compare import COLUMNS, compare
 from playground.finetune.evaluation import DEFAULT_LIMIT, evaluate_run
 from playground.prompting import techniques as prompts
 from playground.workspace import Workspace
-from tabs.finetune.plots import PALETTE, message_figure
+from tabs.finetune.plots import PALETTE
 from tabs.shared.common import event_handler, uploaded_path
+from tabs.shared.figures import message_figure
 
 HEADERS = ["Run", "Method", "Status", "Trainable", "Trainable %", "Peak memory MB", "Memory of", "Weights MB",
            "s/step", "tokens/s", "Saved MB", "Final loss", "Final eval loss", "DPO margin", "KL to teacher",

@@ -34,6 +34,7 @@ from tabs.finetune import plots
 from tabs.finetune.layout import CLASS_VOTES, UPLOAD, RunsView, SettingsForm, rewards_text
 from tabs.finetune.method_views import method_view_outputs
 from tabs.shared.common import uploaded_path
+from tabs.shared.figures import message_figure
 
 
 def config_from(form: SettingsForm, values: dict[Any, Any], file: str | None = None) -> FinetuneConfig:
@@ -154,7 +155,7 @@ def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -
     state = watch_runs(runner, request, runs)
     shown = [state.shown] if state.shown else []
     overlay = (plots.loss_figure(state.picked, log, weight) if state.picked else
-               plots.message_figure("Pick runs under “Overlay runs” to draw their loss curves together."))
+               message_figure("Pick runs under “Overlay runs” to draw their loss curves together."))
     return {view.run_choice: gr.Dropdown(choices=state.ids, value=state.shown.run_id if state.shown else None),
             view.status: status_markdown(state.shown), view.loss_plot: plots.loss_figure(shown, log, weight),
             view.schedule_plot: plots.schedule_figure(state.shown), view.probes: probe_rows(state.shown),

@@ -24,16 +24,6 @@ def _layout(figure: go.Figure, title: str, height: int) -> go.Figure:
     return figure
 
 
-def message_figure(message: str) -> go.Figure:
-    """An empty panel that says why it is empty."""
-    figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                          font=dict(size=13, color="#b91c1c"))
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
-    return _layout(figure, "", 160)
-
-
 def distribution_figure(result: dict[str, Any]) -> go.Figure:
     """Raw probabilities as outlines, reshaped ones filled; cut tokens grey, the cut-off a dashed line."""
     tokens = result["tokens"]

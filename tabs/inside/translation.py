@@ -26,6 +26,7 @@ from playground.internals.inspector import ModelInspector
 from tabs.inside import diagram, plots
 from tabs.inside.layout import WHOLE_LAYER, InsideView, knock_out_choices
 from tabs.shared.common import as_user_error
+from tabs.shared.figures import PROBLEM, message_figure
 from tabs.shared.sliders import bounded_slider
 
 Values = dict[Any, Any]
@@ -161,7 +162,7 @@ def guarded(draw: Callable[[], Outputs], plot: gr.Plot, text: gr.Markdown | None
         return draw()
     except Exception as error:  # noqa: BLE001 - shown in the panel, as a handler's message would be
         message = str(as_user_error(error).message)
-        shown = {plot: plots.message_figure(message)}
+        shown = {plot: message_figure(message, height=160, colour=PROBLEM)}
         return shown if text is None else {**shown, text: f"⚠️ {message}"}
 
 

@@ -9,21 +9,15 @@ import plotly.graph_objects as go
 
 from playground.finetune.events import RunSummary
 from playground.pretrain.scaling import CHINCHILLA, ScalingLaw
+from tabs.shared.figures import message_figure
 
 PALETTE = ["#6366f1", "#ef4444", "#10b981", "#f59e0b", "#0ea5e9", "#a855f7"]
-
-
-def message_figure(text: str) -> go.Figure:
-    figure = go.Figure()
-    figure.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    figure.update_layout(height=340, xaxis_visible=False, yaxis_visible=False)
-    return figure
 
 
 def loss_figure(run: RunSummary | None) -> go.Figure:
     """Training loss per step and the held-out loss at each evaluation (ln of the vocabulary at step 0)."""
     if run is None or not (run.losses or run.eval_losses):
-        return message_figure("Start a run: its loss appears here as it trains.")
+        return message_figure("Start a run: its loss appears here as it trains.", height=340)
     figure = go.Figure()
     if run.losses:
         steps, values = zip(*run.losses, strict=True)
@@ -46,7 +40,8 @@ def scaling_figure(points: list[dict[str, Any]], fit: dict[str, Any] | None) -> 
     """Final held-out loss against training FLOPs (log x), one colour per size; the frontier joined; the fitted
     law's compute-optimal curve and Chinchilla's (dotted, far below: another scale and another tokenizer)."""
     if not points:
-        return message_figure("Start a sweep (or pick finished runs): each point appears when it is trained.")
+        return message_figure("Start a sweep (or pick finished runs): each point appears when it is trained.",
+                              height=340)
     figure = go.Figure()
     sizes = sorted({p["params"] for p in points})
     for index, params in enumerate(sizes):

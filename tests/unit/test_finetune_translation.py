@@ -176,6 +176,11 @@ def test_a_poll_draws_the_runs_and_an_unchanged_one_sends_nothing(tmp_path):
                                             view.compare_runs: ["20200101-000000-earlier",
                                                                 "20200101-000100-earlier"]})
     assert "**20200101-000000-earlier**: cancelled" in picked[view.status] and picked[view.diff_text] == ""
+    for plot, nothing_shown, no_step_logged in ((view.loss_plot, "Start a run: its loss", "The loss appears"),
+                                                (view.schedule_plot, "Start a run: its learning rate",
+                                                 "The learning rate and gradient norm appear")):
+        assert not first[plot].data and first[plot].layout.annotations[0].text.startswith(nothing_shown)
+        assert not picked[plot].data and picked[plot].layout.annotations[0].text.startswith(no_step_logged)
     assert picked[view.diff].value["data"] == [["learning_rate", "0.0005", "0.001"]]
 
 
