@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 
 from playground.internals import patching, salience
+from playground.internals.inspector import ModelInspector
 
 MODEL = "smollm2-135m-instruct"
 
@@ -25,8 +27,13 @@ def block_runs(inspector) -> Iterator[list[int]]:
         handle.remove()
 
 
-def test_a_repeated_sweep_is_remembered_and_shared_with_attribution_patching(workspace):
-    inside = workspace.inside
+@pytest.fixture
+def inside(workspace) -> ModelInspector:
+    """An inspector of its own on the shared models: nothing remembered yet, whatever the app's served."""
+    return ModelInspector(workspace.store, workspace.tokenizers)
+
+
+def test_a_repeated_sweep_is_remembered_and_shared_with_attribution_patching(inside):
     clean, corrupted, answer, wrong = patching.EXAMPLE
     request = patching.PatchRequest(clean, corrupted, MODEL, answer, wrong, "heads")
     first = patching.patch(inside, request, remember=True)
@@ -44,8 +51,7 @@ def test_a_repeated_sweep_is_remembered_and_shared_with_attribution_patching(wor
         np.testing.assert_allclose(measured.effects, first.effects, atol=1e-6)
 
 
-def test_a_repeated_salience_request_gets_the_finished_result_at_once(workspace):
-    inside = workspace.inside
+def test_a_repeated_salience_request_gets_the_finished_result_at_once(inside):
     request = salience.SalienceRequest("The capital of France is Paris. The capital of Germany is", MODEL, "", 8)
     streamed = list(salience.salience_progress(inside, request, remember=True))
     assert [result.ig_steps_done for result in streamed] == [4, 8]
