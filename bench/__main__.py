@@ -25,6 +25,7 @@ BENCHMARKS = {
     "dpo": "bench.dpo_bench",
     "grpo": "bench.grpo_bench",
     "load": "bench.load_bench",
+    "contention": "bench.contention_bench",
     "speculative": "bench.speculative_bench",
     "structured": "bench.structured_bench",
 }
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--write", action="store_true",
-                        help="record the result in docs/benchmarks.md (load: docs/reliability.md)")
+                        help="record the result in docs/benchmarks.md (load, contention: docs/reliability.md)")
     args, rest = parser.parse_known_args(argv)
     module = importlib.import_module(BENCHMARKS[args.name])
     markdown = module.run(rest)

@@ -10,10 +10,10 @@ from playground.core.iterutil import last
 from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
-from tabs.shared.queues import INSIDE_CONCURRENCY, INSIDE_QUEUE
+from tabs.shared.queues import CAUSES_CONCURRENCY, CAUSES_QUEUE
 
-QUEUE = dict(concurrency_id=INSIDE_QUEUE, concurrency_limit=INSIDE_CONCURRENCY)
-"""Shared with Inside the model: the same view of the same models, forwards and backwards of one size."""
+QUEUE = dict(concurrency_id=CAUSES_QUEUE, concurrency_limit=CAUSES_CONCURRENCY)
+"""Its own line, apart from Inside the model's quick views (see ``CAUSES_CONCURRENCY``)."""
 
 
 def register_api(ws: Workspace) -> None:

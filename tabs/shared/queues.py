@@ -53,10 +53,21 @@ INSIDE_CONCURRENCY = 2
 """Inside-the-model forwards at once, as for the attention tab's: on 2 cores more only add contention, and
 a text's traced forward is cached, so the views that read it are lookups."""
 
+CAUSES_QUEUE = "causes"
+
+CAUSES_CONCURRENCY = 2
+"""What-causes-it requests at once (patching sweeps, salience, steering, base vs fine-tuned: seconds each), in a line
+of their own. ``python -m bench contention`` (3 students looping salience for 90 s while a teacher types in Inside
+the model): when they shared Inside the model's line of 2, two salience requests held both places and the
+teacher's next-token view waited 7.22 s at the median (0.24 s alone, 30.6x); in their own line of 2 it waits 0.38 s
+(2.0x), the students' requests taking 10.3 s at the median against 10.0 s. A line of 1 cut the teacher's wait to
+0.25 s but made the students' 11.7 s. A repeat of a request is remembered, so a class following the teacher's
+example does not queue for it."""
+
 QUANT_QUEUE = "quantization"
 
 QUANT_CONCURRENCY = 4
 
 GPU_QUEUES = frozenset({GENERATION_QUEUE, QUANT_QUEUE, ATTENTION_FORWARD_QUEUE, ATTENTION_HEAD_DRAW_QUEUE,
-                        INSIDE_QUEUE})
+                        INSIDE_QUEUE, CAUSES_QUEUE})
 """The concurrency ids of events that run a model; the others (tokenizing, listing) need no GPU."""
