@@ -15,9 +15,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from bench import load_bench, machine_line
 from bench.load_app import queue_settings, start_app, stop_app
+from bench.load_report import percentile
+from bench.load_students import make_clients
 from playground.internals.salience import DEFAULT_STEPS
 
 COMMAND = "python -m bench contention --write"
@@ -26,41 +29,34 @@ DOC, HEADER = load_bench.DOC, load_bench.HEADER
 MODEL = "smollm2-135m-instruct"
 
 
-def teacher(client, stop: float, seconds: list[float]) -> None:
-    """A next-token view of a new text each second until ``stop``."""
+def timed_loop(call: Callable[[int], None], stop: float, seconds: list[float], pace: float = 0.0) -> None:
+    """``call(n)`` for n = 0, 1, ... until ``stop``, each one timed into ``seconds`` and started at least ``pace``
+    seconds after the one before (the teacher types a line a second; a student asks again at once)."""
     number = 0
     while time.perf_counter() < stop:
         started = time.perf_counter()
-        client.predict(f"The teacher typed line {number}: the capital of France is", MODEL, 1.0, 0, 1.0,
-                       api_name="/next_token")
+        call(number)
         seconds.append(time.perf_counter() - started)
         number += 1
-        time.sleep(max(0.0, 1.0 - (time.perf_counter() - started)))
+        time.sleep(max(0.0, pace - (time.perf_counter() - started)))
 
 
-def student(client, who: int, stop: float, seconds: list[float]) -> None:
-    """Salience of a text of its own, again and again, until ``stop``."""
-    number = 0
-    while time.perf_counter() < stop:
-        started = time.perf_counter()
-        client.predict(f"Student {who} wrote sentence number {number} about the river near the old", MODEL, "",
-                       DEFAULT_STEPS, api_name="/salience")
-        seconds.append(time.perf_counter() - started)
-        number += 1
+def teacher(client: Any, phase: str) -> Callable[[int], None]:
+    """A next-token view of a new text (a new text is a new traced forward, as typing makes it; ``phase`` keeps
+    the two phases' texts apart)."""
+    return lambda number: client.predict(f"The teacher typed {phase} line {number}: the capital of France is",
+                                         MODEL, 1.0, 0, 1.0, api_name="/next_token")
 
 
-def in_threads(jobs: list[Callable[[], None]]) -> None:
-    threads = [threading.Thread(target=job, daemon=True) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+def student(client: Any, who: int) -> Callable[[int], None]:
+    """Salience of a text of the student's own at the default steps."""
+    return lambda number: client.predict(f"Student {who} wrote sentence number {number} about the river near the "
+                                         "old", MODEL, "", DEFAULT_STEPS, api_name="/salience")
 
 
 def spread(seconds: list[float]) -> str:
-    ordered = sorted(seconds)
-    return (f"{statistics.median(ordered):.2f} s median, {ordered[int(0.9 * (len(ordered) - 1))]:.2f} s p90, "
-            f"{ordered[-1]:.2f} s max ({len(ordered)} requests)")
+    return (f"{statistics.median(seconds):.2f} s median, {percentile(seconds, 90):.2f} s p90, "
+            f"{max(seconds):.2f} s max ({len(seconds)} requests)")
 
 
 def run(argv: list[str]) -> str:
@@ -69,23 +65,28 @@ def run(argv: list[str]) -> str:
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--alone", type=float, default=20, help="seconds of the teacher alone first")
     options = parser.parse_args(argv)
-    from gradio_client import Client
-
     print("contention: starting app.py ...", file=sys.stderr, flush=True)
     process, url, up, _ = start_app(180)
     try:
         queue = queue_settings(url) or {}
-        clients = [Client(url, verbose=False, analytics_enabled=False) for _ in range(options.students + 1)]
-        clients[0].predict("Warm up", MODEL, 1.0, 0, 1.0, api_name="/next_token")
+        clients, failures = make_clients(url, options.students + 1)
+        if failures:
+            raise RuntimeError(f"could not connect every client: {failures[0]}")
+        teacher(clients[0], "warm-up")(0)  # loads the model and its view
         clients[0].predict("Warm up the", MODEL, "", 4, api_name="/salience")
         alone: list[float] = []
-        teacher(clients[0], time.perf_counter() + options.alone, alone)
+        timed_loop(teacher(clients[0], "alone"), time.perf_counter() + options.alone, alone, pace=1.0)
         busy: list[float] = []
         explained: list[float] = []
         stop = time.perf_counter() + options.seconds
-        in_threads([lambda: teacher(clients[0], stop, busy)]
-                   + [lambda who=who: student(clients[who], who, stop, explained)
-                      for who in range(1, options.students + 1)])
+        threads = [threading.Thread(target=timed_loop, args=(teacher(clients[0], "busy"), stop, busy, 1.0),
+                                    daemon=True)]
+        threads += [threading.Thread(target=timed_loop, args=(student(clients[who], who), stop, explained),
+                                     daemon=True) for who in range(1, options.students + 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     finally:
         stop_app(process)
     endpoints = queue.get("endpoints", {})
