@@ -6,7 +6,6 @@ Endpoint: ``/generate_speculative``.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -17,6 +16,7 @@ from playground.generation.speculative import METHODS, SpeculativeRequest, specu
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
+from tabs.shared.token_view import token_tile
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
 START = ("The shopping list is: apples, pears, plums, cherries, grapes, lemons, limes, oranges.\n"
@@ -56,8 +56,10 @@ def summary_markdown(result: dict[str, Any]) -> str:
 
 def tokens_html(result: dict[str, Any]) -> str:
     """Accepted drafts in green, the model's own tokens (one per forward pass) in blue."""
-    spans = [f'<span class="{"spec-draft" if t["drafted"] else "spec-own"}">{html.escape(t["text"])}</span>'
-             for t in result["tokens"]]
+    spans = []
+    for token in result["tokens"]:
+        shown, breaks = token_tile(token["text"])
+        spans.append(f'<span class="{"spec-draft" if token["drafted"] else "spec-own"}">{shown}</span>{breaks}')
     legend = ('<div class="spec-legend"><span class="spec-draft">accepted draft</span> '
               '<span class="spec-own">the model\'s own token</span></div>')
     return legend + f'<div class="spec-output">{"".join(spans)}</div>'

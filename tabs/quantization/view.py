@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from playground.quantization.figure import WeightDemo
 from playground.quantization.lab import QuantComparison, QuantRow
+from tabs.shared.token_view import token_tile
 
 TABLE_HEADERS = ["Method", "Bits", "Weights (MB)", "vs fp32", "Load (s)", "Prefill 256 (ms)", "Tokens/s",
                  "Perplexity", "KL vs fp32", "Top-1 agreement", "Status"]
@@ -69,11 +70,11 @@ def render_outputs(state: QuantComparison) -> str:
             cut = row.first_difference
             parts = []
             for index, piece in enumerate(row.output_pieces):
-                escaped = html.escape(piece).replace("\n", "<br>")
+                shown, breaks = token_tile(piece)
                 if cut is not None and index >= cut:
                     marker = " q-first" if index == cut else ""
-                    escaped = f'<span class="q-diff{marker}">{escaped}</span>'
-                parts.append(escaped)
+                    shown = f'<span class="q-diff{marker}">{shown}</span>'
+                parts.append(shown + breaks)
             note = ("the reference: every other answer is compared with this one" if row.method == "fp32"
                     else "same as fp32" if cut is None else f"differs from fp32 from token {cut + 1}")
             body = f'<div class="muted">{note}</div><div class="q-text">{"".join(parts)}</div>'

@@ -11,7 +11,7 @@ import html
 from playground.generation.engine import Generation
 from playground.generation.sampling import Alternative, TokenChoice, penalty_moves
 from playground.generation.side_by_side import VariantRun
-from tabs.shared.token_view import visible
+from tabs.shared.token_view import token_tile
 
 LEGEND = ('<div class="gen-legend">probability of each token: '
           '<span style="background:hsl(0,80%,85%)">&nbsp;&lt;10%&nbsp;</span>'
@@ -50,13 +50,13 @@ def render_tokens(generation: Generation) -> str:
         return f'<div class="gen-text gen-plain">{html.escape(generation.text)}</div>{cut_note(generation)}'
     parts = []
     for index, token in enumerate(generation.tokens):
-        shown = visible(token.text, show_whitespace=False) if token.text else (
-            f"<small>{html.escape(token.piece)}</small>" if token.special else "")
+        shown, breaks = token_tile(token.text) if token.text else (
+            f"<small>{html.escape(token.piece)}</small>" if token.special else "", "")
         if not shown:
             continue  # half a character: its other half's token carries the text
         moved = " gen-moved" if token.penalty_moved else ""
         parts.append(f'<span class="tok gen-tok{moved}" tabindex="0" style="background:{colour(token.prob)}" '
-                     f'data-tip="{html.escape(token_tip(index, token))}">{shown}</span>')
+                     f'data-tip="{html.escape(token_tip(index, token))}">{shown}</span>{breaks}')
     return f'<div class="tok-spans gen-text">{"".join(parts)}</div>{cut_note(generation)}'
 
 

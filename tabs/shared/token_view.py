@@ -13,6 +13,7 @@ from playground.text.analysis import VISIBLE_WHITESPACE, TokenizationResult, is_
 
 MAX_DRAWN_TOKENS = 2_000
 PALETTE_SIZE = 8
+NEWLINE_MARK = '<span class="ws">' + VISIBLE_WHITESPACE["\n"] + "</span>"
 
 
 def visible(text: str, show_whitespace: bool) -> str:
@@ -29,6 +30,18 @@ def visible(text: str, show_whitespace: bool) -> str:
         else:
             out.append(html.escape(char))
     return "".join(out)
+
+
+def token_tile(text: str) -> tuple[str, str]:
+    """A generated token's text as HTML for its coloured tile, and the line breaks that go after the tile.
+
+    Each newline shows as ↵, so a newline the model wrote is a tile a learner can see and hover; a bare
+    break inside the tile would wrap it into an empty sliver of colour.
+    """
+    body = text.rstrip("\n")
+    trailing = len(text) - len(body)
+    inner = html.escape(body).replace("\n", NEWLINE_MARK + "<br>")
+    return inner + NEWLINE_MARK * trailing, "<br>" * trailing
 
 
 def token_title(index: int, result: TokenizationResult) -> str:

@@ -34,7 +34,12 @@ def test_generate_shows_coloured_tokens_with_alternatives(page):
     tip = token.get_attribute("data-tip")
     assert "p = " in tip and "entropy" in tip and "→" in tip
     expect(page.locator("#pl-output")).to_contain_text("positive")
-    assert_tips_inside_text_box(page, page.locator("#pl-output .gen-tok").filter(has_text=re.compile(r"\S")))
+    # The answer ends at the stop string, a newline: its tile shows ↵, as wide as a character, to be hovered.
+    tiles = page.locator("#pl-output .gen-tok")
+    expect(tiles.last).to_have_text("↵")
+    widths = tiles.evaluate_all("tiles => tiles.map(tile => tile.getBoundingClientRect().width)")
+    assert min(widths) > 4, widths
+    assert_tips_inside_text_box(page, tiles)
     page.get_by_text("Show code").click()
     expect(page.locator("#pl-code")).to_contain_text("AutoModelForCausalLM")
 

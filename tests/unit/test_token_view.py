@@ -46,3 +46,11 @@ def test_a_token_ending_in_a_newline_breaks_the_line_after_its_tile(workspace):
     result = workspace.tokenizers.tokenize("one\ntwo", "smollm2-135m-instruct")
     html = token_view.render_spans(result, show_whitespace=True)
     assert re.search(r'↵</span><span class="tok-tip"[^>]*>[^<]*</span></span><br>', html) and '<br></span>' not in html
+
+
+def test_a_generated_newline_is_a_marked_tile_with_the_break_after_it():
+    mark = token_view.NEWLINE_MARK
+    assert token_view.token_tile("\n") == (mark, "<br>")
+    assert token_view.token_tile(".\n\n") == ("." + mark * 2, "<br><br>")
+    assert token_view.token_tile("a\nb<c") == (f"a{mark}<br>b&lt;c", "")  # a break inside stays where it is
+    assert token_view.token_tile(" the") == (" the", "")
