@@ -214,7 +214,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Tab("Evaluate", id="pl-evaluate"):
             prompt_eval.build(ws, model, chat, sampling, session_endpoints)
         with gr.Tab("Which answer is better?", id="pl-vote"):
-            prompt_vote.build(ws, app, model, chat)
+            prompt_vote.build(ws, app, model)
         with gr.Tab("Faster decoding", id="pl-speculative"):
             prompt_speculative.build(ws, model, chat)
         with gr.Tab("Tools and ReAct", id="pl-agent"):

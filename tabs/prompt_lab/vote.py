@@ -33,7 +33,6 @@ BUTTONS = {"A": "👈 A is better", "B": "B is better 👉", "tie": "🤝 Tie", 
 @dataclass(frozen=True)
 class VoteView:
     lab_model: gr.Dropdown
-    chat: gr.Checkbox
     prompt: gr.Textbox
     model_a: gr.Textbox
     temperature_a: gr.Slider
@@ -53,17 +52,18 @@ class VoteView:
 
     @property
     def request_inputs(self) -> set[Any]:
-        return {self.lab_model, self.chat, self.prompt, self.model_a, self.temperature_a, self.model_b,
+        return {self.lab_model, self.prompt, self.model_a, self.temperature_a, self.model_b,
                 self.temperature_b, self.max_new_tokens}
 
 
 def ballot_request(view: VoteView, values: dict[Any, Any]) -> BallotRequest:
-    """Blank model boxes mean the lab's model: two samples of it, or two temperatures."""
+    """Blank model boxes mean the lab's model: two samples of it, or two temperatures. Each answer is a reply
+    through the model's chat template, as in Chatbot Arena and as /ballot gives, whatever the lab's checkbox
+    (set by Write a prompt's technique) says: fed raw, an instruct model often ends its turn at once."""
     lab = values[view.lab_model]
     model_a, model_b = ((values[box] or "").strip() or lab for box in (view.model_a, view.model_b))
     return BallotRequest(values[view.prompt], Contender(model_a, values[view.temperature_a]),
-                         Contender(model_b, values[view.temperature_b]), values[view.max_new_tokens],
-                         values[view.chat])
+                         Contender(model_b, values[view.temperature_b]), values[view.max_new_tokens])
 
 
 def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
@@ -114,10 +114,11 @@ def export_pairs(votes: VoteStore) -> gr.File:
     return gr.File(str(votes.export(folder / "preferences.jsonl")), visible=True)
 
 
-def layout(lab_model: gr.Dropdown, chat: gr.Checkbox) -> VoteView:
+def layout(lab_model: gr.Dropdown) -> VoteView:
     gr.Markdown("Two answers to the same prompt, **shown blind** in a random order. Vote, and the class builds a "
                 "preference dataset (prompt, chosen, rejected: what DPO and a reward model train on) and a "
-                "leaderboard. Blank model boxes use the lab's model: two samples, or two temperatures.")
+                "leaderboard. Blank model boxes use the lab's model: two samples, or two temperatures. Each answer is "
+                "the model's reply to your prompt through its chat template, as in Chatbot Arena.")
     prompt = gr.Textbox("Explain what a black hole is, in two sentences.", label="Prompt", elem_id="vote-prompt")
     with gr.Row():
         model_a = gr.Textbox(label="First model (blank = the lab's)", max_lines=1, elem_id="vote-model-a")
@@ -139,7 +140,7 @@ def layout(lab_model: gr.Dropdown, chat: gr.Checkbox) -> VoteView:
     with gr.Row():
         export = gr.Button("Export the preference pairs (JSONL)", elem_id="vote-export")
         download = gr.File(visible=False, label="Preference pairs")
-    return VoteView(lab_model, chat, prompt, model_a, temperature_a, model_b, temperature_b, max_new_tokens,
+    return VoteView(lab_model, prompt, model_a, temperature_a, model_b, temperature_b, max_new_tokens,
                     generate, answer_a, answer_b, gr.State(None), buttons, reveal, board, board_plot, export,
                     download)
 
@@ -188,6 +189,6 @@ def register_api(ws: Workspace) -> None:
     gr.api(preferences, api_name="preferences")
 
 
-def build(ws: Workspace, app: gr.Blocks, lab_model: gr.Dropdown, chat: gr.Checkbox) -> None:
-    wire(ws, app, layout(lab_model, chat))
+def build(ws: Workspace, app: gr.Blocks, lab_model: gr.Dropdown) -> None:
+    wire(ws, app, layout(lab_model))
     register_api(ws)

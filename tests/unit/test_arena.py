@@ -4,11 +4,12 @@ vote, and the vote page's translation called with dicts keyed by component."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import gradio as gr
 import pytest
 
-from playground.core.errors import InvalidInputError
+from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.generation.engine import Ask
 from playground.generation.sampling import SamplingSettings
 from playground.preferences.arena import BallotRequest, Contender, make_ballot
@@ -36,6 +37,19 @@ def test_a_ballot_holds_both_answers_in_the_order_it_streamed_them(workspace, tm
         votes.cast_by_id(ballot.id, "B")
 
 
+def test_an_empty_answer_is_not_put_to_the_vote(workspace, tmp_path):
+    """Fed as raw text, the instruct model ends its turn at once on this prompt (greedy): no ballot is held."""
+    votes = VoteStore(tmp_path)
+    request = BallotRequest("What is 2+2?", Contender(MODEL, 0.0), Contender(MODEL, 0.0), max_new_tokens=8,
+                            chat=False, seed=0)
+    streamed = []
+    with pytest.raises(PlaygroundError, match="Answer A and B came back empty"):
+        streamed.extend(make_ballot(workspace.generation, votes, request, random.Random(0)))
+    assert all(state.ballot is None for state in streamed)
+    chatted = list(make_ballot(workspace.generation, votes, replace(request, chat=True), random.Random(0)))
+    assert chatted[-1].ballot is not None and all(answer.strip() for answer in chatted[-1].answers)
+
+
 def test_bad_ballot_requests_are_refused():
     with pytest.raises(InvalidInputError, match="Type a prompt"):
         BallotRequest(" ", Contender(MODEL), Contender(MODEL))
@@ -47,7 +61,7 @@ def test_bad_ballot_requests_are_refused():
 
 @pytest.fixture
 def view() -> vote_page.VoteView:
-    return vote_page.VoteView(gr.Dropdown(), gr.Checkbox(), gr.Textbox(), gr.Textbox(), gr.Slider(), gr.Textbox(),
+    return vote_page.VoteView(gr.Dropdown(), gr.Textbox(), gr.Textbox(), gr.Slider(), gr.Textbox(),
                               gr.Slider(), gr.Slider(), gr.Button(), gr.Textbox(), gr.Textbox(), gr.State(),
                               {c: gr.Button() for c in vote_page.BUTTONS}, gr.Markdown(), gr.Dataframe(), gr.Plot(),
                               gr.Button(), gr.File())
@@ -55,10 +69,10 @@ def view() -> vote_page.VoteView:
 
 def test_the_page_votes_reveals_and_ranks(workspace, view, tmp_path):
     votes = VoteStore(tmp_path)
-    values = {view.lab_model: MODEL, view.chat: True, view.prompt: PROMPT, view.model_a: "", view.model_b: " ",
+    values = {view.lab_model: MODEL, view.prompt: PROMPT, view.model_a: "", view.model_b: " ",
               view.temperature_a: 0.0, view.temperature_b: 1.0, view.max_new_tokens: 6.0}
     request = vote_page.ballot_request(view, values)
-    assert request.first.model == request.second.model == MODEL and request.max_new_tokens == 6
+    assert request.first.model == request.second.model == MODEL and request.max_new_tokens == 6 and request.chat
     with pytest.raises(InvalidInputError, match="Generate two answers first"):
         vote_page.vote_outputs(votes, view, "A", {view.ballot: None})
     outputs = list(vote_page.ballot_outputs(workspace.generation, votes, view, values))
