@@ -220,7 +220,7 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
         with gr.Tab("Tools and ReAct", id="pl-agent"):
             prompt_agent.build(ws, model, session_endpoints)
         with gr.Tab("Structured output", id="pl-structured"):
-            prompt_structured.build(ws, model, chat, session_endpoints)
+            prompt_structured.build(ws, model, session_endpoints)
         with gr.Tab("How prompting works", id="pl-notes"):
             gr.Markdown(read_asset("notes", "prompting.md"))
     wire_write(ws, app, view)

@@ -39,7 +39,6 @@ STEP_COLUMNS = ["step", "token", "allowed", "removed top choices (probability)"]
 @dataclass(frozen=True)
 class StructuredView:
     lab_model: gr.Dropdown
-    chat: gr.Checkbox
     endpoints: gr.State
     kind: gr.Radio
     spec: gr.Code
@@ -57,10 +56,12 @@ class StructuredView:
 
 
 def request_from(view: StructuredView, values: dict[Any, Any]) -> StructuredRequest:
+    """Always through the model's chat template, as /generate_structured: the lab's checkbox follows Write a
+    prompt's technique, and fed raw, the page's request came back as JSON about "Lloyd_Alderbold"."""
     settings = SamplingSettings(max_new_tokens=values[view.max_new_tokens], temperature=values[view.temperature])
     return StructuredRequest(values[view.lab_model], values[view.prompt],
                              constraint_of(KINDS.get(values[view.kind], ""), values[view.spec]), settings,
-                             free_samples=int(values[view.free_samples]), chat=values[view.chat])
+                             free_samples=int(values[view.free_samples]))
 
 
 def flag(ok: bool) -> str:
@@ -128,11 +129,12 @@ def run_outputs(ws: Workspace, view: StructuredView, values: dict[Any, Any]) -> 
         yield outputs_of(view, state)
 
 
-def layout(lab_model: gr.Dropdown, chat: gr.Checkbox, endpoints: gr.State) -> StructuredView:
+def layout(lab_model: gr.Dropdown, endpoints: gr.State) -> StructuredView:
     gr.Markdown("**Structured output.** A grammar (here llguidance) masks, at every step, the tokens that would "
                 "break a JSON schema, a regex or a list of choices; the model chooses among the rest. The same "
                 "request runs free beside it, in the same batch, so you see how often the model gets the format "
-                "right on its own, and what the grammar took away from it.")
+                "right on its own, and what the grammar took away from it. Both are replies to your prompt through "
+                "the model's chat template.")
     with gr.Row():
         with gr.Column():
             kind = gr.Radio(list(KINDS), value="JSON schema", label="Constraint", elem_id="so-kind")
@@ -160,7 +162,7 @@ def layout(lab_model: gr.Dropdown, chat: gr.Checkbox, endpoints: gr.State) -> St
     with gr.Accordion("What a grammar does to the distribution", open=False):
         gr.Markdown(read_asset("notes", "structured.md"))
     kind.change(lambda chosen: EXAMPLES[KINDS[chosen]], kind, spec, api_visibility="undocumented")
-    return StructuredView(lab_model, chat, endpoints, kind, spec, prompt, max_new_tokens, temperature, free_samples,
+    return StructuredView(lab_model, endpoints, kind, spec, prompt, max_new_tokens, temperature, free_samples,
                           run, stop, summary, constrained, free, plot, steps)
 
 
@@ -182,14 +184,14 @@ def register_api(ws: Workspace) -> None:
     gr.api(generate_structured, api_name="generate_structured", **QUEUE)
 
 
-def build(ws: Workspace, lab_model: gr.Dropdown, chat: gr.Checkbox, endpoints: gr.State) -> None:
-    view = layout(lab_model, chat, endpoints)
+def build(ws: Workspace, lab_model: gr.Dropdown, endpoints: gr.State) -> None:
+    view = layout(lab_model, endpoints)
 
     @event_handler
     def run_in_page(values: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
         yield from run_outputs(ws, view, values)
 
-    inputs = {view.lab_model, view.chat, view.endpoints, view.kind, view.spec, view.prompt, view.max_new_tokens,
+    inputs = {view.lab_model, view.endpoints, view.kind, view.spec, view.prompt, view.max_new_tokens,
               view.temperature, view.free_samples}
     event = view.run.click(run_in_page, inputs, [view.summary, view.constrained, view.free, view.plot, view.steps],
                            api_name="structured_page_run", api_visibility="undocumented", show_progress="minimal",

@@ -211,3 +211,17 @@ def test_side_by_side_starts_with_prompts_and_labelled_technique_pickers(page):
     page.get_by_role("option", name="Chain-of-thought: think step by step").click()
     page.click("#cmp-fill-0")
     expect(first).to_have_value(re.compile("Let's think step by step"), timeout=10_000)
+
+
+def test_structured_output_replies_through_the_chat_template(page):
+    """The lab's checkbox starts off (few-shot); the page's request is still a user turn: fed raw, the held
+    answer named "Lloyd_Alderbold"."""
+    open_lab(page, "Structured output")
+    expect(page.locator("#pl-chat input")).not_to_be_checked()
+    page.locator("#so-free input[type=number]").fill("0")
+    page.locator("#so-free input[type=number]").press("Enter")
+    page.click("#so-run")
+    expect(page.locator("#so-summary")).to_contain_text("parses ✓ · fits ✓", timeout=90_000)
+    expect(page.locator("#so-summary")).not_to_contain_text("running")
+    held = json.loads(page.locator("#so-constrained pre").inner_text())
+    assert held["name"] == "Ada Lovelace", held
