@@ -201,7 +201,8 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
                             label="Model (embedded, Hub id, local folder or endpoint:model-id; causal only)")
         chat = gr.Checkbox(START.chat, label="Use the model's chat template", scale=1, elem_id="pl-chat",
                            info="Off: the model continues your text as it is (best for templates "
-                                "ending in “Answer:”). On: your prompt is a user turn it answers.")
+                                "ending in “Answer:”). On: your prompt is a user turn it answers. Votes, "
+                                "tools and structured output are always user turns.")
     session_endpoints = prompt_endpoints.build(ws, app, model)
     with gr.Accordion("Sampling settings", open=False):
         sampling = build_sampling_controls(stop=stop_text(FIRST_TASK, START.name),
