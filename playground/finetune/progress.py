@@ -13,6 +13,7 @@ from typing import Any
 from playground.core.errors import InvalidInputError
 from playground.finetune.events import RunSummary
 from playground.finetune.runner import JobRunner
+from playground.text.analysis import VISIBLE_WHITESPACE
 
 NO_RUN = ("No run yet in this visit: choose settings and press **Start** (earlier runs stay under "
           "**Run shown** and in the run history).")
@@ -35,12 +36,17 @@ def status_markdown(summary: RunSummary | None) -> str:
     if summary is None:
         return NO_RUN
     eta = f" · about {summary.eta_seconds / 60:.1f} min left" if summary.eta_seconds else ""
-    pace = f" · {summary.seconds_per_step:.1f} s/step" if summary.seconds_per_step else ""
+    pace = f" · {pace_text(summary.seconds_per_step)}" if summary.seconds_per_step else ""
     icon = STATUS_ICONS.get(summary.status, "⏳")
     message = f"<br>{summary.message}" if summary.message else ""
     notes = "".join(f"<br>ℹ️ {note}" for note in summary.notes)
     return (f"{icon} **{summary.run_id}**: {summary.status} · step {summary.step} of {summary.max_steps}"
             f"{activity(summary)}{pace}{eta}{message}{notes}")
+
+
+def pace_text(seconds_per_step: float) -> str:
+    """A pre-training step of the default tiny model takes about 20 ms: "0.0 s/step" said nothing."""
+    return f"{seconds_per_step * 1000:.0f} ms/step" if seconds_per_step < 1 else f"{seconds_per_step:.1f} s/step"
 
 
 def shown_run(run_id: str | None, runs: list[RunSummary]) -> str | None:
@@ -70,9 +76,15 @@ def probe_rows(summary: RunSummary | None) -> list[list[Any]]:
 def sample_pair(sample: dict[str, Any]) -> tuple[str, str]:
     """(what the model was given, what it answered): a probe's prompt and output, or a pre-training run's sample
     (a continuation's prompt and completion, an encoder's masked or corrupted input and the text it filled in)."""
-    if "output" in sample:
-        return sample.get("prompt", ""), sample["output"]
-    return sample.get("prompt", sample.get("input", "")), sample.get("completion", sample.get("filled", ""))
+    given = sample.get("prompt", sample.get("input", ""))
+    answered = sample["output"] if "output" in sample else sample.get("completion", sample.get("filled", ""))
+    return shown_newlines(given), shown_newlines(answered)
+
+
+def shown_newlines(text: str) -> str:
+    """Newlines drawn as ↵: a table cell shows no line breaks, and a young model's favourite sample, newlines
+    only, read as a blank answer."""
+    return text.replace("\n", VISIBLE_WHITESPACE["\n"])
 
 
 def config_diff(configs: dict[str, dict[str, Any]]) -> list[list[Any]]:

@@ -46,6 +46,10 @@ def test_the_pace_leaves_evaluations_out_and_the_eta_adds_them_back():
     after = summarize("run", [*events, {"event": "eval", "time": 24, "step": 4, "eval_loss": 1.0},
                               {"event": "step", "time": 25, "step": 5, "loss": 1.0}])
     assert not after.evaluating and after.seconds_per_step == 1.0  # not (25 s / 5 steps)
+    assert "· 1.0 s/step" in status_markdown(after)
+    fast = summarize("run", [{"event": "started", "time": 0, "max_steps": 60},
+                             *[{"event": "step", "time": s * 0.022, "step": s, "loss": 1.0} for s in (1, 2, 3)]])
+    assert "· 22 ms/step" in status_markdown(fast)  # a tiny pre-training model's pace, not "0.0 s/step"
     assert after.eta_seconds == 3 * 1.0 + 20.0  # three steps and the one evaluation still to come
 
 
@@ -68,3 +72,9 @@ def test_the_page_opens_on_a_running_run_or_on_none():
     assert shown_run(None, [live, old]) == live.run_id
     assert shown_run(old.run_id, [live, old]) == old.run_id  # the user's own choice stays
     assert "No differences" in diff_note(2, []) and "Pick two" in diff_note(0, [])
+
+
+def test_a_sample_of_newlines_only_shows_them():
+    summary = RunSummary("run", probes=[{"step": 20, "samples": [{"kind": "continuation", "prompt": "ROMEO:\n",
+                                                                  "completion": "\n\n\n"}]}])
+    assert probe_rows(summary) == [[20, "ROMEO:↵", "↵↵↵"]]

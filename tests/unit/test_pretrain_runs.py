@@ -84,7 +84,7 @@ def test_a_tiny_run_trains_in_its_own_process_and_saves_a_loadable_model(lab, tm
     assert summary.status == "finished", summary.message
     assert summary.step == summary.max_steps == 30 and [s for s, _ in summary.eval_losses] == [0, 15, 30]
     assert summary.eval_losses[-1][1] < summary.eval_losses[0][1] - 0.5  # ln(512) = 6.2 at random
-    assert probe_rows(summary)[0][1] == "ROMEO:\n"  # the sample table the pages share
+    assert probe_rows(summary)[0][1] == "ROMEO:↵"  # the sample table the pages share: newlines drawn
     assert lab.runs()[0].run_id == run_id and lab.runner.config(run_id)["objective"] == "clm"
     folder = lab.runner.trained_folder(run_id)
     assert folder.name == "model" and (folder / "tokenizer.json").is_file()
