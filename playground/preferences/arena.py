@@ -83,9 +83,8 @@ def make_ballot(engine: GenerationEngine, votes: VoteStore, request: BallotReque
     failed = [g.error for g in generations if g.finish_reason == "error"]
     if failed:
         raise PlaygroundError(f"An answer could not be generated: {failed[0]}")
-    empty = [name for name, g in zip("AB", generations, strict=True) if not g.text.strip()]
-    if empty:  # nothing to judge, and a pair with an empty side would teach DPO only "say something"
-        raise PlaygroundError(f"Answer {' and '.join(empty)} came back empty: the model ended its turn at once. "
-                              "Generate again, or try another prompt or temperature.")
+    if not any(g.text.strip() for g in generations):  # one empty answer is a real one to vote against (Ballot)
+        raise PlaygroundError("Both answers came back empty (the model ended its turn at once), so there is "
+                              "nothing to compare: generate again, or try another prompt or temperature.")
     a, b = ((c.label, g.text) for c, g in zip(contenders, generations, strict=True))
     yield BallotState((a[1], b[1]), votes.hold(Ballot.shown(request.prompt, a, b)))

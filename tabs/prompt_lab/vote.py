@@ -27,6 +27,7 @@ from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
 BOARD_HEADERS = ["System", "Elo", "95% interval", "Wins", "Votes"]
+GROUP_COLOURS = ["#4f46e5", "#ea580c", "#059669", "#db2777", "#0891b2"]
 BUTTONS = {"A": "👈 A is better", "B": "B is better 👉", "tie": "🤝 Tie", "both bad": "👎 Both are bad"}
 
 
@@ -80,8 +81,18 @@ def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
 
 def board_outputs(votes: VoteStore, view: VoteView) -> dict[Any, Any]:
     standings = [s.to_dict() for s in votes.leaderboard()]
-    rows = [[s["system"], s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]] for s in standings]
+    rows = [[board_name(s, standings), s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]]
+            for s in standings]
     return {view.board: rows, view.board_plot: board_figure(standings) if standings else None}
+
+
+def group_count(standings: list[dict[str, Any]]) -> int:
+    return max((s["group"] for s in standings), default=0)
+
+
+def board_name(standing: dict[str, Any], standings: list[dict[str, Any]]) -> str:
+    """The system, and its group when votes link the systems in more than one."""
+    return standing["system"] + (f" (group {standing['group']})" if group_count(standings) > 1 else "")
 
 
 def vote_outputs(votes: VoteStore, view: VoteView, choice: str, values: dict[Any, Any]) -> dict[Any, Any]:
@@ -99,13 +110,22 @@ def vote_outputs(votes: VoteStore, view: VoteView, choice: str, values: dict[Any
 
 
 def board_figure(standings: list[dict[str, Any]]) -> go.Figure:
-    """Each system's Elo with its 95% interval: overlapping bars mean the class cannot tell them apart yet."""
-    figure = go.Figure(go.Scatter(
-        x=[s["elo"] for s in standings], y=[s["system"] for s in standings], mode="markers",
-        error_x=dict(type="data", symmetric=False, array=[s["elo_high"] - s["elo"] for s in standings],
-                     arrayminus=[s["elo"] - s["elo_low"] for s in standings]), marker=dict(size=10, color="#4f46e5")))
-    figure.update_layout(title="Bradley-Terry scores (Elo scale) with 95% intervals", height=120 + 40 * len(standings),
-                         margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(autorange="reversed"))
+    """Each system's Elo with its 95% interval: overlapping bars mean the class cannot tell them apart yet. Groups
+    of systems never compared with each other get their own colour: their scores do not compare."""
+    groups = group_count(standings)
+    figure = go.Figure()
+    for group in range(1, groups + 1):
+        members = [s for s in standings if s["group"] == group]
+        figure.add_trace(go.Scatter(
+            x=[s["elo"] for s in members], y=[board_name(s, standings) for s in members], mode="markers",
+            name=f"group {group}", marker=dict(size=10, color=GROUP_COLOURS[(group - 1) % len(GROUP_COLOURS)]),
+            error_x=dict(type="data", symmetric=False, array=[s["elo_high"] - s["elo"] for s in members],
+                         arrayminus=[s["elo"] - s["elo_low"] for s in members])))
+    title = "Bradley-Terry scores (Elo scale) with 95% intervals"
+    if groups > 1:
+        title += f"<br><sup>{groups} groups that no vote links: compare scores within a group</sup>"
+    figure.update_layout(title=title, height=140 + 40 * len(standings), showlegend=False,
+                         margin=dict(l=10, r=10, t=60, b=10), yaxis=dict(autorange="reversed"))
     return figure
 
 

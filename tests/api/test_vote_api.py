@@ -26,6 +26,8 @@ def test_a_ballot_a_vote_and_the_preference_data(client):
     board = client.predict(api_name="/leaderboard")
     assert {row["system"] for row in board} >= {result["system_a"], result["system_b"]}
     assert all(row["low"] <= row["strength"] <= row["high"] for row in board)
+    assert all(isinstance(row[key], float) for row in board for key in ("elo", "elo_low", "elo_high"))  # not "1035.2"
+    assert all(row["elo_low"] <= row["elo"] <= row["elo_high"] and row["group"] >= 1 for row in board)
     with pytest.raises(AppError, match="No open ballot"):
         client.predict(ballot["id"], "A", api_name="/vote")
     with pytest.raises(AppError, match="one of A, B, tie, both bad"):

@@ -13,7 +13,7 @@ from playground.core.errors import InvalidInputError, PlaygroundError
 from playground.generation.engine import Ask
 from playground.generation.sampling import SamplingSettings
 from playground.preferences.arena import BallotRequest, Contender, make_ballot
-from playground.preferences.votes import VoteStore
+from playground.preferences.votes import Ballot, VoteStore
 from tabs.prompt_lab import vote as vote_page
 
 MODEL = "smollm2-135m-instruct"
@@ -37,13 +37,13 @@ def test_a_ballot_holds_both_answers_in_the_order_it_streamed_them(workspace, tm
         votes.cast_by_id(ballot.id, "B")
 
 
-def test_an_empty_answer_is_not_put_to_the_vote(workspace, tmp_path):
+def test_two_empty_answers_are_not_put_to_the_vote(workspace, tmp_path):
     """Fed as raw text, the instruct model ends its turn at once on this prompt (greedy): no ballot is held."""
     votes = VoteStore(tmp_path)
     request = BallotRequest("What is 2+2?", Contender(MODEL, 0.0), Contender(MODEL, 0.0), max_new_tokens=8,
                             chat=False, seed=0)
     streamed = []
-    with pytest.raises(PlaygroundError, match="Answer A and B came back empty"):
+    with pytest.raises(PlaygroundError, match="Both answers came back empty"):
         streamed.extend(make_ballot(workspace.generation, votes, request, random.Random(0)))
     assert all(state.ballot is None for state in streamed)
     chatted = list(make_ballot(workspace.generation, votes, replace(request, chat=True), random.Random(0)))
@@ -81,3 +81,18 @@ def test_the_page_votes_reveals_and_ranks(workspace, view, tmp_path):
     after = vote_page.vote_outputs(votes, view, "tie", {view.ballot: ballot_id})
     assert "A was **" in after[view.reveal] and "not as a pair" in after[view.reveal]
     assert [row[0] for row in after[view.board]] and after[view.ballot] is None and votes.pairs() == []
+
+
+def test_the_board_names_groups_no_vote_links(view, tmp_path):
+    votes = VoteStore(tmp_path)
+    for first, second, choice in (("cold", "hot", "A"), ("cold", "hot", "B"), ("cold", "hot", "A"),
+                                  ("small", "big", "B")):
+        votes.cast(Ballot.blind("q", (first, f"by {first}"), (second, f"by {second}")), choice)
+    board = vote_page.board_outputs(votes, view)
+    names = [row[0] for row in board[view.board]]
+    assert sorted(names) == ["big (group 2)", "cold (group 1)", "hot (group 1)", "small (group 2)"]
+    assert "2 groups that no vote links" in board[view.board_plot].layout.title.text
+    votes.cast(Ballot.blind("q", ("hot", "by hot"), ("big", "by big")), "A")  # a vote between them joins them
+    joined = vote_page.board_outputs(votes, view)
+    assert all("group" not in row[0] for row in joined[view.board])
+    assert "groups" not in joined[view.board_plot].layout.title.text

@@ -31,6 +31,23 @@ def test_two_systems_match_the_closed_form_and_its_interval():
     assert (standings["a"].wins, standings["a"].games) == (3.0, 4)
 
 
+def test_systems_never_linked_by_votes_are_ranked_in_separate_groups():
+    """Two students each compare a pair of their own: each pair is its own closed form, not one board whose
+    unknown offset between the pairs made every interval about 10,000 Elo points wide."""
+    outcomes = ([Outcome("a", "b", 1.0)] * 3 + [Outcome("a", "b", 0.0)]
+                + [Outcome("c", "d", 1.0)] * 2 + [Outcome("c", "d", 0.0)] * 2 + [Outcome("d", "c", 0.5)] * 2)
+    standings = bradley_terry(outcomes)
+    assert [(s.system, s.group) for s in standings] == [("c", 1), ("d", 1), ("a", 2), ("b", 2)]  # 6 votes, then 4
+    alone = {s.system: s for s in bradley_terry(outcomes[:4])}
+    for standing in standings[2:]:
+        assert standing.strength == pytest.approx(alone[standing.system].strength, abs=1e-6)
+        assert standing.high - standing.low == pytest.approx(alone[standing.system].high - alone[standing.system].low,
+                                                             rel=1e-6)
+    rows = [s.to_dict() for s in standings]
+    assert all(row["elo_high"] - row["elo_low"] < 1000 for row in rows)
+    assert all(type(row[key]) is float for row in rows for key in ("elo", "elo_low", "elo_high"))  # JSON numbers
+
+
 def test_the_fit_solves_the_likelihood_equations_on_a_hand_made_table():
     table = {("a", "b"): (5, 2), ("b", "c"): (4, 3), ("a", "c"): (6, 1), ("c", "d"): (2, 2), ("a", "d"): (3, 1)}
     outcomes = [Outcome(x, y, s) for (x, y), (won, lost) in table.items()
