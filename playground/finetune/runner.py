@@ -29,7 +29,7 @@ from playground.finetune.event_log import EventLog
 from playground.finetune.events import TERMINAL, RunSummary, append_event
 from playground.finetune.preference import load_triples
 from playground.finetune.prompt_rows import load_prompt_rows
-from playground.finetune.run_kinds import load_run_config, prepare_resume, resume_note
+from playground.finetune.run_kinds import is_pretraining, load_run_config, prepare_resume, resume_note
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -252,7 +252,11 @@ class JobRunner:
         folder = self.run_dir(run_id)
         summary = self._summary(run_id, folder)
         if not summary.max_steps:  # before the worker's "started" event (the page polls this often)
-            summary.max_steps = load_run_config(folder / "config.json").max_steps
+            try:
+                summary.max_steps = load_run_config(folder / "config.json").max_steps
+            except InvalidInputError as error:  # one damaged folder must not fail every list of runs
+                summary.status, summary.message = "failed", str(error)
+                return summary
         if summary.status not in TERMINAL and not self._worker_alive(run_id, folder):
             if (folder / PID_FILE).exists() and time.time() - (folder / PID_FILE).stat().st_mtime > 2:
                 summary.status = INTERRUPTED
@@ -301,6 +305,11 @@ class JobRunner:
             if folder.is_dir() and RUN_ID.fullmatch(folder.name) and (folder / "config.json").exists():
                 found.append(self.status(folder.name))
         return found
+
+    def runs_where(self, pretraining: bool) -> list[RunSummary]:
+        """The pre-training runs and sweeps, or the fine-tuning runs, newest first: what each tab lists (the
+        Fine-tuning tab offered pre-training runs that its evaluation, chat and export then refused)."""
+        return [summary for summary in self.runs() if is_pretraining(self.runs_dir / summary.run_id) == pretraining]
 
     def adapter(self, run_id: str) -> Path:
         """The run's saved LoRA adapter folder, or a clear error while there is none yet."""

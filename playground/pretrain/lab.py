@@ -13,7 +13,7 @@ from playground.core.keyed_cache import KeyedCache
 from playground.core.settings import Settings
 from playground.core.validation import whole_number
 from playground.finetune.events import RunSummary
-from playground.finetune.run_kinds import PRETRAIN_KINDS, run_kind
+from playground.finetune.run_kinds import run_kind
 from playground.finetune.runner import JobRunner
 from playground.pretrain.config import BPE, PretrainConfig
 from playground.pretrain.corpus import clean_text, make_corpus
@@ -90,8 +90,7 @@ class PretrainLab:
 
     def runs(self) -> list[RunSummary]:
         """The pre-training runs and sweeps in the shared runs folder, newest first."""
-        return [summary for summary in self.runner.runs()
-                if run_kind(self.runner.run_dir(summary.run_id) / "config.json") in PRETRAIN_KINDS]
+        return self.runner.runs_where(pretraining=True)
 
     def is_sweep(self, run_id: str) -> bool:
         return run_kind(self.runner.run_dir(run_id) / "config.json") == "pretrain_sweep"

@@ -89,7 +89,8 @@ def start_outputs(runner: JobRunner, votes: VoteStore, form: SettingsForm, view:
                   values: dict[Any, Any]) -> dict[Any, Any]:
     file = data_file(votes, form, values)
     run_id = runner.start(config_from(form, values, file), dataset_file=file)
-    return {view.run_choice: gr.Dropdown(choices=[r.run_id for r in runner.runs()], value=run_id),
+    return {view.run_choice: gr.Dropdown(choices=[r.run_id for r in runner.runs_where(pretraining=False)],
+                                         value=run_id),
             view.status: f"⏳ Started {run_id}."}
 
 
@@ -148,7 +149,7 @@ def refresh_outputs(runner: JobRunner, view: RunsView, values: dict[Any, Any]) -
     """Redraw the run, its curves and the history; on a timer tick, only if something changed."""
     request = WatchRequest(values[view.run_choice], tuple(values[view.compare_runs] or ()))
     log, weight = values[view.log_scale], values[view.smoothing]
-    runs = runner.runs()
+    runs = runner.runs_where(pretraining=False)
     mark = runs_fingerprint(runs, request.run_id, log, weight, values[view.compare_runs], method_marks(runs))
     if mark == values.get(view.shown):
         return {view.shown: mark}

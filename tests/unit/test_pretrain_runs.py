@@ -223,3 +223,19 @@ def test_a_stopped_sweep_resumes_from_its_next_unfinished_point(lab):
         assert lab.runner.wait(run_id, 90).status == "finished"
     indexes = [e["index"] for e in read_events(folder) if e["event"] == "point"]
     assert sorted(indexes) == [0, 1, 2, 3]  # each point trained once
+
+
+def test_each_tab_lists_its_own_kind_of_run_and_a_broken_config_fails_no_list(tmp_path):
+    runner = JobRunner(tmp_path / "runs")
+    configs = {"20260101-000003-sweep": '{"kind": "pretrain_sweep"}', "20260101-000002-pre": '{"kind": "pretrain"}',
+               "20260101-000001-tuned": '{"method": "lora"}', "20260101-000000-broken": '{"kind": '}
+    for run_id, text in configs.items():
+        (runner.runs_dir / run_id).mkdir(parents=True)
+        (runner.runs_dir / run_id / "config.json").write_text(text, encoding="utf-8")
+    assert [r.run_id for r in runner.runs_where(pretraining=True)] == ["20260101-000003-sweep", "20260101-000002-pre"]
+    assert [r.run_id for r in runner.runs_where(pretraining=False)] == ["20260101-000001-tuned",
+                                                                         "20260101-000000-broken"]
+    broken = runner.status("20260101-000000-broken")  # listed, saying what is wrong, instead of failing the list
+    assert broken.status == "failed" and "Could not read the config" in broken.message
+    lab = PretrainLab(runner, Settings(cache_dir=tmp_path / "cache"))
+    assert [r.run_id for r in lab.runs()] == ["20260101-000003-sweep", "20260101-000002-pre"]
