@@ -110,8 +110,18 @@ def attribution_figure(result: dict[str, Any]) -> go.Figure:
     rest = result["total"] - heads - mlps - result["embeddings"]
     title = (f"Direct contribution of each head to the logit of {shown(result['token'])!r}<br><sup>logit "
              f"{result['logit']:.2f} = heads {heads:+.2f} + MLPs {mlps:+.2f} + embeddings "
-             f"{result['embeddings']:+.2f} + biases {rest:+.2f} · red pushes it down, blue up</sup>")
-    return _layout(figure, title, 220 + 16 * result["num_layers"])
+             f"{result['embeddings']:+.2f} + biases {rest:+.2f} · red pushes it down, blue up<br>"
+             f"{strongest_heads(z)}: knock one out below to see if the prediction needs it</sup>")
+    return _layout(figure, title, 240 + 16 * result["num_layers"])
+
+
+def strongest_heads(contributions: np.ndarray) -> str:
+    """The heads that push the logit most up and most down: where a learner's ablation should start, rather
+    than at layer 0, head 0."""
+    up = np.unravel_index(int(np.argmax(contributions)), contributions.shape)
+    down = np.unravel_index(int(np.argmin(contributions)), contributions.shape)
+    return (f"most up: layer {up[0]} head {up[1]} ({contributions[up]:+.2f}) · most down: layer {down[0]} head "
+            f"{down[1]} ({contributions[down]:+.2f})")
 
 
 def ablation_figure(result: dict[str, Any]) -> go.Figure:

@@ -4,6 +4,7 @@ SmolLM2-135M and MiniLM; and the library's requests it builds (playground.intern
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from playground.core.errors import InvalidInputError
@@ -16,7 +17,7 @@ from playground.internals.actions import (
     TextRequest,
     TokenRequest,
 )
-from tabs.inside import translation
+from tabs.inside import plots, translation
 from tabs.inside.layout import (
     DEFAULT_TEXT,
     WHOLE_LAYER,
@@ -137,3 +138,9 @@ def test_requests_are_checked_where_they_are_made():
     fitted = overview.fit(HeadRequest("Hello", CAUSAL, 31.0, -2.0, 7))
     assert (fitted.layer, fitted.head, fitted.query) == (29, 0, 2)
     assert overview.fit(HeadRequest("Hello", CAUSAL)).query == 2 and not overview.to_dict()["truncated"]
+
+
+def test_the_attribution_title_names_the_heads_to_knock_out_first():
+    contributions = np.zeros((3, 4))
+    contributions[2, 1], contributions[0, 3] = 3.9, -1.25
+    assert plots.strongest_heads(contributions) == "most up: layer 2 head 1 (+3.90) · most down: layer 0 head 3 (-1.25)"
