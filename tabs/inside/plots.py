@@ -112,7 +112,9 @@ def attribution_figure(result: dict[str, Any]) -> go.Figure:
              f"{result['logit']:.2f} = heads {heads:+.2f} + MLPs {mlps:+.2f} + embeddings "
              f"{result['embeddings']:+.2f} + biases {rest:+.2f} · red pushes it down, blue up<br>"
              f"{strongest_heads(z)}: knock one out below to see if the prediction needs it</sup>")
-    return _layout(figure, title, 240 + 16 * result["num_layers"])
+    _layout(figure, title, 240 + 16 * result["num_layers"])
+    figure.update_layout(margin=dict(t=84))  # three title lines
+    return figure
 
 
 def strongest_heads(contributions: np.ndarray) -> str:
