@@ -28,15 +28,6 @@ def run_kind(config_path: Path) -> str:
     return kind
 
 
-def is_pretraining(run_dir: Path) -> bool:
-    """A pre-training run or sweep: the Pre-training tab's. An unreadable config is not, so its run stays in the
-    Fine-tuning tab's list, whose runs table says what is wrong with it, instead of failing every list."""
-    try:
-        return run_kind(Path(run_dir) / "config.json") in PRETRAIN_KINDS
-    except InvalidInputError:
-        return False
-
-
 def load_run_config(config_path: Path) -> Any:
     """The run's config object: a FinetuneConfig, PretrainConfig or SweepConfig (each validates itself)."""
     kind = run_kind(config_path)

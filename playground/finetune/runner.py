@@ -29,7 +29,7 @@ from playground.finetune.event_log import EventLog
 from playground.finetune.events import TERMINAL, RunSummary, append_event
 from playground.finetune.preference import load_triples
 from playground.finetune.prompt_rows import load_prompt_rows
-from playground.finetune.run_kinds import is_pretraining, load_run_config, prepare_resume, resume_note
+from playground.finetune.run_kinds import PRETRAIN_KINDS, load_run_config, prepare_resume, resume_note, run_kind
 from playground.finetune.train import STOP_FILE, complete_checkpoints
 
 RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[A-Za-z0-9_.-]{1,64}")
@@ -87,6 +87,8 @@ class JobRunner:
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen] = {}
         self._events = EventLog()
+        self._pretraining: dict[str, bool] = {}
+        """Each run's kind once read (it never changes): the run pages list the runs at every 2 s poll."""
 
     def run_dir(self, run_id: str) -> Path:
         """The folder of ``run_id``; a name that is not a run id can never reach outside ``runs_dir``."""
@@ -309,7 +311,19 @@ class JobRunner:
     def runs_where(self, pretraining: bool) -> list[RunSummary]:
         """The pre-training runs and sweeps, or the fine-tuning runs, newest first: what each tab lists (the
         Fine-tuning tab offered pre-training runs that its evaluation, chat and export then refused)."""
-        return [summary for summary in self.runs() if is_pretraining(self.runs_dir / summary.run_id) == pretraining]
+        return [summary for summary in self.runs() if self._is_pretraining(summary.run_id) == pretraining]
+
+    def _is_pretraining(self, run_id: str) -> bool:
+        """A pre-training run or sweep. An unreadable config is not, so its run stays in the Fine-tuning tab's
+        list, whose runs table says what is wrong with it; it is read again next time, not remembered."""
+        known = self._pretraining.get(run_id)
+        if known is None:
+            try:
+                known = run_kind(self.runs_dir / run_id / "config.json") in PRETRAIN_KINDS
+            except InvalidInputError:
+                return False
+            self._pretraining[run_id] = known
+        return known
 
     def adapter(self, run_id: str) -> Path:
         """The run's saved LoRA adapter folder, or a clear error while there is none yet."""

@@ -81,7 +81,8 @@ def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
 
 def board_outputs(votes: VoteStore, view: VoteView) -> dict[Any, Any]:
     standings = [s.to_dict() for s in votes.leaderboard()]
-    rows = [[board_name(s, standings), s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]]
+    grouped = group_count(standings) > 1
+    rows = [[board_name(s, grouped), s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]]
             for s in standings]
     return {view.board: rows, view.board_plot: board_figure(standings) if standings else None}
 
@@ -90,9 +91,9 @@ def group_count(standings: list[dict[str, Any]]) -> int:
     return max((s["group"] for s in standings), default=0)
 
 
-def board_name(standing: dict[str, Any], standings: list[dict[str, Any]]) -> str:
+def board_name(standing: dict[str, Any], grouped: bool) -> str:
     """The system, and its group when votes link the systems in more than one."""
-    return standing["system"] + (f" (group {standing['group']})" if group_count(standings) > 1 else "")
+    return standing["system"] + (f" (group {standing['group']})" if grouped else "")
 
 
 def vote_outputs(votes: VoteStore, view: VoteView, choice: str, values: dict[Any, Any]) -> dict[Any, Any]:
@@ -117,7 +118,7 @@ def board_figure(standings: list[dict[str, Any]]) -> go.Figure:
     for group in range(1, groups + 1):
         members = [s for s in standings if s["group"] == group]
         figure.add_trace(go.Scatter(
-            x=[s["elo"] for s in members], y=[board_name(s, standings) for s in members], mode="markers",
+            x=[s["elo"] for s in members], y=[board_name(s, groups > 1) for s in members], mode="markers",
             name=f"group {group}", marker=dict(size=10, color=GROUP_COLOURS[(group - 1) % len(GROUP_COLOURS)]),
             error_x=dict(type="data", symmetric=False, array=[s["elo_high"] - s["elo"] for s in members],
                          arrayminus=[s["elo"] - s["elo_low"] for s in members])))
