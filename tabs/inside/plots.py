@@ -19,8 +19,9 @@ def shown(text: str) -> str:
     return visible_whitespace(text or "∅")
 
 
-def _layout(figure: go.Figure, title: str, height: int) -> go.Figure:
-    figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="#f8fafc")
+def _layout(figure: go.Figure, title: str, height: int, top: int = 60) -> go.Figure:
+    """``top``: the margin the title takes (60 for two lines)."""
+    figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top, b=10), plot_bgcolor="#f8fafc")
     return figure
 
 
@@ -112,9 +113,7 @@ def attribution_figure(result: dict[str, Any]) -> go.Figure:
              f"{result['logit']:.2f} = heads {heads:+.2f} + MLPs {mlps:+.2f} + embeddings "
              f"{result['embeddings']:+.2f} + biases {rest:+.2f} · red pushes it down, blue up<br>"
              f"{strongest_heads(z)}: knock one out below to see if the prediction needs it</sup>")
-    _layout(figure, title, 240 + 16 * result["num_layers"])
-    figure.update_layout(margin=dict(t=84))  # three title lines
-    return figure
+    return _layout(figure, title, 240 + 16 * result["num_layers"], top=84)  # three title lines
 
 
 def strongest_heads(contributions: np.ndarray) -> str:
