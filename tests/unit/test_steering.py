@@ -60,7 +60,13 @@ def test_the_steered_answer_is_generate_with_the_vector_added_after_the_layer(wo
     request = steering.SteerRequest("Tell me about cats.", str(tiny_folder), 0, 3.0, [list(p) for p in PAIRS],
                                     max_new_tokens=8, chat=False)
     states = list(steering.steer(workspace.inside, workspace.generation, request))
-    assert states[-1].done and len(states) >= 9  # a state per new token at least, then the final one
+    final = states[-1]
+    assert final.done and not any(state.done for state in states[:-1])
+    # It streams: each state's answers are the start of the final ones, and some come before the end. Not a
+    # state per token: the engine yields after every change it sees, and on a busy machine one yield can
+    # cover two steps (a clean-clone CI run saw 8 states for 8 tokens).
+    assert all(final.steered.startswith(s.steered) and final.unsteered.startswith(s.unsteered) for s in states)
+    assert any(len(s.steered) < len(final.steered) for s in states[:-1])
     push = 3.0 * steering.direction(workspace.inside, str(tiny_folder), 0, PAIRS).float()
     assert states[-1].unsteered == generate_new_text(tiny_lm, tokenizer, "Tell me about cats.", 8)
     steered = generate_new_text(tiny_lm, tokenizer, "Tell me about cats.", 8, push)
