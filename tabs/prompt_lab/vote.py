@@ -26,7 +26,7 @@ from tabs.shared.common import event_handler
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
-BOARD_HEADERS = ["System", "Elo", "95% interval", "Wins", "Votes"]
+BOARD_HEADERS = ["System", "Group", "Elo", "95% interval", "Wins", "Votes"]
 GROUP_COLOURS = ["#4f46e5", "#ea580c", "#059669", "#db2777", "#0891b2"]
 BUTTONS = {"A": "👈 A is better", "B": "B is better 👉", "tie": "🤝 Tie", "both bad": "👎 Both are bad"}
 
@@ -81,10 +81,17 @@ def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
 
 def board_outputs(votes: VoteStore, view: VoteView) -> dict[Any, Any]:
     standings = [s.to_dict() for s in votes.leaderboard()]
+    return {view.board: board_table(standings), view.board_plot: board_figure(standings) if standings else None}
+
+
+def board_table(standings: list[dict[str, Any]]) -> dict[str, list]:
+    """One row per system (Gradio's headers-and-data form). A Group column joins only when votes link the systems
+    in more than one group: a "(group N)" suffix on the name pushed the interval out of view on a laptop."""
     grouped = group_count(standings) > 1
-    rows = [[board_name(s, grouped), s["elo"], f"{s['elo_low']} to {s['elo_high']}", s["wins"], s["games"]]
-            for s in standings]
-    return {view.board: rows, view.board_plot: board_figure(standings) if standings else None}
+    headers = [h for h in BOARD_HEADERS if grouped or h != "Group"]
+    rows = [[s["system"], *([s["group"]] if grouped else []), round(s["elo"]),
+             f"{s['elo_low']:.0f} to {s['elo_high']:.0f}", s["wins"], s["games"]] for s in standings]
+    return {"headers": headers, "data": rows}
 
 
 def group_count(standings: list[dict[str, Any]]) -> int:
@@ -156,7 +163,7 @@ def layout(lab_model: gr.Dropdown) -> VoteView:
                    for choice in CHOICES}
     reveal = gr.Markdown(elem_id="vote-reveal")
     with gr.Row():
-        board = gr.Dataframe(headers=BOARD_HEADERS, interactive=False, elem_id="vote-board")
+        board = gr.Dataframe(headers=board_table([])["headers"], interactive=False, elem_id="vote-board")
         board_plot = gr.Plot(show_label=False, elem_id="vote-board-plot")
     with gr.Row():
         export = gr.Button("Export the preference pairs (JSONL)", elem_id="vote-export")

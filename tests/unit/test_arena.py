@@ -80,7 +80,10 @@ def test_the_page_votes_reveals_and_ranks(workspace, view, tmp_path):
     assert ballot_id and view.answer_a in outputs[-1] and view.answer_b in outputs[-1]
     after = vote_page.vote_outputs(votes, view, "tie", {view.ballot: ballot_id})
     assert "A was **" in after[view.reveal] and "not as a pair" in after[view.reveal]
-    assert [row[0] for row in after[view.board]] and after[view.ballot] is None and votes.pairs() == []
+    board = after[view.board]
+    assert board["headers"] == ["System", "Elo", "95% interval", "Wins", "Votes"]
+    assert [row[0] for row in board["data"]] == [s.system for s in votes.leaderboard()] and len(board["data"]) == 2
+    assert after[view.ballot] is None and votes.pairs() == []
 
 
 def test_the_board_names_groups_no_vote_links(view, tmp_path):
@@ -89,10 +92,11 @@ def test_the_board_names_groups_no_vote_links(view, tmp_path):
                                   ("small", "big", "B")):
         votes.cast(Ballot.blind("q", (first, f"by {first}"), (second, f"by {second}")), choice)
     board = vote_page.board_outputs(votes, view)
-    names = [row[0] for row in board[view.board]]
-    assert sorted(names) == ["big (group 2)", "cold (group 1)", "hot (group 1)", "small (group 2)"]
+    table = board[view.board]
+    assert table["headers"] == ["System", "Group", "Elo", "95% interval", "Wins", "Votes"]
+    assert sorted(row[:2] for row in table["data"]) == [["big", 2], ["cold", 1], ["hot", 1], ["small", 2]]
     assert "2 groups that no vote links" in board[view.board_plot].layout.title.text
     votes.cast(Ballot.blind("q", ("hot", "by hot"), ("big", "by big")), "A")  # a vote between them joins them
     joined = vote_page.board_outputs(votes, view)
-    assert all("group" not in row[0] for row in joined[view.board])
+    assert "Group" not in joined[view.board]["headers"] and all(len(row) == 5 for row in joined[view.board]["data"])
     assert "groups" not in joined[view.board_plot].layout.title.text
