@@ -42,6 +42,7 @@ from playground.rag.readers import UPLOAD_TYPES, FileReport, text_document
 from playground.workspace import Workspace
 from tabs.shared import generation_view
 from tabs.shared.common import event_handler, owner_of, read_asset, uploaded_name, uploaded_path
+from tabs.shared.figures import waiting
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 CHUNK_HEADERS = ["Source", "#", "Tokens", "Text"]
@@ -173,7 +174,8 @@ def layout_ask(model: gr.Dropdown) -> AskView:
     answers = gr.HTML(elem_id="rag-answers")
     with gr.Accordion("The prompt actually sent (context injected, numbered for citations)", open=False):
         prompt_box = gr.Textbox(lines=10, max_lines=30, interactive=False, show_label=False, elem_id="rag-prompt")
-    chunk_map = gr.Plot(label="Embedding map", elem_id="rag-map")
+    chunk_map = gr.Plot(waiting("Ask a question: the chunks, the question and the retrieved hits on a map of the "
+                                "embeddings."), label="Embedding map", elem_id="rag-map")
     return AskView(model, question, top_k, ask_button, stop_button, hits_table, leave_out, again_button, answers,
                    prompt_box, chunk_map, gr.State([]))
 

@@ -12,6 +12,7 @@ from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.internals import patching, salience, steering
 from playground.models.registry import EMBEDDED_MODELS
 from tabs.shared.common import teaching_note
+from tabs.shared.figures import waiting
 
 SALIENCE_TEXT = "The capital of France is Paris. The capital of Germany is"
 STEER_PROMPT = "Write one sentence about your weekend."
@@ -107,8 +108,10 @@ def layout_patch() -> PatchPanel:
     button = gr.Button("Patch every layer", variant="primary", elem_id="causes-patch")
     summary = gr.Markdown(elem_id="causes-patch-summary")
     with gr.Row():
-        exact_plot = gr.Plot(elem_id="causes-patch-plot", show_label=False)
-        estimate_plot = gr.Plot(elem_id="causes-estimate-plot", show_label=False)
+        exact_plot = gr.Plot(waiting("Press “Patch every layer”: the sweep fills in here, a layer at a time."),
+                             elem_id="causes-patch-plot", show_label=False)
+        estimate_plot = gr.Plot(waiting("Ticked, attribution patching's estimate (one backward pass) appears here."),
+                                elem_id="causes-estimate-plot", show_label=False)
     note("patching")
     return PatchPanel(clean_box, corrupted_box, answer_box, wrong_box, what, estimate, button, summary,
                       exact_plot, estimate_plot)
@@ -122,7 +125,8 @@ def layout_salience() -> SaliencePanel:
                           label="Integrated gradients: steps", scale=1)
     button = gr.Button("Explain the token", variant="primary", elem_id="causes-salience")
     summary = gr.Markdown(elem_id="causes-salience-summary")
-    plot = gr.Plot(elem_id="causes-salience-plot", show_label=False)
+    plot = gr.Plot(waiting("Press “Explain the token”: the three methods' scores over the text appear here."),
+                   elem_id="causes-salience-plot", show_label=False)
     note("salience")
     return SaliencePanel(text, token, steps, button, summary, plot)
 
@@ -159,9 +163,12 @@ def layout_tuned() -> TunedPanel:
     button = gr.Button("Compare base and fine-tuned", variant="primary", elem_id="causes-compare")
     summary = gr.Markdown(elem_id="causes-tuned-summary")
     with gr.Row():
-        distribution_plot = gr.Plot(elem_id="causes-tuned-dist", show_label=False)
-        lens_plot = gr.Plot(elem_id="causes-tuned-lens", show_label=False)
-    heads_plot = gr.Plot(elem_id="causes-tuned-heads", show_label=False)
+        distribution_plot = gr.Plot(waiting("Pick a finished run and press Compare: both next-token distributions."),
+                                    elem_id="causes-tuned-dist", show_label=False)
+        lens_plot = gr.Plot(waiting("The logit lens of both models, layer by layer."), elem_id="causes-tuned-lens",
+                            show_label=False)
+    heads_plot = gr.Plot(waiting("Each head's direct contribution in both models, and what training changed."),
+                         elem_id="causes-tuned-heads", show_label=False)
     note("base_vs_tuned")
     return TunedPanel(run, refresh, text, token, button, summary, distribution_plot, lens_plot, heads_plot)
 

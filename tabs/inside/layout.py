@@ -11,6 +11,7 @@ import gradio as gr
 from playground.core.settings import DEFAULT_CAUSAL_MODEL
 from playground.models.registry import EMBEDDED_MODELS
 from tabs.shared.common import teaching_note
+from tabs.shared.figures import waiting
 
 DEFAULT_TEXT = "The capital of France is Paris. The capital of Germany is"
 WHOLE_LAYER = "the whole layer"
@@ -164,10 +165,12 @@ def layout_attribution() -> AttributionPanel:
         ablate_layer = gr.Slider(0, 29, value=0, step=1, label="Knock out in layer")
         ablate_what = gr.Dropdown(knock_out_choices(9), value="head 0", label="Knock out")
         ablate_button = gr.Button("Knock it out", elem_id="inside-ablate")
-    ablation_plot = gr.Plot(show_label=False, elem_id="inside-ablation-plot")
+    ablation_plot = gr.Plot(waiting("Press “Knock it out”: the prediction with and without that part."),
+                            show_label=False, elem_id="inside-ablation-plot")
     sweep_button = gr.Button("Sweep: knock out every head and every layer in turn (slow)", elem_id="inside-sweep")
     gr.Markdown(SWEEP_NOTE)
-    sweep_plot = gr.Plot(show_label=False, elem_id="inside-sweep-plot")
+    sweep_plot = gr.Plot(waiting("Press Sweep: what knocking out each head and each layer does, as a map."),
+                         show_label=False, elem_id="inside-sweep-plot")
     return AttributionPanel(token, plot, ablate_layer, ablate_what, ablate_button, ablation_plot, sweep_button,
                             sweep_plot)
 

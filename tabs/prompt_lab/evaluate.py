@@ -16,6 +16,7 @@ from playground.prompting.answers import wilson_interval
 from playground.prompting.evaluation import UPLOAD, EvalRequest, EvalRun, EvalUpdate, run_evaluation
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler, wire_export
+from tabs.shared.figures import waiting
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 from tabs.shared.sampling_controls import SamplingControls
 
@@ -180,7 +181,8 @@ def layout_results() -> EvalResults:
     status = gr.Markdown(elem_id="ev-status")
     with gr.Row():
         table = gr.Dataframe(headers=SCORE_HEADERS, interactive=False, elem_id="ev-table", scale=3)
-        plot = gr.Plot(label="Accuracy", scale=2, elem_id="ev-plot")
+        plot = gr.Plot(waiting("Press Evaluate: each technique's accuracy, with its 95% interval."), label="Accuracy",
+                       scale=2, elem_id="ev-plot")
     with gr.Accordion("Every answer", open=False):
         items = gr.Dataframe(headers=ITEM_HEADERS, interactive=False, wrap=True, elem_id="ev-items")
     last = gr.State(None)

@@ -27,6 +27,7 @@ from playground.prompting.structured import (
 )
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler, read_asset
+from tabs.shared.figures import waiting
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
@@ -156,7 +157,8 @@ def layout(lab_model: gr.Dropdown, endpoints: gr.State) -> StructuredView:
         with gr.Column():
             gr.Markdown("Free")
             free = gr.HTML(elem_id="so-free-output")
-    plot = gr.Plot(show_label=False, elem_id="so-plot")
+    plot = gr.Plot(waiting("Press “Generate both”: how many tokens the grammar allowed at each step."),
+                   show_label=False, elem_id="so-plot")
     steps = gr.Dataframe(headers=STEP_COLUMNS, label="Each step: what the grammar allowed and removed",
                          interactive=False, wrap=True, elem_id="so-steps")
     with gr.Accordion("What a grammar does to the distribution", open=False):

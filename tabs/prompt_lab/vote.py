@@ -23,6 +23,7 @@ from playground.preferences.arena import BallotRequest, Contender, make_ballot
 from playground.preferences.votes import CHOICES, VoteStore
 from playground.workspace import Workspace
 from tabs.shared.common import event_handler
+from tabs.shared.figures import waiting
 from tabs.shared.queues import GENERATION_CONCURRENCY, GENERATION_QUEUE
 
 QUEUE = dict(concurrency_id=GENERATION_QUEUE, concurrency_limit=GENERATION_CONCURRENCY)
@@ -81,7 +82,8 @@ def ballot_outputs(engine: GenerationEngine, votes: VoteStore, view: VoteView,
 
 def board_outputs(votes: VoteStore, view: VoteView) -> dict[Any, Any]:
     standings = [s.to_dict() for s in votes.leaderboard()]
-    return {view.board: board_table(standings), view.board_plot: board_figure(standings) if standings else None}
+    return {view.board: board_table(standings), view.board_plot: board_figure(standings) if standings else
+            waiting("No votes yet: each system's score and interval appear here after the first.")}
 
 
 def board_table(standings: list[dict[str, Any]]) -> dict[str, list]:

@@ -19,6 +19,7 @@ from playground.quantization.methods import available_methods
 from playground.workspace import Workspace
 from tabs.quantization import view as quant_view
 from tabs.shared.common import event_handler, read_asset, wire_export
+from tabs.shared.figures import waiting
 from tabs.shared.queues import QUANT_CONCURRENCY, QUANT_QUEUE
 
 DEFAULT_PROMPT = "Explain what a lighthouse does, in two sentences."
@@ -65,8 +66,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     status = gr.Markdown(elem_id="q-status")
     table = gr.Dataframe(headers=quant_view.TABLE_HEADERS, interactive=False, wrap=True, elem_id="q-table")
     with gr.Row():
-        quality = gr.Plot(label="Quality against size", elem_id="q-quality")
-        speed = gr.Plot(label="Speed against size", elem_id="q-speed")
+        quality = gr.Plot(waiting("Press Compare: each method appears once measured."), label="Quality against size",
+                          elem_id="q-quality")
+        speed = gr.Plot(waiting("Press Compare: each method appears here once timed."), label="Speed against size",
+                        elem_id="q-speed")
     outputs_html = gr.HTML(elem_id="q-outputs")
     last = gr.State(None)
     with gr.Row():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 
 HINT = "#6b7280"
@@ -19,3 +21,9 @@ def message_figure(text: str, height: int = 200, colour: str = HINT) -> go.Figur
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(visible=False),
                          yaxis=dict(visible=False), plot_bgcolor="rgba(0,0,0,0)")
     return figure
+
+
+def waiting(text: str) -> go.Figure:
+    """A plot's first value: what to press to fill it, instead of Gradio's empty-plot icon in a blank box. Wrapped
+    by hand: Plotly does not wrap an annotation, and a half-width plot cut a long sentence off."""
+    return message_figure("<br>".join(textwrap.wrap(text, 56)), height=160)

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.e2e
 
 def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
     page.get_by_role("tab", name="What causes it").click()
+    expect(page.locator("#causes-patch-plot")).to_contain_text("Press “Patch every layer”")  # not an empty box
     page.locator("#causes-patch").click()
     expect(page.locator("#causes-patch-summary")).to_contain_text("clean run +2.857", timeout=90_000)
     expect(page.locator("#causes-patch-summary")).to_contain_text("rank correlation")

@@ -110,7 +110,7 @@ def test_evaluation_table_and_chart(page):
     expect(page.locator("#ev-status")).to_contain_text(re.compile(r"items\) in \d+\.\d s\. The answers run together"))
     expect(page.locator("#ev-table")).to_contain_text("Few-shot")
     expect(page.locator("#ev-table")).to_contain_text("Decode s")  # not wall time: the answers overlap
-    expect(page.locator("#ev-plot .main-svg").first).to_be_visible()
+    expect(page.locator("#ev-plot .gtitle")).to_contain_text("Accuracy on")  # was "Press Evaluate"
     assert headers_split_mid_word(page, "#ev-table") == []  # "Correc|t" was cut
     expect(page.get_by_text("with 8 items, ±28 points")).to_be_visible()  # the slider's own default
     expect(page.locator("#ev-chat")).to_have_count(0)  # one chat-template checkbox: the lab's

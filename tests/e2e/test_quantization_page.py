@@ -23,8 +23,8 @@ def test_two_method_comparison(page):
     table = page.locator("#q-table")
     expect(table).to_contain_text("bitsandbytes 4-bit NF4")
     expect(table).to_contain_text("reference")
-    expect(page.locator("#q-quality .main-svg").first).to_be_visible()
-    expect(page.locator("#q-speed .main-svg").first).to_be_visible()
+    expect(page.locator("#q-quality .gtitle")).to_contain_text("Quality against size")  # was "Press Compare"
+    expect(page.locator("#q-speed .gtitle")).to_contain_text("Speed against size")
     expect(page.locator("#q-outputs .tok-col")).to_have_count(2)
     assert headers_split_mid_word(page, "#q-table") == []  # "Bit|s", "Perplexit|y" were cut
     expect(page.locator("#q-outputs .tok-col").first).to_contain_text("the reference")  # not "same as fp32"

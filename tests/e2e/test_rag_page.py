@@ -23,7 +23,7 @@ def test_ask_about_the_shipped_documents(page):
     expect(answers).to_contain_text("With retrieval")
     expect(answers).to_contain_text("Without retrieval")
     expect(answers.locator(".gen-stats").first).to_contain_text("tokens in", timeout=90_000)
-    expect(page.locator("#rag-map .main-svg").first).to_be_visible()
+    expect(page.locator("#rag-map .gtitle")).to_contain_text("Chunks and the question")  # was "Ask a question"
     page.get_by_text("The prompt actually sent").click()
     assert "[1] (from " in page.locator("#rag-prompt textarea").input_value()
 
