@@ -281,9 +281,10 @@ def disagreement_warning(pairs: dict[str, float | None]) -> str | None:
     low = {pair: value for pair, value in pairs.items() if value is not None and value < DISAGREEMENT}
     if not low:
         return None
-    listed = "; ".join(f"{pair}: {value:+.2f}" for pair, value in low.items())
-    return (f"The methods disagree ({listed}): they measure different things (a local slope, a path integral, "
-            "where attention flows), so read them together rather than trusting one map.")
+    """Names the pairs, not their values: ``agreement`` carries those, and the page shows them on the line above."""
+    return (f"The methods disagree (rank agreement under {DISAGREEMENT:+.2f}: {', '.join(low)}): they measure "
+            "different things (a local slope, a path integral, where attention flows), so read them together rather "
+            "than trusting one map.")
 
 
 ROUTED = ("num_experts", "num_local_experts", "n_routed_experts")

@@ -131,7 +131,7 @@ def test_tokens_group_into_the_words_whitespace_separates():
 def test_disagreement_is_warned_about_and_bad_requests_are_refused():
     pairs = salience.agreements({"a": [1, 2, 3, 4], "b": [4, 3, 2, 1], "c": [1, 2, 3, 5]})
     assert pairs["a / b"] == pytest.approx(-1) and pairs["a / c"] == pytest.approx(1)
-    assert "a / b: -1.00" in salience.disagreement_warning(pairs)
+    assert "(rank agreement under +0.30: a / b, b / c)" in salience.disagreement_warning(pairs)
     assert salience.disagreement_warning({"a / c": 0.9}) is None
     with pytest.raises(InvalidInputError, match="1 to 256 steps"):
         salience.SalienceRequest("text", "m", "", 0)
