@@ -29,6 +29,8 @@ SETTINGS = frozenset(f.name for f in fields(FinetuneConfig))
 """The config's settings: a form widget named like one edits it."""
 KEPT_BY_PRESETS = frozenset({"base_model", "prompt_column", "response_column", "run_name"})
 """What a preset leaves as the user set it: the model, the column names and the run's name."""
+NOTES_HEIGHT = 900
+"""The method notes scroll past this many pixels: about the settings form beside them."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,9 @@ def layout_form(ws: Workspace) -> SettingsForm:
                 resume_button = gr.Button("Resume from last checkpoint", elem_id="ft-resume")
         with gr.Column(scale=2):
             with gr.Accordion("What each method changes, and when to pick it", open=True):
-                gr.Markdown(read_asset("notes", "finetune.md"))
+                # Scrolls within the form's height: in full, the notes (2,300 px) pushed Start's status and
+                # curves two screens down.
+                gr.Markdown(read_asset("notes", "finetune.md"), max_height=NOTES_HEIGHT, elem_id="ft-notes")
     return SettingsForm(**widgets, estimate=estimate_box, start_button=start_button, stop_button=stop_button,
                         resume_button=resume_button)
 

@@ -34,6 +34,9 @@ def test_the_tab_opens_on_no_run_and_says_what_to_pick(page, workspace):
     page.get_by_role("tab", name="Fine-tuning").click()
     status = page.locator("#ft-status")
     expect(status).to_contain_text("No run yet", timeout=30_000)  # not the leftover "cancelled · step 4"
+    notes = page.locator("#ft-notes")  # the method notes scroll beside the form...
+    assert notes.evaluate("node => node.scrollHeight > node.clientHeight + 500")
+    assert status.bounding_box()["y"] < 1600  # ...instead of pushing the run's status down to 2,500 px
     page.get_by_text("Run history and comparison").click()
     expect(page.locator("#ft-overlay")).to_contain_text("Pick runs", timeout=30_000)
     expect(page.locator("#ft-diff-note")).to_contain_text("Pick two or more runs")
