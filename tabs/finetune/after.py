@@ -20,9 +20,10 @@ COLUMN_TITLES = ["Base model", "Fine-tuned"]
 
 
 def try_columns(ws: Workspace, run_id: str | None, text: str) -> Iterator[str]:
-    """Both columns as they grow, rendered; the library runs the pair in the base model's line."""
+    """Both columns as they grow, rendered, the second named by its run (the base model's name, shown there before,
+    said nothing of which run answered); the library runs the pair in the base model's line."""
     for base, tuned in try_both(ws.finetune, ws.generation, ws.adapters, TryRequest(chosen_run(run_id), text)):
-        runs = [VariantRun(Variant("base", base.model), base), VariantRun(Variant("fine-tuned", base.model), tuned)]
+        runs = [VariantRun(Variant("base", base.model), base), VariantRun(Variant("fine-tuned", tuned.model), tuned)]
         yield generation_view.render_columns(runs, COLUMN_TITLES)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import time
 from contextlib import contextmanager
 
 import pytest
+
+from tests.tuned_runs import save_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,3 +46,15 @@ def fresh_page(browser, url: str):
 def page(browser, app_url):
     with fresh_page(browser, app_url) as tab:
         yield tab
+
+
+@pytest.fixture
+def untrained_run(workspace):
+    """A finished run in the app's runs folder (an untrained LoRA adapter on the embedded model), removed after.
+    Named by the time now, it is the newest fine-tuning run, so the list the page loads and a refresh answering
+    after the test picked it both choose it, whatever runs earlier tests left behind."""
+    run_id = time.strftime("%Y%m%d-%H%M%S-untrained")
+    save_run(workspace.finetune.runs_dir, run_id, "smollm2-135m-instruct",
+             workspace.store.private_causal_lm("smollm2-135m-instruct"), nudge=False)
+    yield run_id
+    shutil.rmtree(workspace.finetune.runs_dir / run_id, ignore_errors=True)

@@ -39,23 +39,6 @@ def test_patching_salience_and_steering_draw_on_the_embedded_model(page):
     assert steered and unsteered and steered != unsteered
 
 
-@pytest.fixture
-def untrained_run(workspace):
-    """A finished run in the app's runs folder (an untrained LoRA adapter on the embedded model), removed after.
-    Named by the time now, it is the newest fine-tuning run, so the list the page loads and a refresh answering
-    after the test picked it both choose it, whatever runs earlier tests left behind."""
-    import shutil
-    import time
-
-    from tests.tuned_runs import save_run
-
-    run_id = time.strftime("%Y%m%d-%H%M%S-causes-page")
-    save_run(workspace.finetune.runs_dir, run_id, "smollm2-135m-instruct",
-             workspace.store.private_causal_lm("smollm2-135m-instruct"), nudge=False)
-    yield run_id
-    shutil.rmtree(workspace.finetune.runs_dir / run_id, ignore_errors=True)
-
-
 def test_base_against_fine_tuned_draws_for_a_finished_run(untrained_run, page):
     page.get_by_role("tab", name="What causes it").click()
     page.get_by_role("tab", name="Base vs fine-tuned").click()

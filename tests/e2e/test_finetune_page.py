@@ -89,3 +89,18 @@ def test_start_watch_and_stop_a_run(page):
     expect(scores).to_contain_text("sentiment accuracy (zero-shot), tuned")
     expect(scores).to_contain_text(re.compile(r"\d+% \(\d/2; 95%"))
     expect(scores).to_contain_text("held-out rows (base → trained)")
+
+
+def test_try_it_answers_with_the_base_and_the_run(untrained_run, page):
+    page.get_by_role("tab", name="Fine-tuning").click()
+    page.locator("#ft-run input").click()
+    page.get_by_role("option", name=untrained_run).click()
+    page.get_by_text("Try it: the base model and the fine-tuned one").click()
+    page.click("#ft-try")
+    columns = page.locator("#ft-try-output .tok-col")
+    expect(columns).to_have_count(2, timeout=30_000)
+    for column in columns.all():
+        expect(column.locator(".gen-stats")).to_contain_text("ended its turn", timeout=90_000)
+    expect(columns.last).to_contain_text(f"Fine-tuned · {untrained_run}")  # which run answered
+    base, tuned = (column.locator(".gen-tok").all_inner_texts() for column in columns.all())
+    assert base == tuned and "Paris" in "".join(base)  # greedy, and an untrained adapter changes nothing
