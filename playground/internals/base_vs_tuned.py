@@ -38,11 +38,14 @@ LN2 = float(torch.log(torch.tensor(2.0)))
 
 @dataclass(frozen=True)
 class InternalsRequest:
-    """A finished run, a text, and the token whose head attribution is compared (empty: the base's top one)."""
+    """A finished run, a text, and the token whose head attribution is compared (empty: the base's top one).
+    ``chat``: both models read the text as a user's turn, as a chat fine-tune was trained, and predict the first
+    token of their answer; otherwise the raw text, whose next token often ends the user's turn."""
 
     run_id: str
     text: str
     token: str = ""
+    chat: bool = False
 
     def __post_init__(self) -> None:
         if not (self.run_id or "").strip():
@@ -95,14 +98,15 @@ def compare_internals(inspector: ModelInspector, base_model: str, tuned_model: A
     """The three views for the base (the Inside tab's view and cached trace) and the tuned model (its own
     view, the same token ids)."""
     base_view = inspector.view(base_model)
-    base_trace = inspector.trace(request.text, base_model)
+    text = inspector.as_user_turn(base_model, request.text) if request.chat else request.text
+    base_trace = inspector.trace(text, base_model)
     tuned_view = inspector.view_of_model(tuned_model, f"run {run_id}")
     tuned_trace = trace(tuned_view, list(base_trace.ids), list(base_trace.tokens), base_trace.total_tokens)
     decode = lambda token_id: inspector.decode(base_model, token_id)  # noqa: E731 - one line, used thrice
     side = compare(base_trace.logits, tuned_trace.logits, decode)
     side["tokens"] = [{"id": t["id"], "text": t["text"], "base_prob": t["prob"], "tuned_prob": t["ablated_prob"]}
                       for t in side["tokens"]]
-    token_id = inspector.token_id(request.text, base_model, request.token or None)
+    token_id = inspector.token_id(text, base_model, request.token or None)
     heads_base = attribution.direct_attribution(base_view.parts, base_trace, token_id)["heads"]
     heads_tuned = attribution.direct_attribution(tuned_view.parts, tuned_trace, token_id)["heads"]
     same_depth = (base_view.parts.num_layers, base_view.parts.num_heads) == (tuned_view.parts.num_layers,

@@ -78,6 +78,11 @@ class ModelInspector:
                                                lambda: (unwrapped, ModelView(unwrapped.eval(), name)))
         return cached[1]
 
+    def as_user_turn(self, model: str, text: str) -> str:
+        """``text`` as a user's message in ``model``'s chat template, the assistant's turn opened: where an
+        instruct model's answer, and what a chat fine-tune was trained on, begins."""
+        return self.tokenizers.get((model or "").strip()).render_chat([{"role": "user", "content": text}], True)
+
     def decode(self, model: str, token_id: int) -> str:
         return self.store.hf_tokenizer(model.strip()).decode([int(token_id)])
 

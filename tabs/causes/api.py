@@ -55,11 +55,11 @@ def register_api(ws: Workspace) -> None:
         return last(steering.steer(inside, ws.generation, request)).to_dict()
 
     @event_handler
-    def compare_internals(run_id: str, text: str, token: str = "") -> dict:
-        """A fine-tuning run's model against its base on `text`: both next-token distributions and their KL,
-        the logit lens's KL per layer and position, and each head's attribution to `token` (empty: the base's
-        top prediction) in both, with the difference."""
-        request = base_vs_tuned.InternalsRequest(run_id, text, token or "")
+    def compare_internals(run_id: str, text: str, token: str = "", chat: bool = False) -> dict:
+        """A fine-tuning run's model against its base on `text` (`chat`: as a user's turn in the chat template):
+        both next-token distributions and their KL, the logit lens's KL per layer and position, and each head's
+        attribution to `token` (empty: the base's top prediction) in both, with the difference."""
+        request = base_vs_tuned.InternalsRequest(run_id, text, token or "", bool(chat))
         return base_vs_tuned.compare_run(inside, ws.finetune, ws.generation, ws.adapters, request).to_dict()
 
     gr.api(patch, api_name="patch", **QUEUE)

@@ -15,6 +15,7 @@ from tabs.shared.common import teaching_note
 from tabs.shared.figures import waiting
 
 SALIENCE_TEXT = "The capital of France is Paris. The capital of Germany is"
+TUNED_TEXT = "What is the capital of France?"
 STEER_PROMPT = "Write one sentence about your weekend."
 
 
@@ -74,6 +75,7 @@ class TunedPanel:
     refresh: gr.Button
     text: gr.Textbox
     token: gr.Textbox
+    chat: gr.Checkbox
     button: gr.Button
     summary: gr.Markdown
     distribution_plot: gr.Plot
@@ -158,8 +160,11 @@ def layout_tuned() -> TunedPanel:
                           scale=3, elem_id="causes-run")
         refresh = gr.Button("↻ Runs", scale=0, min_width=80)
     with gr.Row():
-        text = gr.Textbox(SALIENCE_TEXT, label="Text (both models read it)", scale=3, elem_id="causes-tuned-text")
+        text = gr.Textbox(TUNED_TEXT, label="Text (both models read it)", scale=3, elem_id="causes-tuned-text")
         token = gr.Textbox("", label="Token for head attribution (empty: the base's top prediction)", scale=1)
+    chat = gr.Checkbox(True, label="Read the text as a user's message (the chat template), as the presets train",
+                       info="Both models then predict the first token of their answer. Off: the raw text, whose "
+                            "next token is often the end of the user's turn.", elem_id="causes-tuned-chat")
     button = gr.Button("Compare base and fine-tuned", variant="primary", elem_id="causes-compare")
     summary = gr.Markdown(elem_id="causes-tuned-summary")
     with gr.Row():
@@ -170,7 +175,7 @@ def layout_tuned() -> TunedPanel:
     heads_plot = gr.Plot(waiting("Each head's direct contribution in both models, and what training changed."),
                          elem_id="causes-tuned-heads", show_label=False)
     note("base_vs_tuned")
-    return TunedPanel(run, refresh, text, token, button, summary, distribution_plot, lens_plot, heads_plot)
+    return TunedPanel(run, refresh, text, token, chat, button, summary, distribution_plot, lens_plot, heads_plot)
 
 
 def layout() -> CausesView:

@@ -56,7 +56,8 @@ def wire_tuned(ws: Workspace, app: gr.Blocks, view: CausesView) -> None:
     gr.on([app.load, panel.refresh.click], runs, {panel.run}, [panel.run], api_name="causes_runs",
           api_visibility="undocumented")
     panel.button.click(event_handler(partial(translation.tuned_outputs, ws, view)),
-                       {panel.run, panel.text, panel.token}, panel.outputs, api_name="causes_compare", **HIDDEN)
+                       {panel.run, panel.text, panel.token, panel.chat}, panel.outputs, api_name="causes_compare",
+                       **HIDDEN)
 
 
 def build(ws: Workspace, app: gr.Blocks) -> None:

@@ -155,7 +155,8 @@ def tuned_summary(result: dict[str, Any]) -> str:
 def tuned_outputs(ws: Any, view: CausesView, values: dict[Any, Any]) -> dict[Any, Any]:
     """Both models on the same text: distribution, lens divergence, head attribution difference."""
     panel = view.tuned
-    request = base_vs_tuned.InternalsRequest(values[panel.run], values[panel.text], values[panel.token] or "")
+    request = base_vs_tuned.InternalsRequest(values[panel.run], values[panel.text], values[panel.token] or "",
+                                             values[panel.chat])
     result = base_vs_tuned.compare_run(ws.inside, ws.finetune, ws.generation, ws.adapters, request).to_dict()
     return {panel.summary: tuned_summary(result), panel.distribution_plot: plots.tuned_distribution_figure(result),
             panel.lens_plot: plots.lens_difference_figure(result) if result["lens_kl_bits"] else None,

@@ -65,5 +65,8 @@ def test_compare_internals_of_an_untrained_adapter_is_zero(client, untrained_run
     assert result["distribution"]["kl_bits"] == pytest.approx(0, abs=1e-6)
     assert len(result["lens_kl_bits"]) == 31 and max(map(max, result["lens_kl_bits"])) == pytest.approx(0, abs=1e-6)
     assert np.abs(np.array(result["heads_difference"])).max() < 1e-4  # float rounding through the LoRA wrapper
+    as_turn = client.predict(untrained_run, "What is the capital of France?", "", True, api_name="/compare_internals")
+    assert "".join(as_turn["tokens"]).endswith("<|im_start|>assistant↵") and as_turn["token"] == "The"
+    assert as_turn["distribution"]["kl_bits"] == pytest.approx(0, abs=1e-6)
     with pytest.raises(AppError, match="Choose a run"):
         client.predict("", "text", "", api_name="/compare_internals")

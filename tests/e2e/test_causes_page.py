@@ -46,8 +46,8 @@ def test_base_against_fine_tuned_draws_for_a_finished_run(untrained_run, page):
     page.locator("#causes-run input").fill(untrained_run)
     page.locator("#causes-run input").press("Enter")
     page.locator("#causes-compare").click()
-    expect(page.locator("#causes-tuned-summary")).to_contain_text("the top prediction stays ' Berlin'",
-                                                                  timeout=90_000)
+    # the page's question, read as a user's turn: both models' answers start alike
+    expect(page.locator("#causes-tuned-summary")).to_contain_text("the top prediction stays 'The'", timeout=90_000)
     expect(page.locator("#causes-tuned-summary")).to_contain_text("0.0000 bits")
     expect(page.locator("#causes-tuned-lens .gtitle")).to_contain_text("Logit lens, base against fine-tuned")
     expect(page.locator("#causes-tuned-heads .gtitle")).to_contain_text("fine-tuned - base")

@@ -27,8 +27,8 @@ def compare(tmp_path_factory, workspace, tiny_lm, tiny_folder):
         save_run(runs, run_id, str(tiny_folder), tiny_lm, nudge)
     runner, adapters = JobRunner(runs), AdapterModels(workspace.store)
 
-    def run(run_id: str, token: str = "") -> dict:
-        request = base_vs_tuned.InternalsRequest(run_id, TEXT, token)
+    def run(run_id: str, token: str = "", chat: bool = False) -> dict:
+        request = base_vs_tuned.InternalsRequest(run_id, TEXT, token, chat)
         return base_vs_tuned.compare_run(workspace.inside, runner, workspace.generation, adapters, request).to_dict()
     run.adapters = adapters
     run.runner = runner
@@ -42,6 +42,15 @@ def test_an_untrained_adapter_shows_zero_difference(compare):
     assert max(max(row) for row in result["lens_kl_bits"]) == pytest.approx(0, abs=1e-6)
     assert max(abs(v) for row in result["heads_difference"] for v in row) == pytest.approx(0, abs=1e-5)
     assert result["note"] is None and len(result["lens_kl_bits"]) == 3  # embeddings + 2 layers
+
+
+def test_chat_reads_the_text_as_a_user_turn_and_predicts_the_answer(compare):
+    raw, chat = compare(NUDGED), compare(NUDGED, chat=True)
+    assert raw["tokens"][0] == "The" and "<|im_start|>" not in raw["tokens"]
+    shown = "".join(chat["tokens"])  # token labels mark spaces · and newlines ↵
+    assert chat["tokens"][0] == "<|im_start|>" and shown.endswith("<|im_start|>user↵" + TEXT.replace(" ", "·")
+                                                                 + "<|im_end|>↵<|im_start|>assistant↵")
+    assert chat["distribution"]["kl_bits"] != raw["distribution"]["kl_bits"]
 
 
 def test_a_changed_adapter_is_read_as_base_plus_adapter(compare, tiny_folder, workspace):

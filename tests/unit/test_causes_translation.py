@@ -29,8 +29,8 @@ def view() -> CausesView:
         SaliencePanel(gr.Textbox(), gr.Textbox(), gr.Slider(), gr.Button(), gr.Markdown(), gr.Plot()),
         SteerPanel(gr.Textbox(), gr.Dropdown(), gr.Textbox(), gr.Slider(), gr.Slider(), gr.Slider(), gr.Button(),
                    gr.Markdown(), gr.Textbox(), gr.Textbox()),
-        TunedPanel(gr.Dropdown(), gr.Button(), gr.Textbox(), gr.Textbox(), gr.Button(), gr.Markdown(), gr.Plot(),
-                   gr.Plot(), gr.Plot()))
+        TunedPanel(gr.Dropdown(), gr.Button(), gr.Textbox(), gr.Textbox(), gr.Checkbox(), gr.Button(), gr.Markdown(),
+                   gr.Plot(), gr.Plot(), gr.Plot()))
 
 
 def test_patching_fills_the_summary_and_both_grids(workspace, view):
@@ -72,7 +72,8 @@ def test_base_vs_tuned_lists_saved_runs_and_compares_one(workspace, view, tiny_l
     assert nothing.choices == [] and nothing.value is None and "train one in the Fine-tuning tab" in nothing.info
     choices = translation.run_choices(ws.finetune, view, {panel.run: None})[panel.run]
     assert choices.value == RUN and [c[0] for c in choices.choices] == [RUN] and not choices.info
-    outputs = translation.tuned_outputs(ws, view, {panel.run: RUN, panel.text: TEXT, panel.token: ""})
+    values = {panel.run: RUN, panel.text: TEXT, panel.token: "", panel.chat: True}
+    outputs = translation.tuned_outputs(ws, view, values)
     assert f"Run **{RUN}**" in outputs[panel.summary] and "KL(base || tuned)" in outputs[panel.summary]
     assert outputs[panel.lens_plot].layout.title.text.startswith("Logit lens, base against fine-tuned")
     assert outputs[panel.heads_plot] is not None and outputs[panel.distribution_plot] is not None
