@@ -81,7 +81,11 @@ class ModelInspector:
     def as_user_turn(self, model: str, text: str) -> str:
         """``text`` as a user's message in ``model``'s chat template, the assistant's turn opened: where an
         instruct model's answer, and what a chat fine-tune was trained on, begins."""
-        return self.tokenizers.get((model or "").strip()).render_chat([{"role": "user", "content": text}], True)
+        tokenizer = self.tokenizers.get((model or "").strip())
+        if not tokenizer.chat_template:
+            raise InvalidInputError(f"'{model}' has no chat template, so there is no user's turn to read the text "
+                                    "as: read it as raw text instead (chat off).")
+        return tokenizer.render_chat([{"role": "user", "content": text}], True)
 
     def decode(self, model: str, token_id: int) -> str:
         return self.store.hf_tokenizer(model.strip()).decode([int(token_id)])

@@ -88,3 +88,12 @@ def test_bad_requests_get_clear_messages(compare):
         base_vs_tuned.InternalsRequest("", TEXT)
     with pytest.raises(InvalidInputError, match="Type some text"):
         base_vs_tuned.InternalsRequest(UNTRAINED, "  ")
+
+
+def test_a_base_without_a_chat_template_is_told_to_read_the_raw_text(workspace, tiny_lm, tokenizer, tmp_path):
+    plain = copy.deepcopy(tokenizer)
+    plain.chat_template = None
+    tiny_lm.save_pretrained(tmp_path)
+    plain.save_pretrained(tmp_path)
+    with pytest.raises(InvalidInputError, match="no chat template.*raw text instead"):
+        workspace.inside.as_user_turn(str(tmp_path), TEXT)
