@@ -357,8 +357,10 @@ def build(ws: Workspace, app: gr.Blocks) -> None:
     form = layout_model(ws)
     view = layout_run()
     scaling = layout_scaling()
-    objectives.button.click(event_handler(partial(objectives_outputs, lab, objectives)),
-                            {objectives.text, objectives.objective, objectives.seed}, objectives.shown, **HIDDEN)
+    show_objectives = event_handler(partial(objectives_outputs, lab, objectives))
+    # filled on load too: the accordion opens on the page, and an empty one under "Show" taught nothing
+    gr.on([app.load, objectives.button.click], show_objectives,
+          {objectives.text, objectives.objective, objectives.seed}, objectives.shown, **HIDDEN)
     wire_model(lab, app, form, view)
     wire_run(lab, app, view)
     wire_scaling(lab, app, scaling, view)

@@ -20,11 +20,13 @@ def test_size_objectives_and_a_tiny_run(page):
     set_number(page, "pt-width", 32)
     expect(size).to_contain_text("parameters", timeout=30_000)
     expect(size).not_to_contain_text("235,264", timeout=30_000)
-    page.click("#pt-obj-show")
-    shown = page.locator("#pt-objectives")
+    shown = page.locator("#pt-objectives")  # shown on opening, on a held-out passage
     for objective in ("clm", "mlm", "span"):
         expect(shown).to_contain_text(objective, timeout=60_000)
     expect(shown).to_contain_text("<extra_id_0>")
+    page.locator("#pt-obj-text textarea").fill("O Romeo, Romeo, wherefore art thou Romeo? Deny thy father and refuse thy name.")
+    page.click("#pt-obj-show")
+    expect(shown).to_contain_text("Romeo", timeout=60_000)
     set_number(page, "pt-vocab", 512)
     set_number(page, "pt-steps", 20, field="input", key="Tab")
     set_number(page, "pt-eval-every", 10, field="input", key="Tab")
