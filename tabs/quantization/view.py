@@ -39,16 +39,31 @@ def table_rows(state: QuantComparison) -> list[list[Any]]:
 
 def _scatter(rows: list[QuantRow], y_of: str, title: str, y_title: str) -> go.Figure:
     measured = [row for row in rows if row.weight_bytes and getattr(row, y_of) is not None]
+    positions = label_positions(measured, y_of)
     figure = go.Figure()
     for row in measured:
         figure.add_trace(go.Scatter(
             x=[row.weight_bytes / 1e6], y=[getattr(row, y_of)], mode="markers+text", name=row.method,
-            text=[row.method], textposition="top center", showlegend=False, cliponaxis=False,
+            text=[row.method], textposition=positions[row.method], showlegend=False, cliponaxis=False,
             marker=dict(size=14, color=COLOURS.get(row.bits, "#64748b")),
             hovertemplate=f"{html.escape(row.title)}<br>%{{x:.1f}} MB<br>{y_title} %{{y:.3g}}<extra></extra>"))
     figure.update_layout(title=title, height=330, margin=dict(l=50, r=20, t=40, b=50),
                          xaxis_title="weight memory (MB)", yaxis_title=y_title)
     return figure
+
+
+LABEL_PLACES = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(rows: list[QuantRow], y_of: str) -> dict[str, str]:
+    """Where each point's name goes. Methods of the same bit width weigh almost the same (both int8 kinds:
+    220 MB) and often score close too, so their names, all above the point, printed over each other: within a
+    bit width the highest keeps the top, the next goes below, then right and left."""
+    places: dict[str, str] = {}
+    for bits in {row.bits for row in rows}:
+        same = sorted((row for row in rows if row.bits == bits), key=lambda row: -getattr(row, y_of))
+        places.update({row.method: LABEL_PLACES[index % len(LABEL_PLACES)] for index, row in enumerate(same)})
+    return places
 
 
 def quality_figure(state: QuantComparison) -> go.Figure:

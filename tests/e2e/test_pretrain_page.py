@@ -24,7 +24,7 @@ def test_size_objectives_and_a_tiny_run(page):
     for objective in ("clm", "mlm", "span"):
         expect(shown).to_contain_text(objective, timeout=60_000)
     expect(shown).to_contain_text("<extra_id_0>")
-    page.locator("#pt-obj-text textarea").fill("O Romeo, Romeo, wherefore art thou Romeo? Deny thy father and refuse thy name.")
+    page.locator("#pt-obj-text textarea").fill("O Romeo, Romeo, wherefore art thou Romeo? Deny thy father.")
     page.click("#pt-obj-show")
     expect(shown).to_contain_text("Romeo", timeout=60_000)
     set_number(page, "pt-vocab", 512)
