@@ -278,10 +278,10 @@ def agreements(methods: dict[str, list[float]]) -> dict[str, float | None]:
 
 
 def disagreement_warning(pairs: dict[str, float | None]) -> str | None:
+    """Names the pairs, not their values: ``agreement`` carries those, and the page shows them on the line above."""
     low = {pair: value for pair, value in pairs.items() if value is not None and value < DISAGREEMENT}
     if not low:
         return None
-    """Names the pairs, not their values: ``agreement`` carries those, and the page shows them on the line above."""
     return (f"The methods disagree (rank agreement under {DISAGREEMENT:+.2f}: {', '.join(low)}): they measure "
             "different things (a local slope, a path integral, where attention flows), so read them together rather "
             "than trusting one map.")

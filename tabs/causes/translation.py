@@ -17,6 +17,7 @@ from playground.internals import base_vs_tuned, patching, salience, steering
 from playground.internals.inspector import ModelInspector
 from tabs.causes import plots
 from tabs.causes.layout import CausesView
+from tabs.shared.figures import message_figure
 
 
 def patch_request(view: CausesView, values: dict[Any, Any]) -> patching.PatchRequest:
@@ -159,5 +160,13 @@ def tuned_outputs(ws: Any, view: CausesView, values: dict[Any, Any]) -> dict[Any
                                              values[panel.chat])
     result = base_vs_tuned.compare_run(ws.inside, ws.finetune, ws.generation, ws.adapters, request).to_dict()
     return {panel.summary: tuned_summary(result), panel.distribution_plot: plots.tuned_distribution_figure(result),
-            panel.lens_plot: plots.lens_difference_figure(result) if result["lens_kl_bits"] else None,
-            panel.heads_plot: plots.heads_difference_figure(result) if result["heads_difference"] else None}
+            panel.lens_plot: plots.lens_difference_figure(result) if result["lens_kl_bits"] else layerwise_undefined(),
+            panel.heads_plot: (plots.heads_difference_figure(result) if result["heads_difference"] else
+                               layerwise_undefined())}
+
+
+def layerwise_undefined() -> Any:
+    """In place of the layer-wise views for a model of another depth (a distilled student): an empty plot said
+    nothing."""
+    return message_figure("Not defined layer by layer: the fine-tuned model has another depth than its base "
+                          "(a distilled student). The next-token view compares them.", height=160)
