@@ -31,7 +31,7 @@ def summary_rows(state: Comparison) -> list[list[Any]]:
         first, speed = data.get("first_token_seconds"), data.get("tokens_per_second")
         rows.append([index + 1, run.variant.model, data["tokens_in"], data["tokens_out"],
                      round(first * 1000) if first else None, round(speed, 1) if speed else None,
-                     data["seconds"], run.error or data.get("finish_reason") or "running"])
+                     round(data["seconds"], 2), run.error or data.get("finish_reason") or "running"])
     return rows
 
 
