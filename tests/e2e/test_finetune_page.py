@@ -73,7 +73,7 @@ def test_start_watch_and_stop_a_run(page):
     # Before step 1 the worker probes the base model (the probe table's step-0 row): one probe's time.
     expect(status).to_contain_text(re.compile(r"page: running · step [1-9] of 60"), timeout=240_000)
     expect(status).to_contain_text(re.compile(r"step ([3-9]|[1-5][0-9]) of 60"), timeout=120_000)  # it moves on
-    expect(page.locator("#ft-loss .main-svg").first).to_be_visible()
+    expect(page.locator("#ft-loss .gtitle")).to_have_text("Loss")  # the curve, not "The loss appears here..."
     expect(page.locator("#ft-probes")).to_contain_text("What is the capital of France?", timeout=60_000)
     expect(page.locator("#ft-probes")).to_contain_text("0 (base)")  # the base model's answers, to compare
     page.click("#ft-stop")

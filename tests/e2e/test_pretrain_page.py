@@ -35,7 +35,7 @@ def test_size_objectives_and_a_tiny_run(page):
     status = page.locator("#pt-status")
     expect(status).to_contain_text(re.compile(r"page-pretrain: finished · step 20 of 20"), timeout=180_000)
     expect(status).to_contain_text("model saved")
-    expect(page.locator("#pt-loss .main-svg").first).to_be_visible()
+    expect(page.locator("#pt-loss .gtitle")).to_have_text("Loss (nats per token)")  # not "Start a run..."
     expect(page.locator("#pt-samples")).to_contain_text("ROMEO", timeout=30_000)
 
 
@@ -57,4 +57,4 @@ def test_the_scaling_section_fits_a_finished_sweep(browser, app_url, workspace):
         summary = page.locator("#pt-fit-summary")
         expect(summary).to_contain_text("fitted here", timeout=60_000)
         expect(summary).to_contain_text("Chinchilla's law says")
-        expect(page.locator("#pt-scaling .main-svg").first).to_be_visible()
+        expect(page.locator("#pt-scaling .gtitle")).to_have_text("Held-out loss against training compute")
