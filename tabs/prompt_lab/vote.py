@@ -164,9 +164,9 @@ def layout(lab_model: gr.Dropdown) -> VoteView:
         buttons = {choice: gr.Button(BUTTONS[choice], elem_id=f"vote-{choice.replace(' ', '-')}")
                    for choice in CHOICES}
     reveal = gr.Markdown(elem_id="vote-reveal")
-    with gr.Row():
-        board = gr.Dataframe(headers=board_table([])["headers"], interactive=False, elem_id="vote-board")
-        board_plot = gr.Plot(show_label=False, elem_id="vote-board-plot")
+    # one above the other: side by side, the systems' long names left the table half its columns in view
+    board = gr.Dataframe(headers=board_table([])["headers"], interactive=False, elem_id="vote-board")
+    board_plot = gr.Plot(show_label=False, elem_id="vote-board-plot")
     with gr.Row():
         export = gr.Button("Export the preference pairs (JSONL)", elem_id="vote-export")
         download = gr.File(visible=False, label="Preference pairs")

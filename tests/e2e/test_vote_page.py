@@ -24,6 +24,9 @@ def test_generate_vote_and_see_the_board(page):
     page.locator("#vote-A").click()
     expect(page.locator("#vote-reveal")).to_contain_text("A was", timeout=30_000)
     expect(page.locator("#vote-reveal")).to_contain_text("kept as a preference pair")
-    expect(page.locator("#vote-board")).to_contain_text("temperature 0.7")
+    board = page.locator("#vote-board")
+    expect(board).to_contain_text("temperature 0.7")
+    last_column, table = board.locator("th", has_text="Votes").bounding_box(), board.bounding_box()
+    assert last_column["x"] + last_column["width"] <= table["x"] + table["width"] + 1  # all columns in view
     page.locator("#vote-B").click()  # the same pair again: refused, nothing counted twice
     expect(page.get_by_text("Generate two answers first").first).to_be_visible(timeout=30_000)
