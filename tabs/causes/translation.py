@@ -45,7 +45,9 @@ def patch_outputs(inside: ModelInspector, view: CausesView, values: dict[Any, An
     panel, request = view.patch, patch_request(view, values)
     if not values[panel.estimate]:
         result = patching.patch(inside, request, progress, remember=True).to_dict()
-        return {panel.summary: patch_summary(result), panel.estimate_plot: None,
+        unticked = message_figure("Tick “Also attribution patching” to draw its one-backward estimate beside the "
+                                  "real sweep.", height=160)
+        return {panel.summary: patch_summary(result), panel.estimate_plot: unticked,
                 panel.exact_plot: plots.patch_figure(result, result["effects"], "Activation patching")}
     result = patching.attribution_patching(inside, request, progress, remember=True).to_dict()
     return {panel.summary: patch_summary(result),

@@ -42,8 +42,8 @@ def test_patching_fills_the_summary_and_both_grids(workspace, view):
     assert "rank correlation" in outputs[panel.summary] and "clean run **+2.857**" in outputs[panel.summary]
     assert outputs[panel.exact_plot].layout.title.text == "Activation patching: each head's output"
     assert outputs[panel.estimate_plot].layout.title.text.startswith("Attribution patching (estimate)")
-    assert translation.patch_outputs(workspace.inside, view, {**values, panel.estimate: False})[
-        panel.estimate_plot] is None
+    unticked = translation.patch_outputs(workspace.inside, view, {**values, panel.estimate: False})[panel.estimate_plot]
+    assert not unticked.data and "Tick “Also attribution patching”" in unticked.layout.annotations[0].text
 
 
 def test_steering_reads_own_pairs_before_the_shipped_set(view):
