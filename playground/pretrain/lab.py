@@ -6,6 +6,7 @@ the objective views use a BPE learned once per lab on the start of the shipped c
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from playground.core.errors import InvalidInputError
@@ -69,6 +70,12 @@ class PretrainLab:
 
         return self._tokenizers.get_or_load("views", learn)
 
+    @cached_property
+    def held_out_passage(self) -> str:
+        """The objectives' default text, read once: each read unzips the 5 MB corpus (40 ms), and the page shows
+        the objectives on every page load."""
+        return make_corpus().held_out[:2000]
+
     def objectives(self, text: str = "", objective: str = "all", seed: int = 0) -> list[dict[str, Any]]:
         """What each objective (or the one named) turns ``text`` into; empty text: a held-out passage."""
         from playground.pretrain.corpus import encode
@@ -79,7 +86,7 @@ class PretrainLab:
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be a string, got {type(text).__name__}.")
         tokenizer = self.view_tokenizer()
-        cleaned = clean_text(text)[0] if text.strip() else make_corpus().held_out[:2000]
+        cleaned = clean_text(text)[0] if text.strip() else self.held_out_passage
         ids = encode(cleaned, tokenizer, MAX_VIEW_TOKENS)
         if len(ids) < MIN_VIEW_TOKENS:
             raise InvalidInputError(f"The text is {len(ids)} tokens; the objectives need at least {MIN_VIEW_TOKENS} "
