@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from itertools import groupby
 from typing import Any
 
 import plotly.graph_objects as go
@@ -59,11 +60,9 @@ def label_positions(rows: list[QuantRow], y_of: str) -> dict[str, str]:
     """Where each point's name goes. Methods of the same bit width weigh almost the same (both int8 kinds:
     220 MB) and often score close too, so their names, all above the point, printed over each other: within a
     bit width the highest keeps the top, the next goes below, then right and left."""
-    places: dict[str, str] = {}
-    for bits in {row.bits for row in rows}:
-        same = sorted((row for row in rows if row.bits == bits), key=lambda row: -getattr(row, y_of))
-        places.update({row.method: LABEL_PLACES[index % len(LABEL_PLACES)] for index, row in enumerate(same)})
-    return places
+    ordered = sorted(rows, key=lambda row: (row.bits, -getattr(row, y_of)))
+    return {row.method: LABEL_PLACES[index % len(LABEL_PLACES)]
+            for _, same in groupby(ordered, key=lambda row: row.bits) for index, row in enumerate(same)}
 
 
 def quality_figure(state: QuantComparison) -> go.Figure:
